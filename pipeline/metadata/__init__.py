@@ -1,0 +1,1 @@
+"""The single home of schema and reference data: fields, tables, taxonomy."""

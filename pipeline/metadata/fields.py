@@ -1,0 +1,102 @@
+"""Every column of every table, described once.
+
+The DuckDB DDL, the pyarrow schema of the Parquet release and the Frictionless
+``datapackage.json`` are all rendered from these entries (see ``schema.py``), so
+they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str  # DuckDB type: VARCHAR, BIGINT, DOUBLE, DATE, BOOLEAN
+    description: str
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    enum: tuple[str, ...] | None = None
+
+
+QUALIFIERS = ("exact", "more_than", "at_least", "less_than", "about", "up_to")
+MEASURES = ("offences", "incidents", "reports", "offenders", "images", "cases", "victims", "other")
+
+_FIELDS = [
+    # documents
+    Field("document", "VARCHAR", "Path of the input file relative to the raw folder, with '/' separators.", required=True),
+    Field("sha256", "VARCHAR", "SHA-256 of the file's bytes, hex.", required=True),
+    Field("bytes", "BIGINT", "Size of the file in bytes.", required=True, minimum=0),
+    Field("media_type", "VARCHAR", "Media type detected from the content, e.g. text/plain, text/html, application/pdf."),
+    Field("encoding", "VARCHAR", "Character encoding the text was decoded from (utf-8, utf-8-sig, utf-16, cp1252, ...); null for PDF."),
+    Field("pages", "BIGINT", "Number of pages for a PDF (pages are separated by form feeds in `text`); null otherwise.", minimum=0),
+    Field("published", "DATE", "Publication date: from sources.csv, else document metadata, else a date stated in the text."),
+    Field("url", "VARCHAR", "Where the document was obtained (sources.csv)."),
+    Field("outlet", "VARCHAR", "Publisher or website that carried the document (sources.csv); not the source of a figure."),
+    Field("title", "VARCHAR", "Document title (sources.csv or document metadata)."),
+    Field("text", "VARCHAR", "The text the extractor saw; every fact's char_start/char_end index this string.", required=True),
+    # rejected_documents
+    Field("reason", "VARCHAR", "Why the input was not ingested (empty, binary, corrupt PDF, duplicate of ..., too large, ...).", required=True),
+    Field("duplicate_of", "VARCHAR", "For an exact duplicate, the document that was kept."),
+    # mentions
+    Field("char_start", "BIGINT", "Start offset (Python str index, code points) of the span in documents.text.", required=True, minimum=0),
+    Field("char_end", "BIGINT", "End offset (exclusive) of the span in documents.text.", required=True, minimum=0),
+    Field("surface", "VARCHAR", "The number as written, e.g. 'more than 9,477' or 'one in five'.", required=True),
+    Field("value", "DOUBLE", "The number the surface denotes (a share as a fraction)."),
+    Field("kind", "VARCHAR", "What the number is: count, share, count_share, year, date, money, age, ratio_change, ...", required=True),
+    Field("decision", "VARCHAR", "fact if the mention became (part of) a fact, dropped otherwise.", required=True, enum=("fact", "dropped")),
+    Field("sentence", "VARCHAR", "The sentence holding the mention."),
+    # facts
+    Field("fact_id", "VARCHAR", "Stable id: a hash of document and span; the same document and span always give the same id.", required=True),
+    Field("source", "VARCHAR", "Slug of taxonomy/sources.csv: the body that compiled the figure (not the outlet)."),
+    Field("year", "BIGINT", "Calendar year in which the figure's reference period ends; else the year of publication.", minimum=1900, maximum=2100),
+    Field("region", "VARCHAR", "Slug of taxonomy/regions.csv: the geography the figure covers."),
+    Field("platform", "VARCHAR", "Slug of taxonomy/platforms.csv; combined platforms as sorted slugs joined with '+'.", required=True),
+    Field("offence", "VARCHAR", "Slug of taxonomy/offences.csv."),
+    Field("count", "BIGINT", "The count as stated, an integer.", minimum=0),
+    Field("share", "DOUBLE", "The share as a fraction in [0, 1].", minimum=0, maximum=1),
+    Field("qualifier", "VARCHAR", "How the source bounds the value.", required=True, enum=QUALIFIERS),
+    Field("measure", "VARCHAR", "What is counted.", enum=MEASURES),
+    Field("base", "BIGINT", "The denominator of a share, where stated.", minimum=0),
+    Field("period_start", "DATE", "First day of the figure's reference period, where known."),
+    Field("period_end", "DATE", "Last day of the figure's reference period, where known."),
+    Field("quote", "VARCHAR", "The exact text of the document at [char_start:char_end].", required=True),
+    Field("page", "BIGINT", "Page of a PDF document the quote is on (1-based); null for other documents.", minimum=1),
+    Field("confidence", "DOUBLE", "The extractor's confidence that the row is a correct fact, 0-1.", minimum=0, maximum=1),
+    Field("extractor_version", "VARCHAR", "Version of the extractor that produced the row.", required=True),
+    # taxonomy dimensions
+    Field("slug", "VARCHAR", "Identifier used in the facts table.", required=True),
+    Field("name", "VARCHAR", "Human-readable name.", required=True),
+    Field("home_office_code", "VARCHAR", "Home Office crime classification code(s), '|' separated, where one exists."),
+    Field("jurisdiction", "VARCHAR", "Region slug of the law the offence belongs to."),
+    Field("notes", "VARCHAR", "Provenance and caveats for the entry."),
+    Field("owner", "VARCHAR", "Company that owns the platform."),
+    Field("owner_group", "VARCHAR", "Slug of the owner, grouping platforms of one company."),
+    Field("aliases", "VARCHAR", "Names the platform goes by in text, '|' separated."),
+    Field("gss_code", "VARCHAR", "ONS Government Statistical Service code."),
+    Field("iso_code", "VARCHAR", "ISO 3166 code."),
+    Field("parent", "VARCHAR", "Slug of the region that contains this one."),
+]
+
+FIELDS: dict[str, Field] = {f.name: f for f in _FIELDS}
+
+# A few names mean different things in different tables; tables.py may override.
+OVERRIDES: dict[tuple[str, str], Field] = {
+    ("platforms", "kind"): Field("kind", "VARCHAR", "Kind of platform: social_network, messaging, video, gaming, category, ..."),
+    ("regions", "kind"): Field("kind", "VARCHAR", "Kind of geography: country, nation, police_force_area, region, ..."),
+    ("sources", "kind"): Field("kind", "VARCHAR", "Kind of body: charity, hotline, law_enforcement, regulator, ..."),
+    ("sources", "url"): Field("url", "VARCHAR", "Home page of the body."),
+    ("mentions", "reason"): Field("reason", "VARCHAR", "Why the mention was kept or dropped, e.g. 'money', 'age', 'relative change'.", required=True),
+    ("facts", "document"): Field("document", "VARCHAR", "The document (path relative to the raw folder) the fact was read from.", required=True),
+    ("mentions", "document"): Field("document", "VARCHAR", "The document (path relative to the raw folder) the number was read from.", required=True),
+    ("mentions", "fact_id"): Field("fact_id", "VARCHAR", "The fact this mention is part of, if any."),
+    ("rejected_documents", "sha256"): Field("sha256", "VARCHAR", "SHA-256 of the file's bytes, where it could be read."),
+    ("rejected_documents", "bytes"): Field("bytes", "BIGINT", "Size of the file in bytes, where it could be read.", minimum=0),
+}
+
+
+def field(table: str, name: str) -> Field:
+    """The description of column ``name`` as used in ``table``."""
+    return OVERRIDES.get((table, name)) or FIELDS[name]
