@@ -63,6 +63,15 @@ def arrow_schema(table: str | Table, *, exclude: tuple[str, ...] = ()) -> pa.Sch
     )
 
 
+def arrow_type(frictionless_type: str) -> pa.DataType:
+    """The pyarrow type a Frictionless field type is written as, so `verify` can check Parquet files against
+    the schema recorded in a release's datapackage.json (which may predate the current metadata)."""
+    for duckdb_type, name in _FRICTIONLESS.items():
+        if name == frictionless_type:
+            return _ARROW[duckdb_type]
+    raise KeyError(f"unknown Frictionless field type {frictionless_type!r}; expected one of {sorted(_FRICTIONLESS.values())}")
+
+
 def frictionless_schema(table: str | Table, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     t = _table(table)
     fields = []
