@@ -1,0 +1,688 @@
+"""Stage 5, publish: the curated tables as an immutable, checksummed, self-describing release.
+
+A release is a folder ``releases/<version>/`` that is written once and never again:
+Parquet files of every table, ``facts.csv``, a Frictionless ``datapackage.json``,
+``CHANGES.md`` (facts added, removed and changed since the previous release) and
+``SHA256SUMS`` over every other file. ``<version>`` is the calendar date plus the
+first hex digits of a hash of the content, so a citation names exactly one set of rows.
+
+Publishing is crash-safe: the release is built in a dot-folder beside the target
+(``.tmp-*``, which never looks like a release and is swept by the next run), checked
+with the same ``verify`` users run, then renamed into place; only after that is
+``latest`` repointed, by an atomic rename. A kill at any moment leaves the earlier
+releases and ``latest`` as they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from pipeline.metadata import schema
+from pipeline.metadata.tables import TABLES, TAXONOMY_TABLES
+from pipeline.metadata.taxonomy import taxonomy_checksums
+
+log = logging.getLogger(__name__)
+
+LATEST_LINK = "latest"  # relative symlink to the newest release folder
+LATEST_FILE = "LATEST"  # the same name as plain text, for platforms without symlinks
+SUMS_FILE = "SHA256SUMS"
+DESCRIPTOR_FILE = "datapackage.json"
+CHANGES_FILE = "CHANGES.md"
+_TMP_PREFIX = ".tmp-"  # release folders being built; a dot-folder is never a release
+_LOCK_FILE = ".lock"
+_HASH_DIGITS = 6
+
+PACKAGE_NAME = "online-platforms-csa-statistics"
+LICENSE = {
+    "name": "CC-BY-4.0",
+    "path": "https://creativecommons.org/licenses/by/4.0/",
+    "title": "Creative Commons Attribution 4.0 International",
+}
+# Facts are sorted so that a figure's neighbours are the same body, year and place.
+FACTS_ORDER = ("source", "year", "region", "platform", "fact_id")
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3, "use_dictionary": True}
+
+
+class ReleaseNotFound(FileNotFoundError):
+    """There is no release where one was asked for."""
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    version: str  # e.g. "2026.11.23-3fa9c1"
+    path: Path  # the release folder (the existing one if nothing new was published)
+    published: bool  # False when the output equals the latest release
+    added: int  # facts vs the previous release, by fact_id
+    removed: int
+    changed: int
+    rows: dict[str, int]  # rows per table in this release
+
+
+@dataclass(frozen=True)
+class _Resource:
+    """One file of the release: which table it holds and which of its columns."""
+
+    name: str
+    table: str
+    path: str
+    exclude: tuple[str, ...] = ()
+    description: str | None = None
+
+    @property
+    def is_csv(self) -> bool:
+        return self.path.endswith(".csv")
+
+    def arrow_schema(self) -> pa.Schema:
+        return schema.arrow_schema(self.table, exclude=self.exclude)
+
+    def columns(self) -> list[str]:
+        return self.arrow_schema().names
+
+
+def _all_but(table: str, keep: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(c for c in TABLES[table].columns if c not in keep)
+
+
+RESOURCES: tuple[_Resource, ...] = (
+    _Resource("facts", "facts", "facts.parquet"),
+    _Resource("facts_csv", "facts", "facts.csv", description="The facts table as CSV (UTF-8, header row, empty cell = null)."),
+    _Resource("documents", "documents", "documents.parquet", exclude=("text",)),
+    _Resource(
+        "documents_text",
+        "documents",
+        "documents_text.parquet",
+        exclude=_all_but("documents", ("document", "sha256", "text")),
+        description=(
+            "Full text of each ingested document, which facts.char_start/char_end index, so every quote can be "
+            "checked offline. The texts remain under their publishers' terms."
+        ),
+    ),
+    _Resource("rejected_documents", "rejected_documents", "rejected_documents.parquet"),
+    _Resource("mentions", "mentions", "mentions.parquet"),
+    *(_Resource(name, name, f"{name}.parquet") for name in TAXONOMY_TABLES),
+)
+
+
+# --------------------------------------------------------------------------- publish
+
+
+def publish_release(
+    database_path: Path,
+    releases_dir: Path,
+    *,
+    today: date | None = None,
+    extractor_version: str | None = None,
+    include_text: bool = True,
+) -> ReleaseResult:
+    """Publish the tables of ``database_path`` as ``releases_dir/<version>/`` unless the latest release holds them.
+
+    ``extractor_version`` defaults to the distinct ``facts.extractor_version`` values.
+    ``include_text=False`` leaves out ``documents_text.parquet`` (the full document texts).
+    ``published`` is True when ``latest`` now names a different release than before.
+    """
+    database_path, releases_dir = Path(database_path), Path(releases_dir)
+    releases_dir.mkdir(parents=True, exist_ok=True)
+    resources = [r for r in RESOURCES if include_text or r.name != "documents_text"]
+    with _publish_lock(releases_dir):
+        _remove_stale_temporaries(releases_dir)
+        tables = _read_tables(database_path)
+        if extractor_version is None:
+            extractor_version = ", ".join(sorted(set(tables["facts"].column("extractor_version").to_pylist()))) or "unknown"
+        csv_bytes = {r.name: _csv_bytes(tables[r.table].select(r.columns())) for r in resources if not r.is_csv}
+        descriptor = _descriptor(resources, tables, extractor_version)
+        content_hash = _content_hash(descriptor, csv_bytes)
+        version = f"{(today or date.today()):%Y.%m.%d}-{content_hash[:_HASH_DIGITS]}"
+
+        previous = latest_version(releases_dir)
+        if previous is None:
+            previous = _newest_release_by_name(releases_dir)
+        previous_dir = releases_dir / previous if previous else None
+        if previous_dir is not None:
+            previous_descriptor = _load_json(previous_dir / DESCRIPTOR_FILE)
+            if previous_descriptor.get("content_sha256") == content_hash:
+                log.info("release: content equals the latest release %s; nothing published", previous)
+                if latest_version(releases_dir) != previous:
+                    _point_latest(releases_dir, previous)
+                return ReleaseResult(previous, previous_dir, False, 0, 0, 0, _rows_of(previous_descriptor))
+        old_facts = pq.read_table(previous_dir / "facts.parquet") if previous_dir is not None else None
+        diff = _diff_facts(tables["facts"], old_facts)
+        rows = {r.name: tables[r.table].num_rows for r in resources if not r.is_csv}
+
+        target = releases_dir / version
+        if target.exists():
+            # The same content was released earlier today, then something else: it is the newest state again.
+            existing = _load_json(target / DESCRIPTOR_FILE)
+            if existing.get("content_sha256") != content_hash:
+                raise RuntimeError(f"{target} exists with different content (a {_HASH_DIGITS}-digit hash collision)")
+            log.warning("release: content equals the existing release %s; pointing latest back at it", version)
+        else:
+            tmp = releases_dir / f"{_TMP_PREFIX}{version}-{secrets.token_hex(4)}"
+            tmp.mkdir()
+            try:
+                _write_release(
+                    tmp, version, resources, tables, csv_bytes, descriptor, content_hash, extractor_version,
+                    _changes_markdown(version, previous, diff, rows, _rows_of(previous_descriptor) if previous_dir else None),
+                )
+                problems = _check_release(tmp, version)
+                if problems:
+                    raise RuntimeError("release failed its own verification:\n" + "\n".join(problems))
+                _fsync_dir(tmp)
+                os.rename(tmp, target)  # fails if the target appeared: a release is never overwritten
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            _fsync_dir(releases_dir)
+            log.info("release: published %s (%d facts; +%d -%d ~%d)", version, rows["facts"], len(diff.added), len(diff.removed), len(diff.changed))
+        _point_latest(releases_dir, version)
+        return ReleaseResult(version, target, True, len(diff.added), len(diff.removed), len(diff.changed), rows)
+
+
+def _read_tables(database_path: Path) -> dict[str, pa.Table]:
+    """Every table of the metadata, sorted and cast to its documented Arrow schema."""
+    if not database_path.is_file():
+        raise FileNotFoundError(f"no curated database at {database_path}; run the pipeline first")
+    con = duckdb.connect(str(database_path), read_only=True)
+    try:
+        present = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
+        missing = [name for name in TABLES if name not in present]
+        if missing:
+            raise ValueError(f"{database_path}: missing table(s) {', '.join(missing)}")
+        out = {}
+        for name, table in TABLES.items():
+            order = FACTS_ORDER if name == "facts" else table.primary_key
+            sql = (
+                f"SELECT {', '.join(_quote(c) for c in table.columns)} FROM {_quote(name)} "
+                f"ORDER BY {', '.join(f'{_quote(c)} ASC NULLS LAST' for c in order)}"
+            )
+            out[name] = con.sql(sql).to_arrow_table().cast(schema.arrow_schema(name)).combine_chunks()
+        return out
+    finally:
+        con.close()
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _csv_bytes(table: pa.Table) -> bytes:
+    buf = io.BytesIO()
+    pa_csv.write_csv(table, buf)
+    return buf.getvalue()
+
+
+def _descriptor(resources: list[_Resource], tables: dict[str, pa.Table], extractor_version: str) -> dict[str, Any]:
+    """The parts of datapackage.json that follow from the content alone (they feed the content hash)."""
+    cited = set(tables["facts"].column("source").drop_null().to_pylist())
+    bodies = [
+        {"title": row["name"], **({"path": row["url"]} if row["url"] else {})}
+        for row in tables["sources"].to_pylist()
+        if row["slug"] in cited
+    ]
+    return {
+        "name": PACKAGE_NAME,
+        "title": "Online platforms in child sexual abuse crimes: sourced figures",
+        "description": (
+            "Statistical figures on how online platforms are used in child sexual abuse crimes, extracted from "
+            "published documents. Every fact carries the exact quote and character span it was read from; "
+            "documents, rejected inputs, every number seen (mentions) and the taxonomy are included so each "
+            "figure can be traced and checked."
+        ),
+        "keywords": ["child sexual abuse", "online platforms", "crime statistics", "open data"],
+        "licenses": [LICENSE],
+        "sources": [
+            {
+                "title": "Published documents (reports, FOI responses, news articles); each one's url, outlet and "
+                "title are in documents.parquet"
+            },
+            *bodies,
+        ],
+        "extractor_version": extractor_version,
+        "taxonomy_sha256": taxonomy_checksums(),
+        "resources": [
+            {
+                "name": r.name,
+                "path": r.path,
+                "title": r.name.replace("_", " "),
+                "description": r.description or TABLES[r.table].description,
+                "format": "csv" if r.is_csv else "parquet",
+                "mediatype": "text/csv" if r.is_csv else "application/vnd.apache.parquet",
+                **({"encoding": "utf-8"} if r.is_csv else {}),
+                "schema": schema.frictionless_schema(r.table, exclude=r.exclude),
+            }
+            for r in resources
+        ],
+    }
+
+
+def _content_hash(descriptor: dict[str, Any], csv_bytes: dict[str, bytes]) -> str:
+    """sha256 over the descriptor and the sorted rows of every table: no timestamps, no file layout."""
+    h = hashlib.sha256(json.dumps(descriptor, sort_keys=True, ensure_ascii=False).encode())
+    for name in sorted(csv_bytes):
+        h.update(f"\n{name}\n{hashlib.sha256(csv_bytes[name]).hexdigest()}".encode())
+    return h.hexdigest()
+
+
+def _write_release(
+    folder: Path,
+    version: str,
+    resources: list[_Resource],
+    tables: dict[str, pa.Table],
+    csv_bytes: dict[str, bytes],
+    descriptor: dict[str, Any],
+    content_hash: str,
+    extractor_version: str,
+    changes: str,
+) -> None:
+    descriptor = json.loads(json.dumps(descriptor))  # a copy to fill in
+    for r, entry in zip(resources, descriptor["resources"], strict=True):
+        path = folder / r.path
+        table = tables[r.table].select(r.columns())
+        if r.is_csv:
+            _write_bytes(path, csv_bytes["facts"] if r.table == "facts" else _csv_bytes(table))
+        else:
+            metadata = {
+                "release_version": version,
+                "extractor_version": extractor_version,
+                "table": r.name,
+                "description": entry["description"],
+            }
+            with _open_synced(path) as fh:
+                pq.write_table(table.replace_schema_metadata(metadata), fh, **PARQUET_OPTIONS)
+        entry["bytes"] = path.stat().st_size
+        entry["hash"] = "sha256:" + _sha256_file(path)
+        entry["rows"] = table.num_rows
+    full = {
+        **{k: v for k, v in descriptor.items() if k != "resources"},
+        "version": version,
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "content_sha256": content_hash,
+        **({"git_commit": commit} if (commit := _git_commit()) else {}),
+        "resources": descriptor["resources"],
+    }
+    _write_bytes(folder / DESCRIPTOR_FILE, (json.dumps(full, indent=2, ensure_ascii=False) + "\n").encode())
+    _write_bytes(folder / CHANGES_FILE, changes.encode())
+    sums = "".join(f"{_sha256_file(p)}  {p.name}\n" for p in sorted(folder.iterdir()))
+    _write_bytes(folder / SUMS_FILE, sums.encode())
+    for p in folder.iterdir():
+        p.chmod(0o444)
+
+
+@contextlib.contextmanager
+def _open_synced(path: Path) -> Iterator[io.BufferedWriter]:
+    with open(path, "xb") as fh:
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with _open_synced(path) as fh:
+        fh.write(data)
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name == "nt":  # directories cannot be opened for fsync on Windows
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+@contextlib.contextmanager
+def _publish_lock(releases_dir: Path) -> Iterator[None]:
+    """One publisher at a time, so sweeping ``.tmp-*`` never removes a folder still being built."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; concurrent publishers are not supported there
+        yield
+        return
+    with open(releases_dir / _LOCK_FILE, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _remove_stale_temporaries(releases_dir: Path) -> None:
+    """Folders and links left by a publisher that was killed; they were never releases."""
+    for entry in releases_dir.iterdir():
+        if entry.name.startswith(_TMP_PREFIX) and entry.is_dir() and not entry.is_symlink():
+            log.warning("release: removing %s left by an interrupted run", entry.name)
+            shutil.rmtree(entry)
+        elif entry.name.startswith((f".{LATEST_LINK}.tmp-", f".{LATEST_FILE}.tmp-")):
+            entry.unlink()
+
+
+def _point_latest(releases_dir: Path, version: str) -> None:
+    """Repoint ``LATEST`` then ``latest``, each by an atomic rename of a finished temporary."""
+    tmp_file = releases_dir / f".{LATEST_FILE}.tmp-{os.getpid()}"
+    tmp_file.unlink(missing_ok=True)
+    _write_bytes(tmp_file, f"{version}\n".encode())
+    os.replace(tmp_file, releases_dir / LATEST_FILE)
+    tmp_link = releases_dir / f".{LATEST_LINK}.tmp-{os.getpid()}"
+    tmp_link.unlink(missing_ok=True)
+    try:
+        os.symlink(version, tmp_link, target_is_directory=True)
+    except OSError as exc:  # e.g. Windows without the symlink privilege: LATEST alone names the release
+        log.warning("release: cannot create the %s symlink (%s); %s names the newest release", LATEST_LINK, exc, LATEST_FILE)
+    else:
+        os.replace(tmp_link, releases_dir / LATEST_LINK)
+    _fsync_dir(releases_dir)
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        data = json.load(fh)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    return data
+
+
+def _rows_of(descriptor: dict[str, Any]) -> dict[str, int]:
+    return {r["name"]: r["rows"] for r in descriptor.get("resources", []) if r.get("format") != "csv" and "rows" in r}
+
+
+# --------------------------------------------------------------------------- changes
+
+
+@dataclass(frozen=True)
+class _Diff:
+    added: list[tuple[str, str]]  # (fact_id, document)
+    removed: list[tuple[str, str]]
+    changed: list[tuple[str, str]]  # (fact_id, the columns that differ)
+    columns_added: list[str]
+    columns_removed: list[str]
+
+
+def _diff_facts(new: pa.Table, old: pa.Table | None) -> _Diff:
+    if old is None:
+        return _Diff([], [], [], [], [])
+    common = [c for c in new.column_names if c in old.column_names and c != "fact_id"]
+    con = duckdb.connect()
+    try:
+        con.register("new_facts", new)
+        con.register("old_facts", old)
+        added = con.execute("SELECT fact_id, document FROM new_facts ANTI JOIN old_facts USING (fact_id) ORDER BY fact_id").fetchall()
+        removed = con.execute("SELECT fact_id, document FROM old_facts ANTI JOIN new_facts USING (fact_id) ORDER BY fact_id").fetchall()
+        changed: list[tuple[str, str]] = []
+        if common:
+            tests = []
+            for c in common:
+                same_type = new.schema.field(c).type == old.schema.field(c).type
+                n, o = (f"n.{_quote(c)}", f"o.{_quote(c)}") if same_type else (f"n.{_quote(c)}::VARCHAR", f"o.{_quote(c)}::VARCHAR")
+                tests.append(f"CASE WHEN {n} IS DISTINCT FROM {o} THEN '{c}' END")
+            changed = con.execute(
+                f"SELECT fact_id, cols FROM (SELECT fact_id, concat_ws(', ', {', '.join(tests)}) AS cols "
+                "FROM new_facts n JOIN old_facts o USING (fact_id)) WHERE cols <> '' ORDER BY fact_id"
+            ).fetchall()
+    finally:
+        con.close()
+    return _Diff(
+        added,
+        removed,
+        changed,
+        [c for c in new.column_names if c not in old.column_names],
+        [c for c in old.column_names if c not in new.column_names],
+    )
+
+
+def _changes_markdown(
+    version: str, previous: str | None, diff: _Diff, rows: dict[str, int], previous_rows: dict[str, int] | None
+) -> str:
+    lines = [f"# Release {version}", ""]
+    if previous is None or previous_rows is None:
+        lines += [f"First release: {rows['facts']} facts.", ""]
+    else:
+        lines += [
+            f"Previous release: {previous}",
+            "",
+            f"Facts: {rows['facts']} (added {len(diff.added)}, removed {len(diff.removed)}, changed {len(diff.changed)}), "
+            "compared by `fact_id`.",
+            "",
+        ]
+        if diff.columns_added or diff.columns_removed:
+            lines += [f"Columns of facts added: {', '.join(diff.columns_added) or 'none'}; removed: {', '.join(diff.columns_removed) or 'none'}.", ""]
+    lines += ["| table | rows | previous |", "|---|---:|---:|"]
+    for name, n in rows.items():
+        before = "" if previous_rows is None else str(previous_rows.get(name, "-"))
+        lines.append(f"| {name} | {n} | {before} |")
+    lines.append("")
+    if previous is not None and previous_rows is not None:
+        for title, items in (("Added", diff.added), ("Removed", diff.removed)):
+            lines += [f"## {title} ({len(items)})", ""]
+            lines += [f"- `{fact_id}` ({document})" for fact_id, document in items] or ["None."]
+            lines.append("")
+        lines += [f"## Changed ({len(diff.changed)})", ""]
+        lines += [f"- `{fact_id}`: {cols}" for fact_id, cols in diff.changed] or ["None."]
+        lines.append("")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- find and verify
+
+
+def latest_version(releases_dir: Path) -> str | None:
+    """The name of the release ``latest`` (or, without symlinks, ``LATEST``) points at; None if neither does."""
+    releases_dir = Path(releases_dir)
+    link = releases_dir / LATEST_LINK
+    if link.is_symlink() and link.is_dir():
+        return Path(os.readlink(link)).name
+    marker = releases_dir / LATEST_FILE
+    if marker.is_file():
+        name = marker.read_text(encoding="utf-8").strip()
+        if name and "/" not in name and "\\" not in name and not name.startswith(".") and (releases_dir / name).is_dir():
+            return name
+    return None
+
+
+def _release_names(releases_dir: Path) -> list[str]:
+    """Release folders: not dot-folders, not ``latest``, holding a descriptor."""
+    return sorted(
+        p.name
+        for p in releases_dir.iterdir()
+        if not p.name.startswith(".") and not p.is_symlink() and p.is_dir() and (p / DESCRIPTOR_FILE).is_file()
+    )
+
+
+def _newest_release_by_name(releases_dir: Path) -> str | None:
+    names = _release_names(releases_dir)
+    if names:
+        log.warning("release: %s names no release; comparing with %s, the newest by name", LATEST_LINK, names[-1])
+    return names[-1] if names else None
+
+
+def resolve_release(path: Path) -> Path:
+    """A release folder as given, or the release a releases folder's ``latest``/``LATEST`` names."""
+    path = Path(path)
+    if not path.exists():
+        raise ReleaseNotFound(f"{path} does not exist; no release has been published there yet (run `python -m pipeline run`)")
+    if (path / DESCRIPTOR_FILE).is_file() or (path / SUMS_FILE).is_file():
+        return Path(os.path.realpath(path))
+    if path.is_dir():
+        version = latest_version(path)
+        if version is not None:
+            return Path(os.path.realpath(path / version))
+        found = _release_names(path)
+        hint = f" (it holds {', '.join(found)}, but no valid {LATEST_LINK} or {LATEST_FILE})" if found else ""
+        raise ReleaseNotFound(f"no release under {path} yet{hint}; run `python -m pipeline run` to publish one")
+    raise ReleaseNotFound(f"{path} is neither a release folder nor a folder of releases")
+
+
+def verify_release(release_dir: Path) -> list[str]:
+    """Re-check a release: checksums, schemas against datapackage.json, row counts, quotes. [] means OK."""
+    real = Path(os.path.realpath(release_dir))
+    return _check_release(real, real.name)
+
+
+def _check_release(folder: Path, version: str) -> list[str]:
+    if not folder.is_dir():
+        return [f"{folder}: not a folder"]
+    problems = _check_sums(folder)
+    try:
+        descriptor = _load_json(folder / DESCRIPTOR_FILE)
+    except (OSError, ValueError) as exc:
+        return problems + [f"{DESCRIPTOR_FILE}: cannot be read: {exc}"]
+    if descriptor.get("version") != version:
+        problems.append(f"{DESCRIPTOR_FILE}: version {descriptor.get('version')!r} but the folder is {version!r}")
+    problems += _check_descriptor_with_frictionless(descriptor)
+    paths = {}
+    for entry in descriptor.get("resources", []):
+        name, path = entry.get("name"), folder / str(entry.get("path"))
+        if not path.is_file() or path.parent != folder:
+            problems.append(f"{name}: file {entry.get('path')!r} missing")
+            continue
+        paths[name] = path
+        if entry.get("bytes") != path.stat().st_size:
+            problems.append(f"{entry['path']}: {path.stat().st_size} bytes, datapackage.json says {entry.get('bytes')}")
+        if entry.get("hash") != "sha256:" + _sha256_file(path):
+            problems.append(f"{entry['path']}: sha256 differs from datapackage.json")
+        try:
+            problems += _check_table(path, entry, version)
+        except (OSError, pa.ArrowException, ValueError, KeyError) as exc:
+            problems.append(f"{entry['path']}: cannot be read: {exc}")
+    if "facts" in paths and "documents_text" in paths and not problems:
+        problems += _check_spans(paths["facts"], paths["documents_text"])
+    return problems
+
+
+def _check_sums(folder: Path) -> list[str]:
+    sums_path = folder / SUMS_FILE
+    if not sums_path.is_file():
+        return [f"{SUMS_FILE}: missing"]
+    problems, listed = [], set()
+    for number, line in enumerate(sums_path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or "/" in name or name in ("", ".", ".."):
+            problems.append(f"{SUMS_FILE} line {number}: not '<sha256>  <file>': {line!r}")
+            continue
+        listed.add(name)
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name}: listed in {SUMS_FILE} but missing")
+        elif _sha256_file(path) != digest:
+            problems.append(f"{name}: sha256 does not match {SUMS_FILE}")
+    for extra in sorted({p.name for p in folder.iterdir()} - listed - {SUMS_FILE}):
+        problems.append(f"{extra}: not listed in {SUMS_FILE}")
+    return problems
+
+
+def _check_descriptor_with_frictionless(descriptor: dict[str, Any]) -> list[str]:
+    try:
+        import frictionless
+    except ImportError:  # a dev dependency; the checks below do not need it
+        log.info("release: frictionless not installed; datapackage.json checked by verify's own rules only")
+        return []
+    report = frictionless.Package.validate_descriptor(descriptor)
+    return [f"{DESCRIPTOR_FILE}: {note}" for [note] in report.flatten(["note"])]
+
+
+def _expected_arrow_schema(frictionless_schema: dict[str, Any]) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field(f["name"], schema.arrow_type(f["type"]), nullable=not f.get("constraints", {}).get("required", False))
+            for f in frictionless_schema["fields"]
+        ]
+    )
+
+
+def _describe(s: pa.Schema) -> list[str]:
+    return [f"{f.name} {f.type}{'' if f.nullable else ' not null'}" for f in s]
+
+
+def _check_table(path: Path, entry: dict[str, Any], version: str) -> list[str]:
+    problems = []
+    expected = _expected_arrow_schema(entry["schema"])
+    if entry.get("format") == "csv":
+        options = pa_csv.ConvertOptions(column_types={f.name: f.type for f in expected}, strings_can_be_null=True)
+        table = pa_csv.read_csv(path, convert_options=options)
+        if table.column_names != expected.names:
+            problems.append(f"{path.name}: columns {table.column_names} but datapackage.json lists {expected.names}")
+        actual_rows = table.num_rows
+    else:
+        parquet = pq.ParquetFile(path)
+        actual = parquet.schema_arrow
+        if _describe(actual) != _describe(expected):
+            wrong = sorted(set(_describe(actual)) ^ set(_describe(expected)))
+            problems.append(f"{path.name}: schema differs from datapackage.json: {', '.join(wrong) or 'column order'}")
+        metadata = {k.decode(): v.decode() for k, v in (actual.metadata or {}).items()}
+        if metadata.get("release_version") != version:
+            problems.append(f"{path.name}: release_version {metadata.get('release_version')!r} in Parquet metadata, expected {version!r}")
+        if metadata.get("table") != entry.get("name"):
+            problems.append(f"{path.name}: table {metadata.get('table')!r} in Parquet metadata, expected {entry.get('name')!r}")
+        actual_rows = parquet.metadata.num_rows
+        key = entry["schema"].get("primaryKey") or []
+        if key and not problems:
+            cols = ", ".join(_quote(c) for c in key)
+            dupes = _query(f"SELECT count(*) FROM (SELECT {cols} FROM read_parquet(?) GROUP BY {cols} HAVING count(*) > 1)", path)
+            if dupes[0][0]:
+                problems.append(f"{path.name}: {dupes[0][0]} value(s) of the primary key ({', '.join(key)}) repeat")
+    if actual_rows != entry.get("rows"):
+        problems.append(f"{path.name}: {actual_rows} rows, datapackage.json says {entry.get('rows')}")
+    return problems
+
+
+def _check_spans(facts: Path, documents_text: Path) -> list[str]:
+    """The span invariant: every quote is the document text at [char_start:char_end]."""
+    bad = _query(
+        """
+        SELECT f.fact_id FROM read_parquet(?) f LEFT JOIN read_parquet(?) d USING (document)
+        WHERE d.text IS NULL OR substring(d.text, f.char_start + 1, f.char_end - f.char_start) IS DISTINCT FROM f.quote
+        ORDER BY f.fact_id
+        """,
+        facts,
+        documents_text,
+    )
+    if not bad:
+        return []
+    shown = ", ".join(row[0] for row in bad[:5]) + (", ..." if len(bad) > 5 else "")
+    return [f"facts.parquet: {len(bad)} fact(s) whose quote is not the document text at char_start:char_end: {shown}"]
+
+
+def _query(sql: str, *paths: Path) -> list[tuple[Any, ...]]:
+    """Run ``sql`` over the given files on a private in-memory connection."""
+    with duckdb.connect() as con:
+        return con.execute(sql, [str(p) for p in paths]).fetchall()
