@@ -90,7 +90,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from pipeline.config import Settings
     from pipeline.release import resolve_release, verify_release
 
-    target = resolve_release(Path(args.release) if args.release else Settings.from_env().releases_dir)
+    try:
+        target = resolve_release(Path(args.release) if args.release else Settings.from_env().releases_dir)
+    except FileNotFoundError as exc:
+        print(f"pipeline verify: {exc}", file=sys.stderr)
+        return 2
     problems = verify_release(target)
     for problem in problems:
         print(f"FAIL {problem}")
