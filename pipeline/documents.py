@@ -1,18 +1,69 @@
 """Stage 1, ingest: files under the raw folder -> Document records (or Rejected ones, with the reason).
 
 Every input path ends in exactly one of ``IngestResult.documents`` or ``IngestResult.rejected``.
+
+What a file is comes from its bytes, never its extension:
+
+* plain text (UTF-8 with or without BOM, UTF-16/32 with BOM, UTF-16 without BOM, legacy single-byte
+  encodings such as cp1252) -> ``text/plain``; the text is the decoded file, untouched, so a span in a
+  UTF-8 ``.txt`` file indexes exactly the file's content;
+* HTML -> ``text/html``; the main article text (trafilatura, reader comments, scripts and navigation
+  dropped), with title, date and canonical URL from the page metadata;
+* PDF -> ``application/pdf``; the text layer, pages joined with form feeds so that the page of a span is
+  ``text[:char_start].count("\\f") + 1``; no OCR;
+* DOCX -> the paragraphs of ``word/document.xml`` (stdlib zipfile + ElementTree).
+
+Everything else (empty or blank files, archives, images, executables, other binaries, corrupt or
+encrypted PDFs, undecodable text, files over the size limit, symbolic links, hidden files and folders,
+special files) becomes a ``Rejected`` row whose ``reason`` says what it is. An exact duplicate (same
+sha256) of an earlier path in sorted order is rejected with ``duplicate_of`` set to the kept path.
+
+Heavy libraries (trafilatura, pypdf, charset-normalizer) are imported inside the functions that need
+them, so reading a plain-text file costs a read, a hash and a decode.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
-from dataclasses import dataclass, field
+import logging
+import os
+import re
+import stat
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
+MANIFEST = "sources.csv"
+MANIFEST_COLUMNS = ("file", "url", "outlet", "title", "published")
+
+TEXT = "text/plain"
+HTML = "text/html"
+PDF = "application/pdf"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+SYMLINK_REASON = "symbolic link; links are not followed"
+HIDDEN_FILE_REASON = "hidden file (name starts with '.'); not ingested"
+HIDDEN_FOLDER_REASON = "hidden folder (name starts with '.'); not walked"
+NO_TEXT_LAYER_REASON = "PDF has no text layer (scanned?); OCR is not supported"
+
+_SNIFF = 8192  # bytes (or characters) looked at to decide what a file is
+_MAX_UNPACKED = 256 * 1024 * 1024  # cap on a DOCX's document.xml, against zip bombs
+
 
 class DocumentError(Exception):
-    """A file that cannot become a document; ``str(exc)`` is the reason recorded in rejected_documents."""
+    """A file that cannot become a document; ``str(exc)`` is the reason recorded in rejected_documents.
+
+    ``bytes`` is the file's size when it is known without reading it (e.g. a file over the limit).
+    """
+
+    def __init__(self, reason: str, *, bytes: int | None = None) -> None:
+        super().__init__(reason)
+        self.bytes = bytes
 
 
 @dataclass(frozen=True)
@@ -46,35 +97,750 @@ class IngestResult:
     warnings: list[str] = field(default_factory=list)  # e.g. a manifest row naming a missing file
 
 
-def read_document(path: Path, *, document: str | None = None) -> Document:
+# --------------------------------------------------------------------------------------------------
+# Reading one file
+
+
+def read_document(path: Path, *, document: str | None = None, max_bytes: int | None = None) -> Document:
     """Read one file into a Document; raise DocumentError with the reason if it cannot be read.
 
-    Minimal version: UTF-8 text only (replaced by the full ingest stage).
+    A symbolic link is refused rather than followed, and the size limit is checked on the open file
+    before a byte is read, so a huge file costs nothing.
     """
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise DocumentError("empty file")
+    raw = _read_bytes(Path(path), max_bytes)
+    doc, notes = _parse(raw, document or Path(path).name)
+    for note in notes:
+        log.warning("%s", note)
+    return doc
+
+
+def document_from_bytes(raw: bytes, *, document: str) -> Document:
+    """The Document for file content ``raw`` named ``document``; DocumentError if it is not one."""
+    return _parse(raw, document)[0]
+
+
+def _read_bytes(path: Path, max_bytes: int | None) -> bytes:
+    # O_NOFOLLOW: a link swapped in after the folder walk is still not followed.
+    # O_NONBLOCK: opening a named pipe must not hang the run; it has no effect on regular files.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DocumentError(f"undecodable text: {exc}") from exc
-    return Document(
-        document=document or path.name,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        bytes=len(raw),
-        media_type="text/plain",
-        text=text,
-        encoding="utf-8",
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if path.is_symlink():
+            raise DocumentError(SYMLINK_REASON) from exc
+        raise DocumentError(f"cannot read file: {_os_error(exc)}") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise DocumentError(_special_file_reason(st.st_mode))
+        if max_bytes is not None and st.st_size > max_bytes:
+            raise DocumentError(_too_large_reason(st.st_size, max_bytes), bytes=st.st_size)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            raw = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise DocumentError(f"cannot read file: {_os_error(exc)}") from exc
+    finally:
+        os.close(fd)
+    if max_bytes is not None and len(raw) > max_bytes:  # grew between stat and read
+        raise DocumentError(_too_large_reason(len(raw), max_bytes))
+    return raw
+
+
+def _too_large_reason(size: int, limit: int) -> str:
+    return f"file too large: {size:,} bytes, over the limit of {limit:,} bytes (PIPELINE_MAX_BYTES)"
+
+
+def _os_error(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _special_file_reason(mode: int) -> str:
+    kind = (
+        "named pipe" if stat.S_ISFIFO(mode)
+        else "socket" if stat.S_ISSOCK(mode)
+        else "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "folder" if stat.S_ISDIR(mode)
+        else "special file"
     )
+    return f"not a regular file ({kind})"
+
+
+def _parse(raw: bytes, name: str) -> tuple[Document, list[str]]:
+    """Document for ``raw`` plus notes worth a warning (e.g. a PDF page whose text could not be read)."""
+    if not raw:
+        raise DocumentError("empty file (0 bytes)")
+    sha = hashlib.sha256(raw).hexdigest()
+    notes: list[str] = []
+    kind = _sniff_binary(raw)
+    encoding: str | None = None
+    pages = None
+    meta = _Meta()
+    if kind == "pdf":
+        media, text, pages, meta = PDF, *_pdf_text(raw, name, notes)
+    elif kind == "docx":
+        media, (text, meta) = DOCX, _docx_text(raw)
+    else:
+        text, encoding = _decode(raw)
+        if not text or text.isspace():
+            raise DocumentError("blank file (only whitespace)")
+        head = text[:_SNIFF]
+        if _looks_binary(head):
+            raise DocumentError("binary file (unknown type) is not supported")
+        if _HTML_START.match(head):
+            media = HTML
+            text, meta = _html_text(text)
+        else:
+            _refuse_markup(head)
+            media = TEXT
+    doc = Document(
+        document=name, sha256=sha, bytes=len(raw), media_type=media, text=text, encoding=encoding,
+        pages=pages, published=meta.published, url=meta.url, title=meta.title,
+    )
+    return doc, notes
+
+
+@dataclass(frozen=True)
+class _Meta:
+    title: str | None = None
+    published: date | None = None
+    url: str | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Type by content
+
+
+def _archive(kind: str) -> str:
+    return f"archive ({kind}) is not supported; unpack it into the raw folder"
+
+
+def _binary(kind: str) -> str:
+    return f"binary file ({kind}) is not supported"
+
+
+# (magic bytes at offset 0, reason). Checked in order; the first match wins.
+_MAGIC: list[tuple[bytes, str]] = [
+    (b"\x1f\x8b", _archive("gzip")),
+    (b"\xfd7zXZ\x00", _archive("xz")),
+    (b"7z\xbc\xaf\x27\x1c", _archive("7z")),
+    (b"Rar!\x1a\x07", _archive("rar")),
+    (b"\x28\xb5\x2f\xfd", _archive("zstd")),
+    (b"MSCF\x00\x00\x00\x00", _archive("cab")),
+    (b"\x89PNG\r\n\x1a\n", _binary("PNG image")),
+    (b"\xff\xd8\xff", _binary("JPEG image")),
+    (b"GIF87a", _binary("GIF image")),
+    (b"GIF89a", _binary("GIF image")),
+    (b"II*\x00", _binary("TIFF image")),
+    (b"MM\x00*", _binary("TIFF image")),
+    (b"\x00\x00\x01\x00", _binary("icon image")),
+    (b"\x7fELF", _binary("ELF executable")),
+    (b"\xfe\xed\xfa\xce", _binary("Mach-O executable")),
+    (b"\xfe\xed\xfa\xcf", _binary("Mach-O executable")),
+    (b"\xce\xfa\xed\xfe", _binary("Mach-O executable")),
+    (b"\xcf\xfa\xed\xfe", _binary("Mach-O executable")),
+    (b"\xca\xfe\xba\xbe", _binary("Java class or Mach-O executable")),
+    (b"\x00asm", _binary("WebAssembly module")),
+    (b"SQLite format 3\x00", _binary("SQLite database")),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", _binary("legacy Microsoft Office document (DOC/XLS/PPT/MSG); save it as DOCX or PDF")),
+    (b"{\\rtf", "RTF document is not supported; save it as DOCX, PDF or plain text"),
+    (b"%!PS", _binary("PostScript document")),
+    (b"ID3", _binary("MP3 audio")),
+    (b"OggS", _binary("Ogg audio/video")),
+    (b"fLaC", _binary("FLAC audio")),
+    (b"\x1aE\xdf\xa3", _binary("Matroska/WebM video")),
+    (b"wOFF", _binary("WOFF font")),
+    (b"wOF2", _binary("WOFF2 font")),
+    (b"\x00\x01\x00\x00\x00", _binary("TrueType font")),
+    (b"OTTO", _binary("OpenType font")),
+]
+_RIFF = {b"WEBP": _binary("WebP image"), b"WAVE": _binary("WAV audio"), b"AVI ": _binary("AVI video")}
+
+
+def _sniff_binary(raw: bytes) -> str | None:
+    """'pdf' or 'docx' for the binary formats we read, None for (possibly) text; DocumentError otherwise."""
+    pdf_at = raw.find(b"%PDF-", 0, 1024)
+    if pdf_at == 0 or (pdf_at > 0 and (not raw[:pdf_at].strip() or b"\x00" in raw[:pdf_at])):
+        return "pdf"
+    if raw.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        return _sniff_zip(raw)
+    for magic, reason in _MAGIC:
+        if raw.startswith(magic):
+            raise DocumentError(reason)
+    if raw.startswith(b"RIFF") and raw[8:12] in _RIFF:
+        raise DocumentError(_RIFF[raw[8:12]])
+    if raw[4:8] == b"ftyp":
+        brand = raw[8:12]
+        what = "HEIC/AVIF image" if brand in {b"heic", b"heix", b"mif1", b"avif"} else "MP4/QuickTime video"
+        raise DocumentError(_binary(what))
+    if raw[257:262] == b"ustar":
+        raise DocumentError(_archive("tar"))
+    if raw.startswith(b"BZh") and raw[4:10] == b"1AY&SY":
+        raise DocumentError(_archive("bzip2"))
+    if raw.startswith(b"BM") and b"\x00" in raw[:32]:
+        raise DocumentError(_binary("BMP image"))
+    if raw.startswith(b"MZ") and b"\x00" in raw[:64]:
+        raise DocumentError(_binary("Windows executable"))
+    return None
+
+
+def _sniff_zip(raw: bytes) -> str:
+    import io
+    import zipfile
+
+    try:
+        names = zipfile.ZipFile(io.BytesIO(raw)).namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise DocumentError(f"corrupt zip archive: {exc}") from exc
+    if "word/document.xml" in names:
+        return "docx"
+    if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
+        raise DocumentError("office document (XLSX spreadsheet) is not supported; save it as PDF or CSV")
+    if "[Content_Types].xml" in names and any(n.startswith("ppt/") for n in names):
+        raise DocumentError("office document (PPTX presentation) is not supported; save it as PDF")
+    if "mimetype" in names:
+        mimetype = raw[30:90]
+        if b"opendocument" in mimetype:
+            raise DocumentError("office document (OpenDocument) is not supported; save it as DOCX or PDF")
+        if b"epub" in mimetype:
+            raise DocumentError("e-book (EPUB) is not supported")
+    raise DocumentError(_archive("zip"))
+
+
+# Control characters that do not occur in text (tab, newlines, form feed and escape are allowed).
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+
+
+def _looks_binary(head: str) -> bool:
+    return len(_CONTROL.findall(head)) > max(4, len(head) // 100)
+
+
+# The text starts (after blanks, comments and an XML declaration) with a tag only HTML has.
+_HTML_START = re.compile(
+    r"\A\ufeff?(?:\s+|<!--.*?-->|<\?xml[^>]*>)*"
+    r"<(?:!doctype\s+html|html|head|body|meta|title|link|base|script|style|div|p|article|section|main|"
+    r"header|nav|h[1-6]|table|ul|ol|span|a|b|i|strong|em|br|img|font|center|form|iframe|noscript)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+_XML_START = re.compile(r"\A\ufeff?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!DOCTYPE\s+)?([A-Za-z][\w:.-]*)", re.DOTALL)
+
+
+def _refuse_markup(head: str) -> None:
+    """XML that is not HTML (SVG, RSS, data files) is markup the extractor cannot read."""
+    if not head.lstrip("\ufeff \t\r\n").startswith("<?xml"):
+        return
+    match = _XML_START.match(head)
+    root = match.group(1).lower() if match else ""
+    if root.endswith("svg"):
+        raise DocumentError("image (SVG) is not supported")
+    raise DocumentError(f"XML data{f' (<{root}>)' if root else ''} is not supported; only HTML pages are read")
+
+
+# --------------------------------------------------------------------------------------------------
+# Encodings
+
+
+def _decode(raw: bytes) -> tuple[str, str]:
+    """Text and encoding name. Byte-order marks decide first, then strict UTF-8, then a declared
+    HTML charset, then legacy encodings (cp1252 for Western text, charset-normalizer for the rest)."""
+    for bom, enc, name in (
+        (codecs.BOM_UTF8, "utf-8", "utf-8-sig"),
+        (codecs.BOM_UTF32_LE, "utf-32-le", "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32-be", "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16-le", "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16-be", "utf-16"),
+    ):
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom):].decode(enc), name
+            except UnicodeDecodeError as exc:
+                raise DocumentError(
+                    f"undecodable text: starts with a {name.upper()} byte-order mark but is not valid {name.upper()} "
+                    f"({exc.reason} at byte {exc.start + len(bom)})"
+                ) from exc
+    head = raw[:_SNIFF]
+    if b"\x00" in head:
+        return _decode_utf16_without_bom(raw)
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    declared = _declared_charset(head)
+    if declared:
+        try:
+            return raw.decode(declared), declared
+        except UnicodeDecodeError:
+            pass
+    return _decode_legacy(raw)
+
+
+def _decode_utf16_without_bom(raw: bytes) -> tuple[str, str]:
+    """Text saved as UTF-16 without a BOM has a zero in every other byte; anything else with zeros is binary."""
+    head = raw[: _SNIFF - _SNIFF % 2]
+    half = max(1, len(head) // 2)
+    for enc, zeros in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
+        if zeros.count(0) >= 0.9 * half and len(raw) % 2 == 0:
+            try:
+                text = raw.decode(enc)
+            except UnicodeDecodeError:
+                break
+            if not _looks_binary(text[:_SNIFF]):
+                return text, enc
+    raise DocumentError(_binary("unknown type"))
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def _declared_charset(head: bytes) -> str | None:
+    match = _META_CHARSET.search(head)
+    if not match:
+        return None
+    try:
+        name = codecs.lookup(match.group(1).decode("ascii")).name
+    except (LookupError, UnicodeDecodeError):
+        return None
+    if name in {"iso8859-1", "ascii", "latin-1"}:  # browsers read these labels as windows-1252
+        name = "cp1252"
+    return None if name.startswith("utf") else name
+
+
+def _decode_legacy(raw: bytes) -> tuple[str, str]:
+    """Decode text that is not UTF-8.
+
+    cp1252 first, when it reads the bytes and the result is Latin text with a few accents and
+    typographic quotes: charset-normalizer alone names cp1250 or hp_roman8 for short English
+    pages, because those decode the same bytes with equal 'chaos'. Text where most letters come
+    out accented (Cyrillic, Greek, ... read as cp1252) goes to charset-normalizer.
+    """
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and _mostly_latin(text):
+        return text, "cp1252"
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    if best is not None and best.chaos < 0.3:
+        name = codecs.lookup(best.encoding).name
+        try:
+            return raw.decode(name), name
+        except UnicodeDecodeError:
+            pass
+    raise DocumentError("undecodable text: not UTF-8, UTF-16 or a recognised legacy encoding")
+
+
+def _mostly_latin(text: str) -> bool:
+    sample = text[:100_000]
+    letters = sum(1 for c in sample if c.isalpha())
+    accented = sum(1 for c in sample if c.isalpha() and ord(c) > 0x7F)
+    return letters > 0 and accented <= 0.25 * letters and not _looks_binary(sample[:_SNIFF])
+
+
+# --------------------------------------------------------------------------------------------------
+# HTML
+
+
+_XML_DECL = re.compile(r"\A\ufeff?\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_SAVED_FROM = re.compile(r"<!--\s*saved from url=\(\d+\)(\S+?)\s*-->", re.IGNORECASE)
+_TRAFILATURA = None
+
+
+def _trafilatura():  # type: ignore[no-untyped-def]
+    """trafilatura, imported on first use and set up for our pages.
+
+    trafilatura drops any text element that is exactly a social-media name ('Facebook', 'Instagram',
+    'WhatsApp', ...) to remove share buttons (``utils.RE_FILTER``). In our documents those names are
+    the data: a table cell 'Instagram' next to its count would vanish. Share buttons are still removed
+    by trafilatura's class/id rules; here only the platform names are taken out of that filter.
+    """
+    global _TRAFILATURA
+    if _TRAFILATURA is None:
+        import trafilatura
+        import trafilatura.utils as tutils
+
+        if hasattr(tutils, "RE_FILTER"):
+            tutils.RE_FILTER = re.compile(
+                r"\W*(Drucken|E-?Mail|Flipboard|Mail|PDF|Pocket|Print|Mehr zum Thema:?|More on this.{,8}$)$",
+                flags=re.IGNORECASE,
+            )
+        _TRAFILATURA = trafilatura
+    return _TRAFILATURA
+
+
+def _html_text(html: str) -> tuple[str, _Meta]:
+    """Main text of a page, reader comments excluded, with title/date/URL from its metadata."""
+    trafilatura = _trafilatura()
+    source = _XML_DECL.sub("", html, count=1)  # lxml refuses a str that declares its encoding
+    date_params = {"extensive_search": False, "original_date": True}  # metadata only, no guessing from text
+    try:
+        result = trafilatura.bare_extraction(
+            source, include_comments=False, include_tables=True, with_metadata=True,
+            date_extraction_params=date_params,
+        )
+    except Exception:  # a parser bug must not stop the run; the fallback below still reads the page
+        log.debug("trafilatura failed", exc_info=True)
+        result = None
+    text = (getattr(result, "text", None) or "") if result is not None else ""
+    if text.strip():
+        meta_source = result
+    else:
+        text = _html_fallback_text(source)
+        try:
+            meta_source = trafilatura.extract_metadata(source, date_config=date_params, extensive=False)
+        except Exception:
+            meta_source = None
+    if not text.strip():
+        raise DocumentError("HTML page has no text")
+    title = _clean(getattr(meta_source, "title", None))
+    url = _clean(getattr(meta_source, "url", None))
+    if url is None:
+        saved = _SAVED_FROM.search(html[:_SNIFF])
+        url = saved.group(1) if saved else None
+    return text, _Meta(title=title, published=_parse_date(getattr(meta_source, "date", None)), url=url)
+
+
+_DROP_TAGS = ("script", "style", "noscript", "template", "nav", "footer", "header", "aside", "form", "iframe", "svg", "button")
+_BLOCK_TAGS = frozenset(
+    "address article blockquote br dd div dl dt figcaption figure h1 h2 h3 h4 h5 h6 hr li main ol p pre "
+    "section table td th tr ul".split()
+)
+_COMMENTS_ATTR = re.compile(r"(?:^|[\s_-])(?:comments?|commentlist|disqus|respond|replies|discussion)(?:$|[\s_-])", re.IGNORECASE)
+
+
+def _html_fallback_text(html: str) -> str:
+    """Visible text of <body> minus scripts, navigation, footers and comment sections.
+
+    For short pages (a two-line press release) where trafilatura finds no 'main content'.
+    """
+    import lxml.html
+    from lxml.etree import ParserError
+
+    try:
+        root = lxml.html.document_fromstring(html)
+    except (ParserError, ValueError):
+        return ""
+    drop = [el for el in root.iter(*_DROP_TAGS)]
+    drop += [
+        el for el in root.iter()
+        if isinstance(el.tag, str) and _COMMENTS_ATTR.search(f"{el.get('class', '')} {el.get('id', '')}")
+    ]
+    for el in drop:
+        if el.getparent() is not None:
+            el.drop_tree()
+    body = root.find("body")
+    body = root if body is None else body
+    for el in body.iter():
+        if isinstance(el.tag, str) and el.tag in _BLOCK_TAGS:
+            el.tail = "\n" + (el.tail or "")
+    lines = (" ".join(line.split()) for line in body.text_content().splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _clean(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    return value or None
+
+
+_ISO_DATE = re.compile(r"\A\s*(\d{4})-(\d{2})-(\d{2})")
+
+
+def _parse_date(value: object) -> date | None:
+    if not isinstance(value, str):
+        return None
+    match = _ISO_DATE.match(value)
+    if not match:
+        return None
+    try:
+        return date(*map(int, match.groups()))
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------------------------------
+# PDF and DOCX
+
+
+def _pdf_text(raw: bytes, name: str, notes: list[str]) -> tuple[str, int, _Meta]:
+    """The text layer, one form feed between pages, so pages can be counted back from a span."""
+    import io
+
+    import pypdf
+
+    logging.getLogger("pypdf").addHandler(logging.NullHandler())  # reasons go to rejected_documents, not stderr
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(raw))
+        if reader.is_encrypted:
+            try:
+                opened = reader.decrypt("")
+            except Exception as exc:  # pypdf raises several types, e.g. when a crypto library is missing
+                raise DocumentError(f"encrypted PDF cannot be opened: {exc}") from exc
+            if not opened:
+                raise DocumentError("encrypted PDF (password required) is not supported")
+        page_list = list(reader.pages)
+    except DocumentError:
+        raise
+    except Exception as exc:  # pypdf signals a damaged file with many exception types
+        raise DocumentError(f"corrupt PDF: {type(exc).__name__}: {exc}") from exc
+    if not page_list:
+        raise DocumentError("PDF has no pages")
+    texts = []
+    errors = []
+    for number, page in enumerate(page_list, 1):
+        try:
+            page_text = page.extract_text() or ""
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+            notes.append(f"{name}: text of PDF page {number} could not be read ({errors[-1]}); page left empty")
+            page_text = ""
+        texts.append(page_text.replace("\f", "\n").replace("\x00", ""))
+    if len(errors) == len(page_list):
+        raise DocumentError(f"corrupt PDF: no page could be read ({errors[0]})")
+    text = "\f".join(texts)
+    if text.isspace() or not text.replace("\f", ""):
+        raise DocumentError(NO_TEXT_LAYER_REASON)
+    title = None
+    try:
+        title = _clean(reader.metadata.title if reader.metadata else None)
+    except Exception:
+        title = None
+    if title and title.startswith("Microsoft Word - "):
+        title = title[len("Microsoft Word - "):] or None
+    return text, len(page_list), _Meta(title=title)
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _docx_text(raw: bytes) -> tuple[str, _Meta]:
+    """Paragraphs of the main story, one per line (tables included, tracked deletions and field codes not)."""
+    import io
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            info = zf.getinfo("word/document.xml")
+            if info.file_size > _MAX_UNPACKED:
+                raise DocumentError(f"DOCX too large when unpacked ({info.file_size:,} bytes)")
+            parts: list[str] = []
+            for event, el in ET.iterparse(zf.open(info), events=("end",)):
+                tag = el.tag
+                if tag == _W + "t":
+                    parts.append(el.text or "")
+                elif tag == _W + "tab":
+                    parts.append("\t")
+                elif tag in (_W + "br", _W + "cr"):
+                    parts.append("\n")
+                elif tag == _W + "p":
+                    parts.append("\n")
+                    el.clear()
+            title = None
+            if "docProps/core.xml" in zf.namelist():
+                core = ET.fromstring(zf.read("docProps/core.xml"))
+                node = core.find("{http://purl.org/dc/elements/1.1/}title")
+                title = _clean(node.text if node is not None else None)
+    except DocumentError:
+        raise
+    except (zipfile.BadZipFile, KeyError, ET.ParseError, OSError, ValueError, EOFError) as exc:
+        raise DocumentError(f"corrupt DOCX: {exc}") from exc
+    text = "".join(parts).rstrip("\n")
+    if not text.strip():
+        raise DocumentError("DOCX has no text")
+    return text, _Meta(title=title)
+
+
+# --------------------------------------------------------------------------------------------------
+# The raw folder
+
+
+@dataclass(frozen=True)
+class _Entry:
+    document: str  # relative path, '/' separated
+    path: Path
 
 
 def ingest(raw_dir: Path, *, max_bytes: int) -> IngestResult:
-    """Walk raw_dir and read every file; see the module docstring."""
+    """Walk raw_dir and read every file; see the module docstring.
+
+    Paths are processed in sorted order, so the first copy of duplicated content is the one kept and
+    the result does not depend on the file system's listing order.
+    """
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        raise FileNotFoundError(f"raw folder not found: {raw_dir}")
     result = IngestResult()
-    for path in sorted(p for p in raw_dir.rglob("*") if p.is_file() and p.name != "sources.csv"):
-        rel = path.relative_to(raw_dir).as_posix()
+    entries = list(_walk(raw_dir, "", result.rejected, root=True))
+    entries.sort(key=lambda e: e.document)
+    kept: dict[str, str] = {}  # sha256 -> document kept
+    for entry in entries:
         try:
-            result.documents.append(read_document(path, document=rel))
+            raw = _read_bytes(entry.path, max_bytes)
         except DocumentError as exc:
-            result.rejected.append(Rejected(rel, str(exc)))
+            result.rejected.append(Rejected(entry.document, str(exc), bytes=exc.bytes))
+            continue
+        sha = hashlib.sha256(raw).hexdigest()
+        if sha in kept:
+            first = kept[sha]
+            result.rejected.append(Rejected(entry.document, f"duplicate of {first}", sha, len(raw), duplicate_of=first))
+            continue
+        try:
+            doc, notes = _parse(raw, entry.document)
+        except DocumentError as exc:
+            result.rejected.append(Rejected(entry.document, str(exc), sha if raw else None, len(raw)))
+            continue
+        kept[sha] = entry.document
+        result.documents.append(doc)
+        result.warnings.extend(notes)
+    _apply_manifest(raw_dir, result, max_bytes)
+    result.documents.sort(key=lambda d: d.document)
+    result.rejected.sort(key=lambda r: r.document)
     return result
+
+
+def _walk(folder: Path, prefix: str, rejected: list[Rejected], *, root: bool = False) -> Iterable[_Entry]:
+    """Regular files below ``folder``; links, hidden and special entries are rejected, never followed."""
+    try:
+        with os.scandir(folder) as it:
+            listing = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        rejected.append(Rejected(prefix.rstrip("/") or ".", f"cannot read folder: {_os_error(exc)}"))
+        return
+    for entry in listing:
+        rel = prefix + entry.name
+        if not _valid_name(entry.name):
+            printable = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            rejected.append(Rejected(printable, "file name is not valid UTF-8; rename the file"))
+            continue
+        try:
+            if entry.is_symlink():
+                rejected.append(Rejected(rel, SYMLINK_REASON))
+            elif entry.is_dir(follow_symlinks=False):
+                if entry.name.startswith("."):
+                    rejected.append(Rejected(rel, HIDDEN_FOLDER_REASON))
+                else:
+                    yield from _walk(Path(entry.path), rel + "/", rejected)
+            elif entry.is_file(follow_symlinks=False):
+                if root and entry.name == MANIFEST:
+                    continue
+                if entry.name.startswith("."):
+                    rejected.append(Rejected(rel, HIDDEN_FILE_REASON))
+                else:
+                    yield _Entry(rel, Path(entry.path))
+            else:
+                rejected.append(Rejected(rel, _special_file_reason(entry.stat(follow_symlinks=False).st_mode)))
+        except OSError as exc:
+            rejected.append(Rejected(rel, f"cannot read file: {_os_error(exc)}"))
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes come back from the OS as lone surrogates
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------------
+# The manifest, sources.csv
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    file: str
+    url: str | None = None
+    outlet: str | None = None
+    title: str | None = None
+    published: date | None = None
+
+
+def read_manifest(path: Path, *, max_bytes: int | None = None) -> tuple[dict[str, ManifestRow], list[str]]:
+    """Rows of sources.csv keyed by the file path they describe (NFC, '/' separated), and warnings.
+
+    Any column may be blank; a row with a malformed date keeps its other fields and its date is
+    ignored (with a warning), so it falls back to the document's own metadata.
+    """
+    import csv
+    import io
+
+    warnings: list[str] = []
+    try:
+        raw = _read_bytes(path, max_bytes)
+        text, _ = _decode(raw) if raw else ("", "utf-8")
+    except DocumentError as exc:
+        return {}, [f"{MANIFEST} ignored: {exc}"]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    columns = {(c or "").strip().lower(): c for c in reader.fieldnames or []}
+    if "file" not in columns:
+        return {}, [f"{MANIFEST} ignored: it has no 'file' column (expected columns {', '.join(MANIFEST_COLUMNS)})"]
+    rows: dict[str, ManifestRow] = {}
+    for line, record in enumerate(reader, 2):
+        def value(column: str, record: dict[str, str | None] = record) -> str | None:
+            original = columns.get(column)
+            return _clean(record.get(original)) if original else None
+
+        name = value("file")
+        if not name:
+            if any(v and v.strip() for v in record.values() if isinstance(v, str)):
+                warnings.append(f"{MANIFEST} line {line} has no file name; row ignored")
+            continue
+        key = _manifest_key(name)
+        published = None
+        stated = value("published")
+        if stated:
+            published = _parse_manifest_date(stated)
+            if published is None:
+                warnings.append(f"{MANIFEST} line {line}: malformed published date {stated!r} for {name} (expected YYYY-MM-DD); ignored")
+        if key in rows:
+            warnings.append(f"{MANIFEST} line {line}: second row for {name}; the first row is used")
+            continue
+        rows[key] = ManifestRow(file=name, url=value("url"), outlet=value("outlet"), title=value("title"), published=published)
+    return rows, warnings
+
+
+def _manifest_key(name: str) -> str:
+    key = name.replace("\\", "/")
+    while key.startswith("./"):
+        key = key[2:]
+    return unicodedata.normalize("NFC", key)
+
+
+def _parse_manifest_date(value: str) -> date | None:
+    text = value.strip()
+    try:
+        return date.fromisoformat(text[:10]) if re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ].*)?", text) else None
+    except ValueError:
+        return None
+
+
+def _apply_manifest(raw_dir: Path, result: IngestResult, max_bytes: int) -> None:
+    path = raw_dir / MANIFEST
+    if not os.path.lexists(path):
+        return
+    if path.is_symlink():
+        result.rejected.append(Rejected(MANIFEST, SYMLINK_REASON))
+        result.warnings.append(f"{MANIFEST} ignored: {SYMLINK_REASON}")
+        return
+    rows, warnings = read_manifest(path, max_bytes=max_bytes)
+    result.warnings.extend(warnings)
+    if not rows:
+        return
+    known = {_manifest_key(d.document) for d in result.documents} | {_manifest_key(r.document) for r in result.rejected}
+    for key, row in rows.items():
+        if key not in known:
+            result.warnings.append(f"{MANIFEST} names missing file {row.file}")
+    def fill(doc: Document) -> Document:
+        row = rows.get(_manifest_key(doc.document))
+        if row is None:
+            return doc
+        return replace(
+            doc,
+            url=row.url or doc.url,
+            outlet=row.outlet or doc.outlet,
+            title=row.title or doc.title,
+            published=row.published or doc.published,
+        )
+
+    result.documents[:] = [fill(d) for d in result.documents]
