@@ -1,0 +1,142 @@
+"""One asset per stage, each a few lines calling the stage module.
+
+documents -> (mentions, facts) -> database -> release. Mentions and facts come from
+one extraction pass, so they are the two outputs of one multi-asset.
+"""
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+
+from pipeline.database import load_database
+from pipeline.documents import IngestResult, ingest
+from pipeline.extract import extract_documents
+from pipeline.facts import EXTRACTOR_VERSION
+from pipeline.metadata.tables import TABLES
+from pipeline.release import publish_release
+from pipeline.defs.resources import PipelineSettings
+
+PREVIEW_ROWS = 10
+
+
+def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], limit: int = PREVIEW_ROWS) -> str:
+    """The first rows as a Markdown table; long cells are cut so the preview stays readable."""
+
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        text = text.replace("|", "\\|").replace("\n", " ")
+        return text if len(text) <= 80 else text[:77] + "..."
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for i, row in enumerate(rows):
+        if i == limit:
+            break
+        lines.append("| " + " | ".join(cell(row.get(c)) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+@dg.asset(description=TABLES["documents"].description + " Rejected inputs are listed with the reason.")
+def documents(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.Output[IngestResult]:
+    s = settings.settings()
+    if not s.raw_dir.is_dir():
+        raise dg.Failure(f"raw folder {s.raw_dir} does not exist (set PIPELINE_RAW_DIR to the documents' folder)")
+    result = ingest(s.raw_dir, max_bytes=s.max_bytes)
+    for warning in result.warnings:
+        context.log.warning(warning)
+    docs = [{"document": d.document, "media_type": d.media_type, "bytes": d.bytes, "title": d.title} for d in result.documents]
+    rejected = [{"document": r.document, "reason": r.reason} for r in result.rejected]
+    return dg.Output(
+        result,
+        metadata={
+            "raw_dir": dg.MetadataValue.path(str(s.raw_dir)),
+            "documents": len(result.documents),
+            "rejected": len(result.rejected),
+            "warnings": len(result.warnings),
+            "preview": dg.MetadataValue.md(markdown_table(docs, ["document", "media_type", "bytes", "title"])),
+            "rejected_preview": dg.MetadataValue.md(markdown_table(rejected, ["document", "reason"], limit=50)),
+        },
+    )
+
+
+@dg.multi_asset(
+    name="extractions",
+    outs={
+        "mentions": dg.AssetOut(description=TABLES["mentions"].description),
+        "facts": dg.AssetOut(description=TABLES["facts"].description),
+    },
+    description="Runs the extractor over new or changed documents; others are served from the cache.",
+)
+def extractions(context: dg.AssetExecutionContext, settings: PipelineSettings, documents: IngestResult):  # type: ignore[no-untyped-def]
+    s = settings.settings()
+    batch = extract_documents(documents.documents, cache_dir=s.cache_dir, workers=s.workers, progress=settings.progress)
+    common = {
+        "re_extracted": len(batch.extracted),
+        "cached": len(batch.cached),
+        "re_extracted_documents": dg.MetadataValue.json(batch.extracted[:50]),
+        "extractor_version": EXTRACTOR_VERSION,
+    }
+    decisions = Counter(m["decision"] for m in batch.mentions)
+    dropped = Counter(m["reason"] for m in batch.mentions if m["decision"] != "fact")
+    yield dg.Output(
+        batch.mentions,
+        output_name="mentions",
+        metadata={
+            "dagster/row_count": len(batch.mentions),
+            "kept": decisions.get("fact", 0),
+            "dropped": sum(n for d, n in decisions.items() if d != "fact"),
+            "dropped_by_reason": dg.MetadataValue.json(dict(dropped.most_common())),
+            **common,
+        },
+    )
+    yield dg.Output(
+        batch.facts,
+        output_name="facts",
+        metadata={
+            "dagster/row_count": len(batch.facts),
+            "documents_with_facts": len({f["document"] for f in batch.facts}),
+            "preview": dg.MetadataValue.md(
+                markdown_table(batch.facts, ["document", "platform", "count", "share", "year", "region", "source", "quote"])
+            ),
+            **common,
+        },
+    )
+
+
+@dg.asset(description="The curated DuckDB database (stats.duckdb), rebuilt and swapped in atomically.")
+def database(
+    settings: PipelineSettings, documents: IngestResult, mentions: list[dict[str, Any]], facts: list[dict[str, Any]]
+) -> dg.MaterializeResult:
+    s = settings.settings()
+    counts = load_database(
+        s.database_path, documents=documents.documents, rejected=documents.rejected, mentions=mentions, facts=facts
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(s.database_path)),
+            "bytes": s.database_path.stat().st_size,
+            "rows": dg.MetadataValue.json(counts),
+            **{f"rows_{table}": n for table, n in counts.items()},
+        }
+    )
+
+
+@dg.asset(deps=[database], description="The dated Parquet release; a new version only when the content changed.")
+def release(settings: PipelineSettings) -> dg.MaterializeResult:
+    s = settings.settings()
+    result = publish_release(s.database_path, s.releases_dir, extractor_version=EXTRACTOR_VERSION)
+    return dg.MaterializeResult(
+        metadata={
+            "version": result.version,
+            "published": result.published,
+            "added": result.added,
+            "removed": result.removed,
+            "changed": result.changed,
+            "path": dg.MetadataValue.path(str(result.path)),
+            "rows": dg.MetadataValue.json(dict(result.rows)),
+        }
+    )
+
+
+ASSETS = [documents, extractions, database, release]

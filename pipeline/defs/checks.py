@@ -1,0 +1,88 @@
+"""Asset checks: each calls a validator of a stage module and reports counts and a few offenders.
+
+The checks on facts and documents block what is downstream: a fact whose quote is not
+its span, or an input that vanished, never reaches the database or a release.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from pipeline.database import field_errors, reference_errors
+from pipeline.documents import IngestResult
+from pipeline.facts import Fact, span_errors
+from pipeline.metadata.taxonomy import load_taxonomy
+from pipeline.defs.resources import PipelineSettings
+
+EXAMPLES = 10
+MANIFEST = "sources.csv"  # describes the inputs; not an input itself
+
+
+def check_result(errors: list[str], checked: int) -> dg.AssetCheckResult:
+    """Pass when there are no errors; metadata says how many rows were checked and shows a few errors."""
+    examples = "\n".join(f"- {e}" for e in errors[:EXAMPLES]) or "none"
+    return dg.AssetCheckResult(
+        passed=not errors,
+        metadata={"checked": checked, "failed": len(errors), "examples": dg.MetadataValue.md(examples)},
+    )
+
+
+def input_errors(raw_dir: Path, result: IngestResult) -> list[str]:
+    """Files under raw_dir that are in neither documents nor rejected, in both, or twice."""
+    inputs = {p.relative_to(raw_dir).as_posix() for p in raw_dir.rglob("*") if p.is_file()} - {MANIFEST}
+    seen: dict[str, int] = {}
+    for name in [d.document for d in result.documents] + [r.document for r in result.rejected]:
+        seen[name] = seen.get(name, 0) + 1
+    errors = [f"{name}: neither ingested nor rejected" for name in sorted(inputs - seen.keys())]
+    errors += [f"{name}: listed {n} times in documents and rejected" for name, n in sorted(seen.items()) if n > 1]
+    errors += [f"{name}: not a file under the raw folder" for name in sorted(seen.keys() - inputs)]
+    return errors
+
+
+@dg.asset_check(asset="documents", blocking=True, description="Every input file is in exactly one of documents or rejected.")
+def every_input_accounted_for(settings: PipelineSettings, documents: IngestResult) -> dg.AssetCheckResult:
+    raw_dir = settings.settings().raw_dir
+    checked = len(documents.documents) + len(documents.rejected)
+    return check_result(input_errors(raw_dir, documents), checked)
+
+
+@dg.asset_check(asset="facts", blocking=True, description="source, region, offence and each '+'-part of platform are taxonomy slugs.")
+def slugs_in_taxonomy(facts: list[dict[str, Any]]) -> dg.AssetCheckResult:
+    return check_result(reference_errors(facts, load_taxonomy()), len(facts))
+
+
+@dg.asset_check(asset="facts", blocking=True, description="share is a fraction in [0, 1].")
+def share_in_range(facts: list[dict[str, Any]]) -> dg.AssetCheckResult:
+    return check_result(field_errors("facts", facts, ["share"]), len(facts))
+
+
+@dg.asset_check(asset="facts", blocking=True, description="count is not negative.")
+def count_not_negative(facts: list[dict[str, Any]]) -> dg.AssetCheckResult:
+    return check_result(field_errors("facts", facts, ["count"]), len(facts))
+
+
+@dg.asset_check(
+    asset="facts",
+    blocking=True,
+    additional_ins={"documents": dg.AssetIn("documents")},
+    description="Every quote equals its document's text at [char_start:char_end].",
+)
+def quotes_match_spans(facts: list[dict[str, Any]], documents: IngestResult) -> dg.AssetCheckResult:
+    texts = {d.document: d.text for d in documents.documents}
+    return check_result(span_errors([Fact(**row) for row in facts], texts), len(facts))
+
+
+@dg.asset_check(asset="facts", blocking=True, description="Every column meets its constraints in metadata/fields.py.")
+def columns_meet_constraints(facts: list[dict[str, Any]]) -> dg.AssetCheckResult:
+    return check_result(field_errors("facts", facts), len(facts))
+
+
+CHECKS = [
+    every_input_accounted_for,
+    slugs_in_taxonomy,
+    share_in_range,
+    count_not_negative,
+    quotes_match_spans,
+    columns_meet_constraints,
+]

@@ -1,0 +1,314 @@
+"""Batch extraction: many documents -> mentions and facts, with an incremental cache and a process pool.
+
+The cache is keyed by what the extractor sees, not by where the file lives: the key
+hashes the document's text and metadata (every ``Document`` field but the path), and
+entries live under the extractor version::
+
+    <cache_dir>/extractions/<EXTRACTOR_VERSION>/schema-<hash>/<partition>/
+        documents.parquet   key, document (the path it was extracted under)
+        mentions.parquet    key + the mentions columns
+        facts.parquet       key + the facts columns
+
+The raw file's sha256 alone is not enough: the text the spans index depends on the
+ingest code, and a fact's year falls back to the publication date from sources.csv.
+When the same content turns up under another path, its cached rows are re-keyed to
+the new path (``fact_id`` recomputed with ``facts.make_fact_id``) instead of being
+extracted again. A new extractor version starts an empty folder, so everything is
+re-extracted.
+
+Each call writes at most one partition, named by the hash of its keys, into a
+temporary folder renamed into place: partitions are immutable and idempotent, so
+any number of processes or machines can fill the same cache, and readers see only
+complete partitions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, fields
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline import facts as facts_stage
+from pipeline.database import rows_to_arrow
+from pipeline.documents import Document
+from pipeline.metadata.tables import TABLES
+from pipeline.metadata.taxonomy import load_taxonomy
+
+log = logging.getLogger(__name__)
+
+PARALLEL_MIN_DOCUMENTS = 200  # below this, starting worker processes costs more than it saves
+COMPACT_AFTER_PARTITIONS = 16  # merge the cache into one partition once it has more than this many
+
+Rows = list[dict[str, Any]]
+Entry = tuple[str, Rows, Rows]  # (document path the rows were extracted under, mention rows, fact rows)
+PARTITION_FILES = ("documents", "mentions", "facts")
+
+
+@dataclass
+class BatchExtraction:
+    mentions: Rows = field(default_factory=list)
+    facts: Rows = field(default_factory=list)
+    extracted: list[str] = field(default_factory=list)  # documents run through the extractor
+    cached: list[str] = field(default_factory=list)  # documents served from the cache
+
+
+def extraction_key(doc: Document) -> str:
+    """Hash of everything the extractor sees in a document except its path."""
+    h = hashlib.sha256()
+    h.update(doc.text.encode("utf-8", "surrogatepass"))
+    meta = {f.name: getattr(doc, f.name) for f in fields(doc) if f.name not in ("document", "text")}
+    h.update(json.dumps(meta, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def version_dir(cache_dir: Path) -> Path:
+    """Cache folder of the current extractor version and of the current mentions/facts schema.
+
+    The schema fingerprint keeps rows written before a column was added or retyped in
+    ``metadata/`` from being served afterwards, even if the extractor version stayed.
+    """
+    fingerprint = hashlib.sha256(
+        str([(f.name, f.type) for t in ("mentions", "facts") for f in TABLES[t].fields]).encode()
+    ).hexdigest()[:8]
+    return cache_dir / "extractions" / facts_stage.EXTRACTOR_VERSION / f"schema-{fingerprint}"
+
+
+def extract_documents(
+    documents: Sequence[Document],
+    *,
+    cache_dir: Path | None,
+    workers: int = 0,
+    progress: bool = False,
+) -> BatchExtraction:
+    """Mentions and facts of every document, sorted by document then char_start.
+
+    ``workers``: 0 chooses (a process per core once more than PARALLEL_MIN_DOCUMENTS
+    documents need extracting), 1 extracts in this process, N > 1 uses N processes.
+    ``cache_dir`` None disables the cache.
+    """
+    keys = [extraction_key(doc) for doc in documents]
+    store = version_dir(cache_dir) if cache_dir is not None else None
+    hits = _read_cache(store, set(keys)) if store is not None else {}
+
+    # One extraction per distinct content: a second copy under another path is re-keyed.
+    todo: dict[str, Document] = {}
+    for doc, key in zip(documents, keys, strict=True):
+        if key not in hits:
+            todo.setdefault(key, doc)
+    fresh = _run_extractor(list(todo.values()), workers=workers, progress=progress)
+    new_entries = {key: (doc.document, *rows) for (key, doc), rows in zip(todo.items(), fresh, strict=True)}
+    if store is not None and new_entries:
+        _write_partition(store, new_entries)
+        _compact(store)
+
+    served = {**hits, **new_entries}
+    out = BatchExtraction()
+    for doc, key in zip(documents, keys, strict=True):
+        source, mentions, facts = served[key]
+        (out.extracted if todo.get(key) is doc else out.cached).append(doc.document)
+        if source != doc.document:
+            mentions, facts = _rekey(mentions, facts, doc.document)
+        out.mentions.extend(mentions)
+        out.facts.extend(facts)
+    out.mentions.sort(key=lambda r: (r["document"], r["char_start"], r["char_end"]))
+    out.facts.sort(key=lambda r: (r["document"], r["char_start"], r["char_end"], r["fact_id"]))
+    log.info(
+        "extracted %d documents, %d from cache: %d mentions, %d facts",
+        len(out.extracted), len(out.cached), len(out.mentions), len(out.facts),
+    )
+    return out
+
+
+# Running the extractor
+
+
+def _extract_chunk(docs: Sequence[Document]) -> list[tuple[Rows, Rows]]:
+    """Worker entry point: (mention rows, fact rows) per document. Module level so it pickles."""
+    taxonomy = load_taxonomy()
+    out = []
+    for doc in docs:
+        result = facts_stage.extract_document(doc, taxonomy)
+        out.append(([m.to_row(doc.document) for m in result.mentions], [f.to_row() for f in result.facts]))
+    return out
+
+
+def _worker_count(n_docs: int, workers: int) -> int:
+    if workers > 0:
+        return workers
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores if n_docs > PARALLEL_MIN_DOCUMENTS else 1
+
+
+def _chunks(docs: Sequence[Document], n_workers: int) -> list[Sequence[Document]]:
+    """About eight chunks per worker (to balance uneven documents), 10 to 200 documents each."""
+    size = max(10, min(200, math.ceil(len(docs) / (n_workers * 8))))
+    return [docs[i : i + size] for i in range(0, len(docs), size)]
+
+
+def _run_extractor(docs: Sequence[Document], *, workers: int, progress: bool) -> list[tuple[Rows, Rows]]:
+    if not docs:
+        return []
+    n_workers = _worker_count(len(docs), workers)
+    chunks = _chunks(docs, n_workers)
+    bar = _progress_bar(len(docs), progress)
+    results: list[tuple[Rows, Rows]] = []
+    try:
+        if n_workers == 1:
+            for chunk in chunks:
+                results.extend(_extract_chunk(chunk))
+                bar.update(len(chunk))
+        else:
+            # forkserver: workers start from a clean interpreter, not a fork of a threaded parent (Dagster).
+            context = get_context("forkserver" if os.name == "posix" else "spawn")
+            with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+                for chunk, chunk_results in zip(chunks, pool.map(_extract_chunk, chunks), strict=True):
+                    results.extend(chunk_results)
+                    bar.update(len(chunk))
+    finally:
+        bar.close()
+    return results
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, progress: bool) -> Any:
+    if not progress:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="extracting", unit="doc", leave=False, delay=1.0)
+
+
+def _rekey(mentions: Rows, facts: Rows, document: str) -> tuple[Rows, Rows]:
+    """Rows of identical content cached under another path, moved to ``document``."""
+    ids = {}
+    new_facts = []
+    for f in facts:
+        fact_id = facts_stage.make_fact_id(document, f["char_start"], f["char_end"])
+        ids[f["fact_id"]] = fact_id
+        new_facts.append({**f, "document": document, "fact_id": fact_id})
+    new_mentions = [{**m, "document": document, "fact_id": ids.get(m["fact_id"], m["fact_id"])} for m in mentions]
+    return new_mentions, new_facts
+
+
+# The cache: immutable Parquet partitions
+
+
+def _partitions(store: Path) -> list[Path]:
+    if not store.is_dir():
+        return []
+    return sorted(p for p in store.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _read_cache(store: Path, wanted: set[str]) -> dict[str, Entry]:
+    """key -> (document path it was extracted under, mention rows, fact rows), for wanted keys present."""
+    found: dict[str, Entry] = {}
+    for part in _partitions(store):
+        try:
+            index = pq.read_table(part / "documents.parquet").to_pylist()
+            keys = {row["key"]: row["document"] for row in index if row["key"] in wanted and row["key"] not in found}
+            if not keys:
+                continue
+            mentions = _read_rows(part / "mentions.parquet", keys)
+            facts = _read_rows(part / "facts.parquet", keys)
+        except (FileNotFoundError, pa.ArrowInvalid) as exc:
+            # A partition removed by compaction, or damaged: its documents are simply extracted again.
+            log.warning("skipping cache partition %s: %s", part, exc)
+            continue
+        for key, document in keys.items():
+            found[key] = (document, mentions.get(key, []), facts.get(key, []))
+    return found
+
+
+def _read_rows(path: Path, keys: Iterable[str]) -> dict[str, Rows]:
+    table = pq.read_table(path)
+    table = table.filter(pc.is_in(table["key"], pa.array(list(keys), pa.string())))
+    out: dict[str, Rows] = {}
+    for row in table.to_pylist():
+        out.setdefault(row.pop("key"), []).append(row)
+    return out
+
+
+def _with_key(table: str, entries: dict[str, Entry], which: int) -> pa.Table:
+    keys = [key for key, entry in entries.items() for _ in entry[which]]
+    rows = [row for entry in entries.values() for row in entry[which]]
+    return rows_to_arrow(table, rows).add_column(0, "key", pa.array(keys, pa.string()))
+
+
+def _partition_name(keys: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:24]
+
+
+def _write_partition(store: Path, entries: dict[str, Entry]) -> Path:
+    """Write entries as one partition named by the hash of their keys."""
+    tables = {
+        "documents": pa.table({"key": list(entries), "document": [e[0] for e in entries.values()]}),
+        "mentions": _with_key("mentions", entries, 1),
+        "facts": _with_key("facts", entries, 2),
+    }
+    return _write_tables(store, _partition_name(entries), tables)
+
+
+def _write_tables(store: Path, name: str, tables: dict[str, pa.Table]) -> Path:
+    """Write a partition in a hidden folder and rename it into place; an existing one is kept."""
+    final = store / name
+    if final.exists():
+        return final
+    tmp = store / f".{name}.{uuid.uuid4().hex}.tmp"
+    tmp.mkdir(parents=True)
+    try:
+        for file in PARTITION_FILES:
+            pq.write_table(tables[file], tmp / f"{file}.parquet")
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not final.exists():
+                raise
+            # Another process wrote the same partition first; its content is the same.
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _compact(store: Path) -> None:
+    """Merge many small partitions (one per incremental run) into one, so reads stay a few files.
+
+    Works on Arrow tables, not rows; the first partition holding a key wins, as in ``_read_cache``.
+    """
+    parts = _partitions(store)
+    if len(parts) <= COMPACT_AFTER_PARTITIONS:
+        return
+    seen: set[str] = set()
+    merged: dict[str, list[pa.Table]] = {name: [] for name in PARTITION_FILES}
+    for part in parts:
+        new_keys = [k for k in pq.read_table(part / "documents.parquet")["key"].to_pylist() if k not in seen]
+        seen.update(new_keys)
+        mask = pa.array(new_keys, pa.string())
+        for name, tables in merged.items():
+            table = pq.read_table(part / f"{name}.parquet")
+            tables.append(table.filter(pc.is_in(table["key"], mask)))
+    final = _write_tables(store, _partition_name(seen), {f: pa.concat_tables(t) for f, t in merged.items()})
+    for part in parts:
+        if part != final:
+            shutil.rmtree(part, ignore_errors=True)
+    log.info("compacted %d cache partitions into %s", len(parts), final.name)
