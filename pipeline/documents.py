@@ -48,7 +48,6 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 SYMLINK_REASON = "symbolic link; links are not followed"
 HIDDEN_FILE_REASON = "hidden file (name starts with '.'); not ingested"
-HIDDEN_FOLDER_REASON = "hidden folder (name starts with '.'); not walked"
 NO_TEXT_LAYER_REASON = "PDF has no text layer (scanned?); OCR is not supported"
 
 _SNIFF = 8192  # bytes (or characters) looked at to decide what a file is
@@ -700,39 +699,72 @@ def ingest(raw_dir: Path, *, max_bytes: int) -> IngestResult:
     return result
 
 
-def _walk(folder: Path, prefix: str, rejected: list[Rejected], *, root: bool = False) -> Iterable[_Entry]:
-    """Regular files below ``folder``; links, hidden and special entries are rejected, never followed."""
+def _walk(
+    folder: Path, prefix: str, rejected: list[Rejected], *, root: bool = False, hidden: str | None = None
+) -> Iterable[_Entry]:
+    """Regular files below ``folder``; links, hidden and special entries are rejected, never followed.
+
+    Each file inside a hidden folder gets its own row, so that every file under the raw folder is
+    accounted for one by one; ``hidden`` is the name of the hidden folder above, if any.
+    """
     try:
         with os.scandir(folder) as it:
             listing = sorted(it, key=lambda e: e.name)
     except OSError as exc:
-        rejected.append(Rejected(prefix.rstrip("/") or ".", f"cannot read folder: {_os_error(exc)}"))
+        rejected.append(Rejected(_printable(prefix.rstrip("/")) or ".", f"cannot read folder: {_os_error(exc)}"))
         return
     for entry in listing:
         rel = prefix + entry.name
-        if not _valid_name(entry.name):
-            printable = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-            rejected.append(Rejected(printable, "file name is not valid UTF-8; rename the file"))
-            continue
         try:
             if entry.is_symlink():
-                rejected.append(Rejected(rel, SYMLINK_REASON))
+                rejected.append(Rejected(_printable(rel), SYMLINK_REASON))
             elif entry.is_dir(follow_symlinks=False):
-                if entry.name.startswith("."):
-                    rejected.append(Rejected(rel, HIDDEN_FOLDER_REASON))
-                else:
-                    yield from _walk(Path(entry.path), rel + "/", rejected)
+                below = hidden or (entry.name if entry.name.startswith(".") else None)
+                yield from _walk(Path(entry.path), rel + "/", rejected, hidden=below)
             elif entry.is_file(follow_symlinks=False):
                 if root and entry.name == MANIFEST:
                     continue
-                if entry.name.startswith("."):
+                if not _valid_name(rel):
+                    rejected.append(Rejected(_printable(rel), "file name is not valid UTF-8; rename the file"))
+                elif hidden:
+                    rejected.append(Rejected(rel, hidden_folder_reason(hidden)))
+                elif entry.name.startswith("."):
                     rejected.append(Rejected(rel, HIDDEN_FILE_REASON))
                 else:
                     yield _Entry(rel, Path(entry.path))
             else:
-                rejected.append(Rejected(rel, _special_file_reason(entry.stat(follow_symlinks=False).st_mode)))
+                rejected.append(Rejected(_printable(rel), _special_file_reason(entry.stat(follow_symlinks=False).st_mode)))
         except OSError as exc:
-            rejected.append(Rejected(rel, f"cannot read file: {_os_error(exc)}"))
+            rejected.append(Rejected(_printable(rel), f"cannot read file: {_os_error(exc)}"))
+
+
+def input_paths(raw_dir: Path) -> set[str]:
+    """Every path ingest() must account for: each entry under raw_dir that is not a real folder.
+
+    That is regular files, links (to files or folders, dangling or not) and special files, but not
+    the manifest at the root. Written with os.walk, apart from the ingest walk, so a check can compare
+    the two: ``input_paths(raw) == {d.document for d in documents} | {r.document for r in rejected}``.
+    """
+    raw_dir = Path(raw_dir)
+    found: set[str] = set()
+    for folder, dirs, files in os.walk(raw_dir, followlinks=False):
+        base = Path(folder).relative_to(raw_dir).as_posix()
+        prefix = "" if base == "." else base + "/"
+        links = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
+        found.update(_printable(prefix + name) for name in files + links)
+    found.discard(MANIFEST)
+    return found
+
+
+def hidden_folder_reason(folder: str) -> str:
+    return f"in a hidden folder ({folder}); not ingested"
+
+
+def _printable(rel: str) -> str:
+    """A path as stored: undecodable bytes in a name (lone surrogates from the OS) become \\xNN escapes."""
+    if _valid_name(rel):
+        return rel
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _valid_name(name: str) -> bool:
@@ -819,8 +851,7 @@ def _apply_manifest(raw_dir: Path, result: IngestResult, max_bytes: int) -> None
     path = raw_dir / MANIFEST
     if not os.path.lexists(path):
         return
-    if path.is_symlink():
-        result.rejected.append(Rejected(MANIFEST, SYMLINK_REASON))
+    if path.is_symlink():  # not an input, so no rejected row; but never followed either
         result.warnings.append(f"{MANIFEST} ignored: {SYMLINK_REASON}")
         return
     rows, warnings = read_manifest(path, max_bytes=max_bytes)

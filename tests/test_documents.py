@@ -21,13 +21,13 @@ import pytest
 from pipeline.documents import (
     DOCX,
     HIDDEN_FILE_REASON,
-    HIDDEN_FOLDER_REASON,
     NO_TEXT_LAYER_REASON,
     SYMLINK_REASON,
     Document,
     DocumentError,
     IngestResult,
     ingest,
+    input_paths,
     read_document,
 )
 
@@ -483,8 +483,9 @@ def test_hidden_files_and_folders_are_accounted_for_not_ingested(tmp_path: Path)
     assert reasons(result) == {
         ".DS_Store": HIDDEN_FILE_REASON,
         "sub/.notes.txt": HIDDEN_FILE_REASON,
-        ".git": HIDDEN_FOLDER_REASON,
+        ".git/HEAD": "in a hidden folder (.git); not ingested",
     }
+    assert accounted(result) == sorted(input_paths(raw))
 
 
 def test_symlinked_file_and_folder_are_rejected_and_never_read(tmp_path: Path) -> None:
