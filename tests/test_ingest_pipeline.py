@@ -348,25 +348,26 @@ def test_pipeline_run_on_odd_and_bad_files(tmp_path: Path) -> None:
         assert_reason(name, reason, folder.bad[name])
     assert rejected["dupes/b.txt"][1] == "dupes/a.txt"
 
-    # Each odd-but-good file: type, encoding and its figure extracted as a fact of that document.
-    for name, (media_type, encoding, pages, *_rest) in documents.items():
+    # Each odd-but-good file: its type and encoding; the manifest reached the table.
+    for name, (media_type, encoding, *_rest) in documents.items():
         assert (media_type, encoding) == folder.media[name], name
-    counts: dict[str, set[int]] = {}
-    for document, count, quote, start, end, page in facts:
-        counts.setdefault(document, set()).add(count)
-        assert documents[document][-1][start:end] == quote  # spans index documents.text
-    missing = {name: count for name, count in folder.good.items() if count not in counts.get(name, set())}
-    assert not missing, f"figures not extracted: {missing}"
-    (pdf_page,) = [f[5] for f in facts if f[0] == "pdf/inspection report.pdf" and f[1] == 4110]
-    assert pdf_page == 2
     assert documents["pdf/inspection report.pdf"][2] == 2
-
-    # Nothing from reader comments, links out of the raw folder or skipped files.
-    figures = {int(f.replace(",", "")) for f in COMMENT_FIGURES + OUTSIDE_FIGURES + OTHER_HIDDEN_FIGURES}
-    assert not [f for f in facts if f[1] in figures]
-    all_text = "\n".join(row[-1] for row in documents.values())
-    assert not [f for f in COMMENT_FIGURES + OUTSIDE_FIGURES + OTHER_HIDDEN_FIGURES if f in all_text]
-
-    # The manifest reached the table.
     url, outlet, published = documents["html/press release.html"][3:6]
     assert (url, outlet, published) == ("https://news.example.org/grooming", "Example News", date(2023, 8, 17))
+
+    # Nothing from reader comments, links out of the raw folder or skipped files reached the text.
+    hidden = COMMENT_FIGURES + OUTSIDE_FIGURES + OTHER_HIDDEN_FIGURES
+    all_text = "\n".join(row[-1] for row in documents.values())
+    assert not [f for f in hidden if f in all_text]
+
+    # Extraction: each good file's figure is a fact of that document, with a span into documents.text
+    # (and the page for the PDF); no fact carries a figure from comments or from outside.
+    counts: dict[str, set[int]] = {}
+    for document, count, quote, start, end, _page in facts:
+        counts.setdefault(document, set()).add(count)
+        assert documents[document][-1][start:end] == quote  # spans index documents.text
+    assert not [f for f in facts if f[1] in {int(x.replace(",", "")) for x in hidden}]
+    missing = {name: count for name, count in folder.good.items() if count not in counts.get(name, set())}
+    assert not missing, f"figures not extracted: {missing}"
+    (pdf_page,) = {f[5] for f in facts if f[0] == "pdf/inspection report.pdf" and f[1] == 4110}
+    assert pdf_page == 2
