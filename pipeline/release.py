@@ -292,6 +292,7 @@ def _write_release(
     changes: str,
 ) -> None:
     descriptor = json.loads(json.dumps(descriptor))  # a copy to fill in
+    digests: dict[str, str] = {}
     for r, entry in zip(resources, descriptor["resources"], strict=True):
         path = folder / r.path
         table = tables[r.table].select(r.columns())
@@ -306,8 +307,9 @@ def _write_release(
             }
             with _open_synced(path) as fh:
                 pq.write_table(table.replace_schema_metadata(metadata), fh, **PARQUET_OPTIONS)
+        digests[r.path] = _sha256_file(path)
         entry["bytes"] = path.stat().st_size
-        entry["hash"] = "sha256:" + _sha256_file(path)
+        entry["hash"] = "sha256:" + digests[r.path]
         entry["rows"] = table.num_rows
     full = {
         **{k: v for k, v in descriptor.items() if k != "resources"},
@@ -319,7 +321,7 @@ def _write_release(
     }
     _write_bytes(folder / DESCRIPTOR_FILE, (json.dumps(full, indent=2, ensure_ascii=False) + "\n").encode())
     _write_bytes(folder / CHANGES_FILE, changes.encode())
-    sums = "".join(f"{_sha256_file(p)}  {p.name}\n" for p in sorted(folder.iterdir()))
+    sums = "".join(f"{digests.get(p.name) or _sha256_file(p)}  {p.name}\n" for p in sorted(folder.iterdir()))
     _write_bytes(folder / SUMS_FILE, sums.encode())
     for p in folder.iterdir():
         p.chmod(0o444)
@@ -561,7 +563,7 @@ def verify_release(release_dir: Path) -> list[str]:
 def _check_release(folder: Path, version: str) -> list[str]:
     if not folder.is_dir():
         return [f"{folder}: not a folder"]
-    problems = _check_sums(folder)
+    problems, digests = _check_sums(folder)
     try:
         descriptor = _load_json(folder / DESCRIPTOR_FILE)
     except (OSError, ValueError) as exc:
@@ -569,6 +571,15 @@ def _check_release(folder: Path, version: str) -> list[str]:
     if descriptor.get("version") != version:
         problems.append(f"{DESCRIPTOR_FILE}: version {descriptor.get('version')!r} but the folder is {version!r}")
     problems += _check_descriptor_with_frictionless(descriptor)
+    with duckdb.connect() as con:
+        problems += _check_resources(con, folder, version, descriptor, digests)
+    return problems
+
+
+def _check_resources(
+    con: duckdb.DuckDBPyConnection, folder: Path, version: str, descriptor: dict[str, Any], digests: dict[str, str]
+) -> list[str]:
+    problems: list[str] = []
     paths = {}
     for entry in descriptor.get("resources", []):
         name, path = entry.get("name"), folder / str(entry.get("path"))
@@ -578,22 +589,23 @@ def _check_release(folder: Path, version: str) -> list[str]:
         paths[name] = path
         if entry.get("bytes") != path.stat().st_size:
             problems.append(f"{entry['path']}: {path.stat().st_size} bytes, datapackage.json says {entry.get('bytes')}")
-        if entry.get("hash") != "sha256:" + _sha256_file(path):
+        if entry.get("hash") != "sha256:" + (digests.get(path.name) or _sha256_file(path)):
             problems.append(f"{entry['path']}: sha256 differs from datapackage.json")
         try:
-            problems += _check_table(path, entry, version)
-        except (OSError, pa.ArrowException, ValueError, KeyError) as exc:
+            problems += _check_table(con, path, entry, version)
+        except (OSError, pa.ArrowException, duckdb.Error, ValueError, KeyError) as exc:
             problems.append(f"{entry['path']}: cannot be read: {exc}")
     if "facts" in paths and "documents_text" in paths and not problems:
-        problems += _check_spans(paths["facts"], paths["documents_text"])
+        problems += _check_spans(con, paths["facts"], paths["documents_text"])
     return problems
 
 
-def _check_sums(folder: Path) -> list[str]:
+def _check_sums(folder: Path) -> tuple[list[str], dict[str, str]]:
+    """Problems with SHA256SUMS, and the sha256 of each file it lists that matches."""
     sums_path = folder / SUMS_FILE
     if not sums_path.is_file():
-        return [f"{SUMS_FILE}: missing"]
-    problems, listed = [], set()
+        return [f"{SUMS_FILE}: missing"], {}
+    problems, listed, digests = [], set(), {}
     for number, line in enumerate(sums_path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         digest, sep, name = line.partition("  ")
         if not sep or len(digest) != 64 or "/" in name or name in ("", ".", ".."):
@@ -605,9 +617,11 @@ def _check_sums(folder: Path) -> list[str]:
             problems.append(f"{name}: listed in {SUMS_FILE} but missing")
         elif _sha256_file(path) != digest:
             problems.append(f"{name}: sha256 does not match {SUMS_FILE}")
+        else:
+            digests[name] = digest
     for extra in sorted({p.name for p in folder.iterdir()} - listed - {SUMS_FILE}):
         problems.append(f"{extra}: not listed in {SUMS_FILE}")
-    return problems
+    return problems, digests
 
 
 def _check_descriptor_with_frictionless(descriptor: dict[str, Any]) -> list[str]:
@@ -633,7 +647,7 @@ def _describe(s: pa.Schema) -> list[str]:
     return [f"{f.name} {f.type}{'' if f.nullable else ' not null'}" for f in s]
 
 
-def _check_table(path: Path, entry: dict[str, Any], version: str) -> list[str]:
+def _check_table(con: duckdb.DuckDBPyConnection, path: Path, entry: dict[str, Any], version: str) -> list[str]:
     problems = []
     expected = _expected_arrow_schema(entry["schema"])
     if entry.get("format") == "csv":
@@ -657,32 +671,28 @@ def _check_table(path: Path, entry: dict[str, Any], version: str) -> list[str]:
         key = entry["schema"].get("primaryKey") or []
         if key and not problems:
             cols = ", ".join(_quote(c) for c in key)
-            dupes = _query(f"SELECT count(*) FROM (SELECT {cols} FROM read_parquet(?) GROUP BY {cols} HAVING count(*) > 1)", path)
-            if dupes[0][0]:
-                problems.append(f"{path.name}: {dupes[0][0]} value(s) of the primary key ({', '.join(key)}) repeat")
+            [(dupes,)] = con.execute(
+                f"SELECT count(*) FROM (SELECT {cols} FROM read_parquet(?) GROUP BY {cols} HAVING count(*) > 1)", [str(path)]
+            ).fetchall()
+            if dupes:
+                problems.append(f"{path.name}: {dupes} value(s) of the primary key ({', '.join(key)}) repeat")
     if actual_rows != entry.get("rows"):
         problems.append(f"{path.name}: {actual_rows} rows, datapackage.json says {entry.get('rows')}")
     return problems
 
 
-def _check_spans(facts: Path, documents_text: Path) -> list[str]:
+def _check_spans(con: duckdb.DuckDBPyConnection, facts: Path, documents_text: Path) -> list[str]:
     """The span invariant: every quote is the document text at [char_start:char_end]."""
-    bad = _query(
+    bad = con.execute(
         """
         SELECT f.fact_id FROM read_parquet(?) f LEFT JOIN read_parquet(?) d USING (document)
         WHERE d.text IS NULL OR substring(d.text, f.char_start + 1, f.char_end - f.char_start) IS DISTINCT FROM f.quote
         ORDER BY f.fact_id
         """,
-        facts,
-        documents_text,
-    )
+        [str(facts), str(documents_text)],
+    ).fetchall()
     if not bad:
         return []
     shown = ", ".join(row[0] for row in bad[:5]) + (", ..." if len(bad) > 5 else "")
     return [f"facts.parquet: {len(bad)} fact(s) whose quote is not the document text at char_start:char_end: {shown}"]
 
-
-def _query(sql: str, *paths: Path) -> list[tuple[Any, ...]]:
-    """Run ``sql`` over the given files on a private in-memory connection."""
-    with duckdb.connect() as con:
-        return con.execute(sql, [str(p) for p in paths]).fetchall()

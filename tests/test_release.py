@@ -11,6 +11,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -256,6 +257,32 @@ def test_same_content_as_an_earlier_release_of_the_day_points_latest_back_at_it(
     assert release_folders(releases) == sorted([first.version, other.version])
 
 
+def test_a_release_renamed_into_place_before_a_crash_is_adopted_by_the_next_run(
+    db: Path, releases: Path, tmp_path: Path
+) -> None:
+    first = publish_release(db, releases, today=DAY)
+    changed_db = write_database(tmp_path / "b.duckdb", base_rows(base_facts()[:1]))
+    second = publish_release(changed_db, releases, today=DAY)
+    (releases / "latest").unlink()  # as if killed after the rename, before latest moved
+    (releases / "latest").symlink_to(first.version)
+    (releases / "LATEST").write_text(first.version + "\n")
+
+    again = publish_release(changed_db, releases, today=DAY)
+
+    assert again.published and again.version == second.version
+    assert (again.added, again.removed, again.changed) == (0, 2, 0)
+    assert resolve_release(releases) == second.path.resolve()
+    assert (releases / "LATEST").read_text().strip() == second.version
+
+
+def test_a_release_without_facts_is_still_valid(tmp_path: Path, releases: Path) -> None:
+    result = publish_release(write_database(tmp_path / "empty.duckdb", base_rows([])), releases, today=DAY)
+
+    assert result.rows["facts"] == 0
+    assert verify_release(result.path) == []
+    assert pd.read_csv(result.path / "facts.csv").shape == (0, len(TABLES["facts"].columns))
+
+
 def test_publish_refuses_a_release_that_fails_verification(tmp_path: Path, releases: Path) -> None:
     facts = base_facts()
     facts[0]["char_start"] += 1  # the quote no longer sits at its span
@@ -349,6 +376,13 @@ def test_sha256sums_covers_every_other_file_in_sha256sum_format(release: Path) -
     assert listed == {k: v for k, v in file_hashes(release).items() if k != "SHA256SUMS"}
 
 
+@pytest.mark.skipif(shutil.which("sha256sum") is None, reason="needs coreutils sha256sum")
+def test_sha256sum_c_accepts_the_checksums(release: Path) -> None:
+    check = subprocess.run(["sha256sum", "-c", "--strict", "SHA256SUMS"], cwd=release, capture_output=True, text=True)
+
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 def test_datapackage_describes_every_resource(release: Path) -> None:
     package = json.loads((release / "datapackage.json").read_text())
 
@@ -434,6 +468,17 @@ def test_verify_fails_when_a_parquet_schema_or_row_count_differs_from_the_datapa
     assert "mentions.parquet: 2 rows, datapackage.json says 5" in problems
 
 
+def test_verify_fails_when_a_primary_key_repeats(release: Path) -> None:
+    table = pq.read_table(release / "platforms.parquet")
+    pq.write_table(pa.concat_tables([table, table.slice(0, 1)]), _writable(release / "platforms.parquet"))
+    package = json.loads((release / "datapackage.json").read_text())
+    next(r for r in package["resources"] if r["name"] == "platforms")["rows"] += 1
+    _writable(release / "datapackage.json").write_text(json.dumps(package))
+    _reseal(release)
+
+    assert verify_release(release) == ["platforms.parquet: 1 value(s) of the primary key (slug) repeat"]
+
+
 def test_verify_fails_when_the_folder_is_not_the_version_it_holds(release: Path) -> None:
     renamed = release.parent / "2020.01.01-000000"
     release.rename(renamed)
@@ -490,8 +535,12 @@ _CHILD = textwrap.dedent(
     from datetime import date
     from pathlib import Path
 
-    import frictionless  # imported up front, so the kill window is the publishing itself
+    import duckdb
+    import frictionless
+    import pyarrow.dataset
     from pipeline.release import publish_release
+
+    duckdb.connect().execute("SELECT 1")  # everything loaded up front, so the kill window is the publishing itself
 
     print("ready", flush=True)
     publish_release(Path(sys.argv[1]), Path(sys.argv[2]), today=date(2026, 11, 24))
@@ -516,24 +565,27 @@ def test_kill_at_a_random_point_leaves_previous_releases_and_latest_intact(tmp_p
     releases = tmp_path / "releases"
     first = publish_release(write_database(tmp_path / "base.duckdb", _bigger_rows(0)), releases, today=DAY)
     first_hashes = file_hashes(first.path)
-    scratch = tmp_path / "scratch"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+    def start(database: Path, into: Path) -> subprocess.Popen[bytes]:
+        child = subprocess.Popen([sys.executable, "-c", _CHILD, str(database), str(into)], stdout=subprocess.PIPE, env=env)
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+        return child
+
+    shutil.copytree(releases, tmp_path / "scratch", symlinks=True)  # how long a child takes to publish a change
+    child = start(write_database(tmp_path / "probe.duckdb", _bigger_rows(100)), tmp_path / "scratch")
     started = time.perf_counter()
-    publish_release(tmp_path / "base.duckdb", scratch, today=DAY)
+    assert child.wait() == 0
     duration = time.perf_counter() - started
 
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     rng = random.Random(7)
     iterations = 10
     outcomes = []
     for i in range(1, iterations + 1):
         known = {name: file_hashes(releases / name) for name in release_folders(releases)}
         latest_before = latest_version(releases)
-        database = write_database(tmp_path / f"run{i}.duckdb", _bigger_rows(i))
-        child = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(database), str(releases)], stdout=subprocess.PIPE, env=env
-        )
-        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
-        time.sleep(duration * 1.2 * (i - 1 + rng.random()) / iterations)  # spread the kills over the whole run
+        child = start(write_database(tmp_path / f"run{i}.duckdb", _bigger_rows(i)), releases)
+        time.sleep(duration * 1.1 * (i - 1 + rng.random()) / iterations)  # spread the kills over the whole run
         child.send_signal(signal.SIGKILL)
         outcomes.append(child.wait())
 
