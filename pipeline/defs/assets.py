@@ -40,8 +40,6 @@ def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], li
 @dg.asset(description=TABLES["documents"].description + " Rejected inputs are listed with the reason.")
 def documents(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.Output[IngestResult]:
     s = settings.settings()
-    if not s.raw_dir.is_dir():
-        raise dg.Failure(f"raw folder {s.raw_dir} does not exist (set PIPELINE_RAW_DIR to the documents' folder)")
     result = ingest(s.raw_dir, max_bytes=s.max_bytes)
     for warning in result.warnings:
         context.log.warning(warning)

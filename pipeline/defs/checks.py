@@ -4,19 +4,18 @@ The checks on facts and documents block what is downstream: a fact whose quote i
 its span, or an input that vanished, never reaches the database or a release.
 """
 
-from pathlib import Path
+from collections import Counter
 from typing import Any
 
 import dagster as dg
 
 from pipeline.database import field_errors, reference_errors
-from pipeline.documents import IngestResult
+from pipeline.documents import IngestResult, input_paths
 from pipeline.facts import Fact, span_errors
 from pipeline.metadata.taxonomy import load_taxonomy
 from pipeline.defs.resources import PipelineSettings
 
 EXAMPLES = 10
-MANIFEST = "sources.csv"  # describes the inputs; not an input itself
 
 
 def check_result(errors: list[str], checked: int) -> dg.AssetCheckResult:
@@ -28,23 +27,19 @@ def check_result(errors: list[str], checked: int) -> dg.AssetCheckResult:
     )
 
 
-def input_errors(raw_dir: Path, result: IngestResult) -> list[str]:
-    """Files under raw_dir that are in neither documents nor rejected, in both, or twice."""
-    inputs = {p.relative_to(raw_dir).as_posix() for p in raw_dir.rglob("*") if p.is_file()} - {MANIFEST}
-    seen: dict[str, int] = {}
-    for name in [d.document for d in result.documents] + [r.document for r in result.rejected]:
-        seen[name] = seen.get(name, 0) + 1
+def input_errors(inputs: set[str], result: IngestResult) -> list[str]:
+    """Inputs (``documents.input_paths``) that are in neither documents nor rejected, in both, or twice."""
+    seen = Counter([d.document for d in result.documents] + [r.document for r in result.rejected])
     errors = [f"{name}: neither ingested nor rejected" for name in sorted(inputs - seen.keys())]
     errors += [f"{name}: listed {n} times in documents and rejected" for name, n in sorted(seen.items()) if n > 1]
-    errors += [f"{name}: not a file under the raw folder" for name in sorted(seen.keys() - inputs)]
+    errors += [f"{name}: not an input under the raw folder" for name in sorted(seen.keys() - inputs)]
     return errors
 
 
 @dg.asset_check(asset="documents", blocking=True, description="Every input file is in exactly one of documents or rejected.")
 def every_input_accounted_for(settings: PipelineSettings, documents: IngestResult) -> dg.AssetCheckResult:
-    raw_dir = settings.settings().raw_dir
-    checked = len(documents.documents) + len(documents.rejected)
-    return check_result(input_errors(raw_dir, documents), checked)
+    inputs = input_paths(settings.settings().raw_dir)
+    return check_result(input_errors(inputs, documents), len(inputs))
 
 
 @dg.asset_check(asset="facts", blocking=True, description="source, region, offence and each '+'-part of platform are taxonomy slugs.")

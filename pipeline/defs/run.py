@@ -85,8 +85,11 @@ class _ProgressHandler(logging.Handler):
         meta = getattr(log_record, "dagster_meta", None) or {}
         event = meta.get("dagster_event")
         if event is None:
-            if log_record.levelno >= logging.WARNING:
-                self._print(f"  {log_record.levelname.lower()}: {meta.get('orig_message', log_record.getMessage())}")
+            message = meta.get("orig_message") or log_record.getMessage()
+            if message.startswith("Dependencies for step"):  # Dagster skipping what is downstream of a failure
+                self.record.skipped.append(meta.get("step_key") or "")
+            elif log_record.levelno >= logging.WARNING:
+                self._print(f"  {log_record.levelname.lower()}: {message}")
             return
         kind, step = event.event_type_value, event.step_key
         data = event.event_specific_data
@@ -108,6 +111,8 @@ class _ProgressHandler(logging.Handler):
                 self._print(f"  check {name} FAILED: {metadata.get('failed')} of {metadata.get('checked')}")
         elif kind == "STEP_FAILURE":
             error = data.error
+            if error and error.cls_name == "DagsterAssetCheckFailedError":
+                return  # a blocking check failed; its evaluation was reported above
             message = error.message.strip() if error else "unknown error"
             if error and error.cause:
                 message = error.cause.message.strip()
@@ -169,7 +174,7 @@ def run_pipeline(settings: Settings, progress: bool = True) -> int:
         )
         documents = result.output_for_node("documents") if _succeeded(result, "documents") else None
     print_summary(record, settings, documents, time.monotonic() - started, out)
-    return 0 if result.success and not record.failures else 1
+    return 0 if result.success and all(passed for _, passed, _ in record.checks) else 1
 
 
 def _succeeded(result: dg.ExecuteInProcessResult, step: str) -> bool:
@@ -199,7 +204,8 @@ def print_summary(record: RunRecord, settings: Settings, documents: Any, elapsed
     if "mentions" in m:
         print(f"  mentions: {describe('mentions', m['mentions'])}", file=out)
     passed = sum(1 for _, p, _ in record.checks if p)
-    print(f"  checks: {passed} of {len(record.checks)} passed", file=out)
+    if record.checks:
+        print(f"  checks: {passed} of {len(record.checks)} passed", file=out)
     for name, p, meta in record.checks:
         if not p:
             print(f"    FAILED {name}: {meta.get('failed')} of {meta.get('checked')}; {meta.get('examples')}", file=out)
@@ -209,8 +215,9 @@ def print_summary(record: RunRecord, settings: Settings, documents: Any, elapsed
         print(f"  release: {r.get('version')} ({state}; facts +{r.get('added')} -{r.get('removed')} ~{r.get('changed')})", file=out)
     for step, message in record.failures:
         print(f"  FAILED step {step}: {message}", file=out)
-    if record.skipped:
-        print(f"  not run (an upstream step or blocking check failed): {', '.join(record.skipped)}", file=out)
+    skipped = [step for step in record.skipped if step in ASSET_STEPS]
+    if skipped:
+        print(f"  not run, because a step or blocking check before them failed: {', '.join(skipped)}", file=out)
     if "database" in m:
         print(f"  database: {m['database'].get('path')}", file=out)
     if "release" in m:

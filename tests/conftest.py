@@ -1,0 +1,32 @@
+"""Shared fixtures: a copy of the seed documents, and the environment for a pipeline subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO / "data" / "raw"
+
+
+@pytest.fixture
+def seed_raw(tmp_path: Path) -> Path:
+    """A copy of data/raw (the seed documents and their sources.csv) that a test may change."""
+    raw = tmp_path / "raw"
+    shutil.copytree(SEEDS, raw)
+    return raw
+
+
+@pytest.fixture
+def pipeline_env(tmp_path: Path, seed_raw: Path) -> dict[str, str]:
+    """Environment for `python -m pipeline run` on seed_raw, with outputs and DAGSTER_HOME in tmp_path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "DAGSTER_"))}
+    env.update(
+        PIPELINE_RAW_DIR=str(seed_raw),
+        PIPELINE_CURATED_DIR=str(tmp_path / "curated"),
+        DAGSTER_HOME=str(tmp_path / "dagster_home"),
+    )
+    return env

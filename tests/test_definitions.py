@@ -1,0 +1,129 @@
+"""The Dagster Definitions load, and one in-process materialisation of every asset over a copy of data/raw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipeline.defs import JOB_NAME, build_definitions, executor
+from pipeline.defs.assets import ASSETS
+from pipeline.defs.checks import (
+    CHECKS,
+    columns_meet_constraints,
+    count_not_negative,
+    every_input_accounted_for,
+    quotes_match_spans,
+    share_in_range,
+    slugs_in_taxonomy,
+)
+from pipeline.defs.resources import PipelineSettings
+from pipeline.documents import IngestResult, ingest, input_paths
+from test_database import document, fact
+
+ASSET_NAMES = {"documents", "mentions", "facts", "database", "release"}
+CHECK_NAMES = {
+    ("documents", "every_input_accounted_for"),
+    ("facts", "slugs_in_taxonomy"),
+    ("facts", "share_in_range"),
+    ("facts", "count_not_negative"),
+    ("facts", "quotes_match_spans"),
+    ("facts", "columns_meet_constraints"),
+}
+
+
+def test_definitions_load_with_every_asset_and_check() -> None:
+    from pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == ASSET_NAMES
+    assert {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys} == CHECK_NAMES
+    assert defs.resolve_job_def(JOB_NAME) is not None
+
+
+def test_unknown_executor_name_is_refused() -> None:
+    with pytest.raises(ValueError, match="PIPELINE_EXECUTOR='spark'"):
+        executor("spark")
+
+
+def test_settings_resource_falls_back_to_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIPELINE_RAW_DIR", str(tmp_path / "in"))
+    monkeypatch.setenv("PIPELINE_CURATED_DIR", str(tmp_path / "out"))
+    settings = PipelineSettings().settings()
+    assert (settings.raw_dir, settings.database_path) == (tmp_path / "in", tmp_path / "out" / "stats.duckdb")
+    assert PipelineSettings(raw_dir=str(tmp_path / "other")).settings().raw_dir == tmp_path / "other"
+
+
+@pytest.mark.parametrize(
+    ("check", "bad"),
+    [
+        (slugs_in_taxonomy, {"platform": "instagram+myspace"}),
+        (share_in_range, {"share": 1.5}),
+        (count_not_negative, {"count": -1}),
+        (columns_meet_constraints, {"qualifier": "roughly"}),
+    ],
+)
+def test_fact_checks_fail_with_counts_and_examples(check: dg.AssetChecksDefinition, bad: dict[str, object]) -> None:
+    assert check(facts=[fact()]).passed
+    result = check(facts=[fact(), fact(fact_id="bad", **bad)])
+    assert not result.passed
+    assert (result.metadata["checked"].value, result.metadata["failed"].value) == (2, 1)
+    assert "bad" in result.metadata["examples"].value
+
+
+def test_quote_check_compares_each_quote_with_its_span() -> None:
+    ingested = IngestResult(documents=[document()])
+    assert quotes_match_spans(facts=[fact()], documents=ingested).passed
+    shifted = fact(char_start=fact()["char_start"] + 1)
+    result = quotes_match_spans(facts=[shifted], documents=ingested)
+    assert not result.passed and "quote differs from a.txt" in result.metadata["examples"].value
+
+
+def test_input_check_finds_files_neither_ingested_nor_rejected(seed_raw: Path) -> None:
+    settings = PipelineSettings(raw_dir=str(seed_raw))
+    ingested = ingest(seed_raw, max_bytes=10_000_000)
+    assert every_input_accounted_for(settings=settings, documents=ingested).passed
+    ingested.documents.pop()
+    result = every_input_accounted_for(settings=settings, documents=ingested)
+    assert not result.passed
+    assert result.metadata["failed"].value == 1
+    assert "neither ingested nor rejected" in result.metadata["examples"].value
+
+
+@pytest.mark.slow
+def test_materialize_every_asset_over_the_seed_documents(tmp_path: Path, seed_raw: Path) -> None:
+    curated = tmp_path / "curated"
+    settings = PipelineSettings(raw_dir=str(seed_raw), curated_dir=str(curated))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([*ASSETS, *CHECKS], resources={"settings": settings}, instance=instance)
+    assert result.success
+    materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+    assert materialized == ASSET_NAMES
+    evaluations = result.get_asset_check_evaluations()
+    assert {(e.asset_key.to_user_string(), e.check_name) for e in evaluations} == CHECK_NAMES
+    assert [e.check_name for e in evaluations if not e.passed] == []
+
+    with duckdb.connect(str(curated / "stats.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM documents").fetchone() == (len(input_paths(seed_raw)),)
+        tables = {name for (name,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert {"facts", "documents", "rejected_documents", "mentions"} <= tables
+        texts = dict(con.execute("SELECT document, text FROM documents").fetchall())
+        facts = con.execute("SELECT document, char_start, char_end, quote FROM facts").fetchall()
+    assert facts, "the extractor finds facts in the seed documents"
+    for document, start, end, quote in facts:
+        assert texts[document][start:end] == quote
+
+    release = result.asset_materializations_for_node("release")[0].metadata
+    assert Path(release["path"].value).is_dir()
+
+
+@pytest.mark.slow
+def test_the_run_job_materialises_everything_in_process(tmp_path: Path, seed_raw: Path) -> None:
+    defs = build_definitions(PipelineSettings(raw_dir=str(seed_raw), curated_dir=str(tmp_path / "curated")))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def(JOB_NAME).execute_in_process(instance=instance)
+    assert result.success
+    assert {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()} == ASSET_NAMES
+    assert (tmp_path / "curated" / "stats.duckdb").is_file()

@@ -1,0 +1,154 @@
+"""Batch extraction: the incremental cache, re-keying by path, the process pool, deterministic order."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline import extract
+from pipeline import facts as facts_stage
+from pipeline.documents import Document, ingest
+from pipeline.extract import BatchExtraction, extract_documents, version_dir
+from pipeline.facts import make_fact_id
+
+from conftest import SEEDS
+
+
+@pytest.fixture(scope="module")
+def seeds() -> list[Document]:
+    return ingest(SEEDS, max_bytes=10_000_000).documents
+
+
+def names(docs: list[Document]) -> list[str]:
+    return [d.document for d in docs]
+
+
+def edited(doc: Document, suffix: str = "\n\nA new closing paragraph.") -> Document:
+    return dataclasses.replace(doc, text=doc.text + suffix)
+
+
+def test_first_call_extracts_every_document(tmp_path: Path, seeds: list[Document]) -> None:
+    batch = extract_documents(seeds, cache_dir=tmp_path, workers=1)
+    assert batch.extracted == names(seeds)
+    assert batch.cached == []
+
+
+def test_second_call_re_extracts_nothing_and_returns_the_same_rows(tmp_path: Path, seeds: list[Document]) -> None:
+    first = extract_documents(seeds, cache_dir=tmp_path, workers=1)
+    second = extract_documents(seeds, cache_dir=tmp_path, workers=1)
+    assert second.extracted == []
+    assert second.cached == names(seeds)
+    assert second.facts == first.facts
+    assert second.mentions == first.mentions
+
+
+def test_a_changed_document_is_the_only_one_re_extracted(tmp_path: Path, seeds: list[Document]) -> None:
+    extract_documents(seeds, cache_dir=tmp_path, workers=1)
+    changed = [edited(seeds[2]) if i == 2 else d for i, d in enumerate(seeds)]
+    batch = extract_documents(changed, cache_dir=tmp_path, workers=1)
+    assert batch.extracted == [seeds[2].document]
+    assert batch.cached == names(seeds[:2] + seeds[3:])
+
+
+def test_a_changed_publication_date_is_re_extracted_because_years_fall_back_to_it(
+    tmp_path: Path, seeds: list[Document]
+) -> None:
+    extract_documents(seeds[:1], cache_dir=tmp_path, workers=1)
+    redated = dataclasses.replace(seeds[0], published=date(2001, 1, 1))
+    assert extract_documents([redated], cache_dir=tmp_path, workers=1).extracted == [seeds[0].document]
+
+
+def test_a_new_extractor_version_re_extracts_everything(
+    tmp_path: Path, seeds: list[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extract_documents(seeds, cache_dir=tmp_path, workers=1)
+    monkeypatch.setattr(facts_stage, "EXTRACTOR_VERSION", "99.0.0-test")
+    batch = extract_documents(seeds, cache_dir=tmp_path, workers=1)
+    assert batch.extracted == names(seeds)
+    assert version_dir(tmp_path).parent.name == "99.0.0-test"
+
+
+def test_the_cache_is_parquet_partitions_under_the_extractor_version(tmp_path: Path, seeds: list[Document]) -> None:
+    extract_documents(seeds, cache_dir=tmp_path, workers=1)
+    store = version_dir(tmp_path)
+    assert store.is_relative_to(tmp_path / "extractions" / facts_stage.EXTRACTOR_VERSION)
+    (partition,) = [p for p in store.iterdir() if not p.name.startswith(".")]
+    assert sorted(p.name for p in partition.iterdir()) == ["documents.parquet", "facts.parquet", "mentions.parquet"]
+    index = pq.read_table(partition / "documents.parquet").to_pylist()
+    assert sorted(r["document"] for r in index) == names(seeds)
+    assert "key" in pq.read_schema(partition / "facts.parquet").names
+
+
+def test_the_same_content_under_a_new_path_is_served_from_the_cache_with_new_ids(
+    tmp_path: Path, seeds: list[Document]
+) -> None:
+    first = extract_documents(seeds, cache_dir=tmp_path, workers=1)
+    moved = [dataclasses.replace(d, document="moved/" + d.document) for d in seeds]
+    batch = extract_documents(moved, cache_dir=tmp_path, workers=1)
+    assert batch.extracted == []
+    assert batch.cached == names(moved)
+    assert first.facts, "the extractor finds facts in the seed documents"
+    assert len(batch.facts) == len(first.facts)
+    texts = {d.document: d.text for d in moved}
+    ids = {f["fact_id"] for f in batch.facts}
+    for f in batch.facts:
+        assert f["document"].startswith("moved/")
+        assert f["fact_id"] == make_fact_id(f["document"], f["char_start"], f["char_end"])
+        assert texts[f["document"]][f["char_start"] : f["char_end"]] == f["quote"]
+    assert all(m["document"].startswith("moved/") for m in batch.mentions)
+    assert all(m["fact_id"] in ids for m in batch.mentions if m["fact_id"] is not None)
+
+
+def test_duplicate_content_in_one_batch_is_extracted_once(tmp_path: Path, seeds: list[Document]) -> None:
+    copy = dataclasses.replace(seeds[0], document="zz_copy.txt")
+    batch = extract_documents([seeds[0], copy], cache_dir=tmp_path, workers=1)
+    assert batch.extracted == [seeds[0].document]
+    assert batch.cached == ["zz_copy.txt"]
+    per_doc = {d: sum(1 for f in batch.facts if f["document"] == d) for d in (seeds[0].document, "zz_copy.txt")}
+    assert per_doc[seeds[0].document] == per_doc["zz_copy.txt"]
+
+
+def test_no_cache_dir_extracts_every_time(seeds: list[Document]) -> None:
+    assert extract_documents(seeds, cache_dir=None, workers=1).extracted == names(seeds)
+    assert extract_documents(seeds, cache_dir=None, workers=1).extracted == names(seeds)
+
+
+def test_many_small_partitions_are_compacted_into_one(
+    tmp_path: Path, seeds: list[Document], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(extract, "COMPACT_AFTER_PARTITIONS", 2)
+    for i in range(4):  # each call adds a partition holding one edited document
+        extract_documents([edited(seeds[0], f"\n\nEdit {i}.")], cache_dir=tmp_path, workers=1)
+    partitions = [p for p in version_dir(tmp_path).iterdir() if not p.name.startswith(".")]
+    assert len(partitions) <= 2
+    again = [edited(seeds[0], f"\n\nEdit {i}.") for i in range(4)]
+    assert extract_documents(again, cache_dir=tmp_path, workers=1).extracted == []
+
+
+def test_the_process_pool_gives_the_same_rows_as_one_process(seeds: list[Document]) -> None:
+    docs = seeds + [dataclasses.replace(d, document=f"copy{i}/{d.document}", text=d.text + f" {i}") for i, d in enumerate(seeds * 3)]
+    one = extract_documents(docs, cache_dir=None, workers=1)
+    pool = extract_documents(docs, cache_dir=None, workers=2)
+    assert pool.facts == one.facts
+    assert pool.mentions == one.mentions
+    assert pool.extracted == one.extracted == names(docs)
+
+
+def test_rows_are_sorted_by_document_then_position(seeds: list[Document]) -> None:
+    batch: BatchExtraction = extract_documents(list(reversed(seeds)), cache_dir=None, workers=1)
+    for rows in (batch.facts, batch.mentions):
+        keys = [(r["document"], r["char_start"]) for r in rows]
+        assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize(("uncached", "workers", "expected"), [(5, 0, 1), (10_000, 1, 1), (5, 3, 3)])
+def test_small_batches_stay_in_process_unless_workers_are_given(uncached: int, workers: int, expected: int) -> None:
+    assert extract._worker_count(uncached, workers) == expected
+
+
+def test_large_batches_use_every_core() -> None:
+    assert extract._worker_count(extract.PARALLEL_MIN_DOCUMENTS + 1, 0) == len(extract.os.sched_getaffinity(0))
