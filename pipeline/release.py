@@ -103,7 +103,9 @@ def _all_but(table: str, keep: tuple[str, ...]) -> tuple[str, ...]:
 
 RESOURCES: tuple[_Resource, ...] = (
     _Resource("facts", "facts", "facts.parquet"),
-    _Resource("facts_csv", "facts", "facts.csv", description="The facts table as CSV (UTF-8, header row, empty cell = null)."),
+    _Resource(
+        "facts_csv", "facts", "facts.csv", description="The facts table as CSV (UTF-8, header row, empty cell = null)."
+    ),
     _Resource("documents", "documents", "documents.parquet", exclude=("text",)),
     _Resource(
         "documents_text",
@@ -136,7 +138,8 @@ def publish_release(
 
     ``extractor_version`` defaults to the distinct ``facts.extractor_version`` values.
     ``include_text=False`` leaves out ``documents_text.parquet`` (the full document texts).
-    ``published`` is True when ``latest`` now names a different release than before.
+    ``published`` is False when the content equals the release ``latest`` names (or, with no
+    ``latest``, the newest release); otherwise ``latest`` is moved to the release of this content.
     """
     database_path, releases_dir = Path(database_path), Path(releases_dir)
     releases_dir.mkdir(parents=True, exist_ok=True)
@@ -151,24 +154,23 @@ def publish_release(
         content_hash = _content_hash(descriptor, csv_bytes)
         version = f"{(today or date.today()):%Y.%m.%d}-{content_hash[:_HASH_DIGITS]}"
 
-        previous = latest_version(releases_dir)
-        if previous is None:
-            previous = _newest_release_by_name(releases_dir)
+        named = latest_version(releases_dir)
+        previous = named or _newest_release_by_name(releases_dir)
         previous_dir = releases_dir / previous if previous else None
-        if previous_dir is not None:
-            previous_descriptor = _load_json(previous_dir / DESCRIPTOR_FILE)
-            if previous_descriptor.get("content_sha256") == content_hash:
-                log.info("release: content equals the latest release %s; nothing published", previous)
-                if latest_version(releases_dir) != previous:
-                    _point_latest(releases_dir, previous)
-                return ReleaseResult(previous, previous_dir, False, 0, 0, 0, _rows_of(previous_descriptor))
-        old_facts = pq.read_table(previous_dir / "facts.parquet") if previous_dir is not None else None
-        diff = _diff_facts(tables["facts"], old_facts)
+        previous_descriptor = _load_json(previous_dir / DESCRIPTOR_FILE) if previous_dir else None
+        if previous_dir and previous_descriptor and previous_descriptor.get("content_sha256") == content_hash:
+            log.info("release: content equals the latest release %s; nothing published", previous)
+            if named is None:
+                _point_latest(releases_dir, previous_dir.name)
+            return ReleaseResult(previous_dir.name, previous_dir, False, 0, 0, 0, _rows_of(previous_descriptor))
+        diff = _diff_facts(tables["facts"], pq.read_table(previous_dir / "facts.parquet") if previous_dir else None)
         rows = {r.name: tables[r.table].num_rows for r in resources if not r.is_csv}
+        previous_rows = _rows_of(previous_descriptor) if previous_descriptor else None
 
         target = releases_dir / version
         if target.exists():
-            # The same content was released earlier today, then something else: it is the newest state again.
+            # This content is already released (earlier today before something else, or by a run killed
+            # before it moved `latest`): it is the newest state again, so `latest` goes back to it.
             existing = _load_json(target / DESCRIPTOR_FILE)
             if existing.get("content_sha256") != content_hash:
                 raise RuntimeError(f"{target} exists with different content (a {_HASH_DIGITS}-digit hash collision)")
@@ -179,7 +181,7 @@ def publish_release(
             try:
                 _write_release(
                     tmp, version, resources, tables, csv_bytes, descriptor, content_hash, extractor_version,
-                    _changes_markdown(version, previous, diff, rows, _rows_of(previous_descriptor) if previous_dir else None),
+                    _changes_markdown(version, previous, diff, rows, previous_rows),
                 )
                 problems = _check_release(tmp, version)
                 if problems:
@@ -190,7 +192,10 @@ def publish_release(
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
             _fsync_dir(releases_dir)
-            log.info("release: published %s (%d facts; +%d -%d ~%d)", version, rows["facts"], len(diff.added), len(diff.removed), len(diff.changed))
+            log.info(
+                "release: published %s (%d facts; +%d -%d ~%d)",
+                version, rows["facts"], len(diff.added), len(diff.removed), len(diff.changed),
+            )
         _point_latest(releases_dir, version)
         return ReleaseResult(version, target, True, len(diff.added), len(diff.removed), len(diff.changed), rows)
 
@@ -201,7 +206,9 @@ def _read_tables(database_path: Path) -> dict[str, pa.Table]:
         raise FileNotFoundError(f"no curated database at {database_path}; run the pipeline first")
     con = duckdb.connect(str(database_path), read_only=True)
     try:
-        present = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
+        present = {
+            row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
+        }
         missing = [name for name in TABLES if name not in present]
         if missing:
             raise ValueError(f"{database_path}: missing table(s) {', '.join(missing)}")
@@ -448,14 +455,16 @@ def _diff_facts(new: pa.Table, old: pa.Table | None) -> _Diff:
     try:
         con.register("new_facts", new)
         con.register("old_facts", old)
-        added = con.execute("SELECT fact_id, document FROM new_facts ANTI JOIN old_facts USING (fact_id) ORDER BY fact_id").fetchall()
-        removed = con.execute("SELECT fact_id, document FROM old_facts ANTI JOIN new_facts USING (fact_id) ORDER BY fact_id").fetchall()
+        only_in = "SELECT fact_id, document FROM {} ANTI JOIN {} USING (fact_id) ORDER BY fact_id"
+        added = con.execute(only_in.format("new_facts", "old_facts")).fetchall()
+        removed = con.execute(only_in.format("old_facts", "new_facts")).fetchall()
         changed: list[tuple[str, str]] = []
         if common:
             tests = []
             for c in common:
                 same_type = new.schema.field(c).type == old.schema.field(c).type
-                n, o = (f"n.{_quote(c)}", f"o.{_quote(c)}") if same_type else (f"n.{_quote(c)}::VARCHAR", f"o.{_quote(c)}::VARCHAR")
+                cast = "" if same_type else "::VARCHAR"  # a column whose type changed is compared as text
+                n, o = f"n.{_quote(c)}{cast}", f"o.{_quote(c)}{cast}"
                 tests.append(f"CASE WHEN {n} IS DISTINCT FROM {o} THEN '{c}' END")
             changed = con.execute(
                 f"SELECT fact_id, cols FROM (SELECT fact_id, concat_ws(', ', {', '.join(tests)}) AS cols "
@@ -477,31 +486,29 @@ def _changes_markdown(
 ) -> str:
     lines = [f"# Release {version}", ""]
     if previous is None or previous_rows is None:
-        lines += [f"First release: {rows['facts']} facts.", ""]
-    else:
-        lines += [
-            f"Previous release: {previous}",
-            "",
-            f"Facts: {rows['facts']} (added {len(diff.added)}, removed {len(diff.removed)}, changed {len(diff.changed)}), "
-            "compared by `fact_id`.",
-            "",
-        ]
-        if diff.columns_added or diff.columns_removed:
-            lines += [f"Columns of facts added: {', '.join(diff.columns_added) or 'none'}; removed: {', '.join(diff.columns_removed) or 'none'}.", ""]
+        lines += [f"First release: {rows['facts']} facts.", "", "| table | rows |", "|---|---:|"]
+        lines += [f"| {name} | {n} |" for name, n in rows.items()]
+        return "\n".join(lines) + "\n"
+    lines += [
+        f"Previous release: {previous}",
+        "",
+        f"Facts: {rows['facts']} (added {len(diff.added)}, removed {len(diff.removed)}, changed {len(diff.changed)}), "
+        "compared by `fact_id`.",
+        "",
+    ]
+    if diff.columns_added or diff.columns_removed:
+        added, removed = ", ".join(diff.columns_added) or "none", ", ".join(diff.columns_removed) or "none"
+        lines += [f"Columns of facts added: {added}; removed: {removed}.", ""]
     lines += ["| table | rows | previous |", "|---|---:|---:|"]
-    for name, n in rows.items():
-        before = "" if previous_rows is None else str(previous_rows.get(name, "-"))
-        lines.append(f"| {name} | {n} | {before} |")
+    lines += [f"| {name} | {n} | {previous_rows.get(name, '-')} |" for name, n in rows.items()]
     lines.append("")
-    if previous is not None and previous_rows is not None:
-        for title, items in (("Added", diff.added), ("Removed", diff.removed)):
-            lines += [f"## {title} ({len(items)})", ""]
-            lines += [f"- `{fact_id}` ({document})" for fact_id, document in items] or ["None."]
-            lines.append("")
-        lines += [f"## Changed ({len(diff.changed)})", ""]
-        lines += [f"- `{fact_id}`: {cols}" for fact_id, cols in diff.changed] or ["None."]
+    for title, items in (("Added", diff.added), ("Removed", diff.removed)):
+        lines += [f"## {title} ({len(items)})", ""]
+        lines += [f"- `{fact_id}` ({document})" for fact_id, document in items] or ["None."]
         lines.append("")
-    return "\n".join(lines)
+    lines += [f"## Changed ({len(diff.changed)})", ""]
+    lines += [f"- `{fact_id}`: {cols}" for fact_id, cols in diff.changed] or ["None."]
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- find and verify
@@ -541,7 +548,9 @@ def resolve_release(path: Path) -> Path:
     """A release folder as given, or the release a releases folder's ``latest``/``LATEST`` names."""
     path = Path(path)
     if not path.exists():
-        raise ReleaseNotFound(f"{path} does not exist; no release has been published there yet (run `python -m pipeline run`)")
+        raise ReleaseNotFound(
+            f"{path} does not exist; no release has been published there yet (run `python -m pipeline run`)"
+        )
     if (path / DESCRIPTOR_FILE).is_file() or (path / SUMS_FILE).is_file():
         return Path(os.path.realpath(path))
     if path.is_dir():
@@ -663,10 +672,9 @@ def _check_table(con: duckdb.DuckDBPyConnection, path: Path, entry: dict[str, An
             wrong = sorted(set(_describe(actual)) ^ set(_describe(expected)))
             problems.append(f"{path.name}: schema differs from datapackage.json: {', '.join(wrong) or 'column order'}")
         metadata = {k.decode(): v.decode() for k, v in (actual.metadata or {}).items()}
-        if metadata.get("release_version") != version:
-            problems.append(f"{path.name}: release_version {metadata.get('release_version')!r} in Parquet metadata, expected {version!r}")
-        if metadata.get("table") != entry.get("name"):
-            problems.append(f"{path.name}: table {metadata.get('table')!r} in Parquet metadata, expected {entry.get('name')!r}")
+        for key, want in (("release_version", version), ("table", entry.get("name"))):
+            if metadata.get(key) != want:
+                problems.append(f"{path.name}: {key} {metadata.get(key)!r} in the Parquet metadata, expected {want!r}")
         actual_rows = parquet.metadata.num_rows
         key = entry["schema"].get("primaryKey") or []
         if key and not problems:
