@@ -1,23 +1,41 @@
-"""Stage 3, normalise: number mentions in context -> Fact rows.
+"""Stage 3, normalise: numbers in context -> Fact rows, with the reason for every decision.
 
 ``extract_document`` is the extractor's single entry point: one Document in, its
-mentions (the audit trail) and facts out. It is pure (no I/O, no global state
-beyond the loaded taxonomy), so it can run in worker processes and be cached by
-(document sha256, EXTRACTOR_VERSION).
+mentions (the audit trail, every number with the decision and why) and facts out.
+It is pure (no I/O, no state beyond the loaded taxonomy), so it runs in worker
+processes and is cached by (document sha256, EXTRACTOR_VERSION).
+
+How a number becomes a fact:
+1. ``segments.layout`` splits the text into sentences and marks page furniture and
+   reader comments; ``periods.find_periods`` finds dates and reference periods.
+2. ``mentions.find_numbers`` reads every number; adjacent numbers that state one
+   figure are joined ("27 (40.2%)", "37,112, or 30%", "a quarter (26.8%) ... - 18").
+3. Each figure is tested against the not-a-fact kinds (dates, times, money, ages,
+   durations, rates, relative changes, phone numbers, references, votes, counts of
+   people, forces or companies, shares of victims by age or sex, survey answers) and
+   must be about child sexual abuse and count offences, reports, images or cases.
+4. Attributes come from context, nearest first: the number's own clause, its
+   sentence, the list it belongs to, the sentences before it, the document.
+5. The same figure said twice in one document is one fact.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
 from pipeline.documents import Document
-from pipeline.mentions import Mention
+from pipeline.gazetteer import Gazetteers, Hit, gazetteers
+from pipeline.mentions import Mention, Number, find_numbers
 from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy
+from pipeline.periods import Period, find_periods, published_date
+from pipeline.segments import Layout, Sentence, layout
 
-EXTRACTOR_VERSION = "0.0.1"
+EXTRACTOR_VERSION = "1.0.0"
 
 
 @dataclass(frozen=True)
@@ -58,10 +76,967 @@ def make_fact_id(document: str, char_start: int, char_end: int) -> str:
     return hashlib.sha256(f"{document}\x00{char_start}\x00{char_end}".encode()).hexdigest()[:16]
 
 
+# ---------------------------------------------------------------- vocabulary
+
+_MEASURE_NOUNS = {
+    "offences": "offences", "offence": "offences", "offenses": "offences", "offense": "offences",
+    "crimes": "offences", "crime": "offences", "rapes": "offences", "offending": "offences",
+    "cases": "cases", "case": "cases", "investigations": "cases", "mentions": "cases", "prosecutions": "cases",
+    "incidents": "incidents", "incident": "incidents", "instances": "incidents",
+    "reports": "reports", "report": "reports", "referrals": "reports", "tips": "reports", "tip-offs": "reports",
+    "disseminations": "reports", "complaints": "reports", "notifications": "reports", "flags": "reports",
+    "images": "images", "image": "images", "photos": "images", "photographs": "images", "pictures": "images",
+    "videos": "images", "urls": "images", "webpages": "images", "files": "images", "imagery": "images",
+    "content": "images", "material": "images", "materials": "images",
+    "offenders": "offenders", "perpetrators": "offenders",
+}
+_PEOPLE_NOUNS = {
+    "people", "persons", "person", "individuals", "children", "child", "kids", "victims", "victim", "girls",
+    "boys", "adults", "men", "women", "youths", "teenagers", "teens", "pupils", "students", "users", "suspects",
+    "arrests", "parents", "members", "staff", "officers", "teachers", "constables", "babies", "billionaires",
+    "survivors", "respondents", "youngsters", "minors", "families", "callers", "volunteers", "young",
+}
+_ORG_NOUNS = {
+    "forces", "force", "companies", "firms", "platforms", "apps", "websites", "sites", "services", "providers",
+    "hotlines", "countries", "organisations", "organizations", "charities", "schools", "networks", "agencies",
+    "nations", "states", "types", "categories", "areas", "games", "partners", "esps", "businesses", "councils",
+}
+_STOP_AFTER_NUMBER = re.compile(
+    r"^(?:were|was|are|is|had|have|has|in|of|for|from|to|at|on|by|with|and|or|but|which|who|that|where|when|"
+    r"than|compared|between|during|over|since|per|a|an|the|each|this|these|those|it|its|their|they|there|"
+    r"recorded|reported|related|involving|including|made|took|took|showed|said|across|among|within)$",
+    re.I,
+)
+_TOPIC = re.compile(
+    r"\bsex(?:ual(?:ly)?)?\b|\bsexting|groom(?:ing|ed|er|ers)\b|indecent|child (?:sex(?:ual)? )?abuse|\bcsa[me]?\b|\bcsea\b|"
+    r"ocsae?|exploitation|exploited|paedophil|pedophil|child porn|\brapes?\b|sextortion|intimate image|cybertip|"
+    r"abuse (?:images|imagery|material|content)|illegal (?:content|material|images)|enticement|trafficking|molestation",
+    re.I,
+)
+_ONLINE = re.compile(
+    r"\bonline\b|\binternet\b|\bcyber|\bweb\b|\bdigital|\bsocial media\b|\bapps?\b|\bplatforms?\b(?! was)|\bwebsites?\b",
+    re.I,
+)
+_CHANGE_LEFT = re.compile(
+    r"(?:\b(?:up|down|rise|rose|risen|rising|increase[sd]?|increasing|decrease[sd]?|decreasing|drop(?:ped|s)?|"
+    r"fall(?:en|s|ing)?|fell|grow(?:n|s|ing)?|grew|growth|jump(?:ed|s)?|soar(?:ed|s|ing)?|surge[sd]?|climb(?:ed|s)?|"
+    r"decline[sd]?|reduc(?:ed|tion)|hike[sd]?|spike[sd]?|boost(?:ed)?|doubl(?:ed|ing)|cut|change[sd]?)"
+    r"(?:\s+by|\s+of)?|\bby)\s+(?:an?\s+|some\s+|about\s+|around\s+|almost\s+|nearly\s+|more\s+than\s+|over\s+|just\s+over\s+)?$",
+    re.I,
+)
+_CHANGE_RIGHT = re.compile(
+    r"^\s*(?:\)\s*)?(?:year[\s-]on[\s-]year\s+)?(?:increase|increases|rise|rises|jump|surge|spike|drop|decrease|decline|fall|"
+    r"reduction|growth|hike|more|fewer|less|higher|lower|up|down|uplift|change)\b",
+    re.I,
+)
+_AGE_LEFT = re.compile(
+    r"(?:\baged?|\bages|\bage of|as young as|as old as|younger than|older than|\bunder-|\bover-|\bi am|\bi'm|"
+    r"\b(?:she|he|i) was|was just|\baged\s+(?:under|over|between|from|up to)|\b(?:aged|ages)\s+(?:between\s+)?\d+\s*(?:to|-|–|and))\s*$",
+    re.I,
+)
+_AGE_RIGHT = re.compile(
+    r"^(?:[\s-]*(?:years?|yrs?)[\s-]*(?:old|of age)|[\s-]*year[\s-]*olds?|[\s-]*(?:or|and)\s+(?:younger|under|older|over)\b|"
+    r"\s*(?:to|-|–|and)\s*\d+[\s-]*(?:years?[\s-]*olds?|year-olds?)|\s+(?:was|were) the (?:most common )?age)",
+    re.I,
+)
+_DURATION_RIGHT = re.compile(
+    r"^[\s-]*(?:years?|months?|weeks?|days?|hours?|minutes?|mins|seconds?|decades?|centuries|nights?)\b", re.I
+)
+_RATE = re.compile(r"\b(?:a|per|each|every)\s+(?:day|week|month|hour|minute|second|fortnight)\b|\bdaily\b", re.I)
+_REFERENCE_LEFT = re.compile(
+    r"(?:#|\bno\.|\bnumber|\brule|\bsection|\bs\.|\barticle|\bproposal|\bchannel|\bquarter|\bq|\bpage|\bpages|\bact|"
+    r"\bbill|\blevel|\btier|\bcategory|\bphase|\bversion|\bv|\bchapter|\bparagraph|\bclause|\bschedule|\bitem|\bstep|"
+    r"\broom|\bflight|\broute|\bcode|\bpo box|\bsuite|\bunit|\bgrade|\bstage|\btop|\bwave)\s*$",
+    re.I,
+)
+_MONEY_LEFT = re.compile(r"(?:[$£€¥]|\b(?:US|A|C|NZ|HK)\$|\b(?:USD|GBP|EUR)\s?)\s?$")
+_MONEY_RIGHT = re.compile(r"^\s?(?:dollars|pounds|euros|usd|gbp|eur|in (?:advertising )?credits)\b", re.I)
+_VOTES_RIGHT = re.compile(r"^\s*(?:votes?|comments?|likes?|shares?|views?|followers?|stars?|ratings?|clicks?)\b", re.I)
+_SURVEY_RIGHT = re.compile(
+    r"^\s*\)?\s*(?:of\s+(?:them|those|these|respondents|those\s+surveyed)\s+)?(?:said|say|says|reported|admitted|"
+    r"told|felt|thought|believed?|agreed|own|owned)\b",
+    re.I,
+)
+_AGE_SEX = re.compile(r"\b(?:girls?|boys?|female|male|gender|aged|ages)\b", re.I)
+_CLAUSE_BREAK = re.compile(
+    r";|:\s|\s[–—]\s|\s-\s|,\s*(?:while|whereas|but|although|though)\b|\s(?:while|whereas)\s|"
+    r"\b(?:saying|warning|adding|claiming)\b",
+    re.I,
+)
+_RELATIVE = re.compile(r",\s*(?:which|who)\b[^,;]*,", re.I)
+_EXCEPT = re.compile(r"\b(?:except|excluding|apart from|other than|with the exception of)\b[^.;]*", re.I)
+_ANAPHOR = re.compile(r"\b(?:these|those|them|the figure|the number|the total|this total|of which)\b", re.I)
+_EACH = re.compile(r"\b(?:each|both|respectively)\b", re.I)
+_RIGHT_PREP = re.compile(r"\b(?:on|via|through|over|using|from|to|involving|involved)\s+(?:the\s+)?(?:\w+\s+){0,2}$", re.I)
+_OR_OTHER = re.compile(r"^\s+or\s+other\s+$", re.I)
+_INCLUDING = re.compile(r"^\s*,?\s*(?:including|such as|like|e\.g\.?)\s", re.I)
+_PREV_YEAR = re.compile(r"\b(?:the|a)\s+(?:previous|prior|preceding)\s+year\b|\byear\s+(?:before|earlier)\b|\ba year earlier\b", re.I)
+_YEARS_AGO = re.compile(r"\b(\w+)\s+years?\s+ago\b", re.I)
+_LAST_YEAR = re.compile(r"\blast\s+year\b", re.I)
+_THIS_YEAR = re.compile(r"\b(?:this|the past|the last)\s+year\b", re.I)
+_FIRST_OF_NEW = re.compile(
+    r"\bfirst\s+(?:(\w+)\s+(months?|years?)|year)\s+(?:of|since|after)\s+(?:a|the)\s+new\s+(?:law|offence|offense)", re.I
+)
+_SINCE_LEFT = re.compile(r"\bsince\s+(?:the\s+)?$", re.I)
+_FROM_TO = re.compile(r"^\s*(?:\w+\s+){0,4}?to\s+$", re.I)
+_UP_FROM_LEFT = re.compile(r"\b(?:up|down|rising|rose|fell|falling|dropped|increased|decreased)?\s*from\s+(?:the\s+)?$", re.I)
+
+_COUNT_SHARE_BETWEEN = re.compile(
+    r"^(?:\s*\(\s*|,?\s+or\s+|\s+(?:\w+\s+){0,3}\(\s*|\s*(?:\w+\s+){0,2}[–—-]\s*(?:that[’']s\s+|which is\s+|or\s+)?)$",
+    re.I,
+)
+_SHARE_COUNT_BETWEEN = re.compile(r"^\s*\)?\s*(?:of\s+(?:\w+\s+){0,2})?[–—-]\s*$", re.I)
+_SHARE_BASE_BETWEEN = re.compile(r"^\s*\)?\s*of\s+(?:the\s+|all\s+)?$", re.I)
+_SPELLED_WORDS = re.compile(
+    r"^(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a|an|half|twenty|thirty|forty|fifty)$", re.I
+)
+_OFFENCE_FAMILY_MATERIAL = {"child_sexual_abuse_material_reports"}
+_ONLINE_VARIANT = {"child_sexual_offences": "online_child_sexual_offences"}
+_FALLBACK_BEFORE_START = {"sexual_communication_with_a_child": "sexual_grooming"}
+_REGION_RANK = {
+    "global": 0, "union": 1, "country": 2, "country_group": 3, "nation": 4, "crown_dependency_group": 5,
+    "crown_dependency": 5, "region": 6, "police_force_area": 7, "local_authority": 8,
+}
+
+
+# ---------------------------------------------------------------- data carried while extracting
+
+
+@dataclass
+class Unit:
+    """One figure as stated: a count, a share, or both ("27 (40.2%)")."""
+
+    numbers: list[Number]
+    count: int | None = None
+    share: float | None = None
+    qualifier: str = "exact"
+    base: int | None = None
+    is_base: bool = False  # the "2,097" in "70 per cent of 2,097 cases"
+
+    @property
+    def start(self) -> int:
+        return min(n.span_start for n in self.numbers)
+
+    @property
+    def end(self) -> int:
+        return max(n.end for n in self.numbers)
+
+    @property
+    def number_start(self) -> int:
+        return min(n.start for n in self.numbers)
+
+    @property
+    def surface_numbers(self) -> str:
+        return " ".join(n.surface for n in self.numbers)
+
+
+@dataclass
+class Candidate:
+    unit: Unit
+    sentence_index: int
+    platforms: list[str]
+    platform_starts: list[int]
+    measure: str | None
+    region: str | None
+    offence: str | None
+    source: str | None
+    period: tuple[date | None, date | None, int | None]
+    confidence: float
+    quote_start: int
+    quote_end: int
+
+
+@dataclass
+class Context:
+    doc: Document
+    text: str
+    lay: Layout
+    gaz: Gazetteers
+    tax: Taxonomy
+    periods: list[Period]
+    platforms: list[Hit]
+    regions: list[Hit]
+    offences: list[Hit]
+    sources: list[Hit]
+    published: date | None
+    default_year: int | None
+    default_region: str | None
+    default_offence: str | None
+    default_source: str | None
+    on_topic: bool
+    excluded: list[tuple[int, int]]
+    table_rows: dict[int, tuple[list[int], str]]  # sentence index -> (years per column, header text)
+
+    def in_excluded(self, pos: int) -> bool:
+        return any(a <= pos < b for a, b in self.excluded)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _hits_in(hits: list[Hit], start: int, end: int) -> list[Hit]:
+    return [h for h in hits if h.start >= start and h.end <= end]
+
+
+def _clause(text: str, sent: Sentence, pos: int) -> tuple[int, int]:
+    start, end = sent.start, sent.end
+    for m in _CLAUSE_BREAK.finditer(text, sent.start, sent.end):
+        if m.end() <= pos:
+            start = m.end()
+        elif m.start() >= pos:
+            end = m.start()
+            break
+    return start, end
+
+
+def _relative_spans(text: str, sent: Sentence, pos: int) -> list[tuple[int, int]]:
+    """Relative clauses (", which ... ,") that do not contain pos: names inside them describe something else."""
+    return [(m.start(), m.end()) for m in _RELATIVE.finditer(text, sent.start, sent.end) if not m.start() <= pos < m.end()]
+
+
+def _outside(hits: list[Hit], spans: list[tuple[int, int]]) -> list[Hit]:
+    return [h for h in hits if not any(a <= h.start < b for a, b in spans)]
+
+
+def _group(hits: list[Hit], text: str) -> list[list[Hit]]:
+    """Adjacent names joined by commas, 'and', 'or', '&' or '/' form one group."""
+    groups: list[list[Hit]] = []
+    for h in hits:
+        if groups:
+            between = text[groups[-1][-1].end : h.start]
+            if re.fullmatch(r"\s*(?:,|and|or|&|/|,\s*and|,\s*or|\s)*\s*", between) or re.fullmatch(
+                r"\s*(?:and|,)\s*(?:its|it owns|their)?\s*", between
+            ):
+                groups[-1].append(h)
+                continue
+        groups.append([h])
+    return groups
+
+
+def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> tuple[list[str], bool]:
+    """Slugs a group of platform names stands for, and whether it is distributed ('each')."""
+    slugs = [h.slug for h in group]
+    groups = [s for s in slugs if tax.platforms.get(s, {}).get("kind") == "group"]
+    if groups:
+        owner = tax.platforms[groups[0]].get("owner_group")
+        g_hit = next(h for h in group if h.slug == groups[0])
+        members = [h for h in group if h.start > g_hit.start and h.slug not in groups]
+        gap = text[g_hit.end : members[0].start] if members else ""
+        if members and re.fullmatch(r"\s+", gap):
+            # "Facebook owned apps Instagram and WhatsApp": the apps named
+            return sorted({h.slug for h in members}), False
+        others = [s for s in slugs if s not in groups and tax.platforms.get(s, {}).get("owner_group") != owner]
+        return sorted({groups[0], *others}), False
+    # "messaging app Snapchat": a category named right before a platform is that platform
+    kinds = [tax.platforms.get(s, {}).get("kind") for s in slugs]
+    if "category" in kinds and len(slugs) > 1:
+        specific = [s for s, k in zip(slugs, kinds, strict=True) if k != "category"]
+        if specific:
+            slugs = specific
+    # "social media or other communication platforms": the wider term
+    if len(group) == 2 and _OR_OTHER.match(text[group[0].end : group[1].start]):
+        slugs = [group[1].slug]
+    return sorted(set(slugs)), False
+
+
+def _noun_after(text: str, end: int, limit: int) -> tuple[str | None, str | None]:
+    """(class, word) of the noun phrase right after a number: measure/people/org/other, or (None, None)."""
+    words = re.findall(r"[A-Za-z][A-Za-z'’-]*|[^\sA-Za-z]", text[end : min(limit, end + 80)])
+    phrase = []
+    for w in words[:6]:
+        lw = w.lower().strip("'’")
+        if not w[0].isalpha() or _STOP_AFTER_NUMBER.match(lw):
+            break
+        phrase.append(lw)
+    if not phrase:
+        return None, None
+    for w in phrase:
+        if w in _MEASURE_NOUNS or w.rstrip("s") + "s" in _MEASURE_NOUNS and w not in _PEOPLE_NOUNS:
+            key = w if w in _MEASURE_NOUNS else w.rstrip("s") + "s"
+            return "measure", _MEASURE_NOUNS[key]
+    head = phrase[-1]
+    if head in _PEOPLE_NOUNS or any(w in _PEOPLE_NOUNS for w in phrase):
+        return "people", head
+    if head in _ORG_NOUNS or any(w in _ORG_NOUNS for w in phrase):
+        return "org", head
+    return "other", head
+
+
+def _measure_in(text: str, start: int, end: int) -> str | None:
+    """The last measure noun in text[start:end]."""
+    found = None
+    for m in re.finditer(r"[A-Za-z][A-Za-z-]*", text[start:end]):
+        w = m.group().lower()
+        if w in _MEASURE_NOUNS:
+            found = _MEASURE_NOUNS[w]
+    return found
+
+
+# ---------------------------------------------------------------- document context
+
+
+def _document_context(doc: Document, tax: Taxonomy) -> Context:
+    text = doc.text
+    lay = layout(text)
+    gaz = gazetteers(tax)
+    published = doc.published or published_date(text)
+    periods = find_periods(text, published)
+    excluded = [(m.start(), m.end()) for m in _EXCEPT.finditer(text)]
+    body = [(s.start, s.end) for s in lay.sentences]
+
+    def in_body(h: Hit) -> bool:
+        return lay.furniture_reason(h.start, h.end) is None
+
+    platforms = [h for h in gaz.platforms.find(text) if in_body(h)]
+    regions = [h for h in gaz.regions.find(text) if in_body(h) and not any(a <= h.start < b for a, b in excluded)]
+    offences = [h for h in gaz.offences.find(text) if in_body(h)]
+    sources = [h for h in gaz.sources.find(text) if in_body(h)]
+
+    year_counts = Counter(
+        p.year for p in periods if p.year and p.kind in ("financial_year", "range", "year_to", "year", "month")
+        and lay.furniture_reason(p.start, p.end) is None
+    )
+    if published:
+        default_year = published.year
+    elif year_counts:
+        top = max(year_counts.values())
+        default_year = max(y for y, c in year_counts.items() if c == top)
+    else:
+        default_year = None
+
+    default_region = None
+    if regions:
+        counts = Counter(h.slug for h in regions)
+        default_region = min(
+            counts,
+            key=lambda s: (_REGION_RANK.get(tax.regions[s].get("kind", ""), 9), -counts[s], next(h.start for h in regions if h.slug == s)),
+        )
+    offence_counts = Counter(h.slug for h in offences)
+    default_offence = (
+        max(offence_counts, key=lambda s: (offence_counts[s], -next(h.start for h in offences if h.slug == s)))
+        if offences
+        else None
+    )
+    source_counts = Counter(h.slug for h in sources)
+    default_source = (
+        max(source_counts, key=lambda s: (source_counts[s], -next(h.start for h in sources if h.slug == s)))
+        if sources
+        else None
+    )
+    topic_hits = sum(1 for a, b in body for _ in _TOPIC.finditer(text, a, b))
+    ctx = Context(
+        doc=doc, text=text, lay=lay, gaz=gaz, tax=tax, periods=periods, platforms=platforms, regions=regions,
+        offences=offences, sources=sources, published=published, default_year=default_year,
+        default_region=default_region, default_offence=default_offence, default_source=default_source,
+        on_topic=topic_hits >= 2, excluded=excluded, table_rows={},
+    )
+    _find_tables(ctx)
+    return ctx
+
+
+def _find_tables(ctx: Context) -> None:
+    """A line naming two or more years, followed by lines of a label and one number per year."""
+    sents = ctx.lay.sentences
+    for i, s in enumerate(sents):
+        years = [p for p in ctx.periods if s.start <= p.start and p.end <= s.end and p.kind in ("year", "financial_year")]
+        if len(years) < 2:
+            continue
+        others = [n for n in find_numbers(ctx.text, s.start, s.end) if not any(p.start <= n.start < p.end for p in years)]
+        if others:
+            continue
+        cols = [p.year for p in years if p.year]
+        for j in range(i + 1, min(len(sents), i + 40)):
+            row = sents[j]
+            nums = [n for n in find_numbers(ctx.text, row.start, row.end) if not n.is_share]
+            if len(nums) != len(cols) or not re.match(r"[A-Za-z]", ctx.text[row.start : nums[0].start].strip() or "0"):
+                if j > i + 1:
+                    break
+                continue
+            ctx.table_rows[j] = (cols, ctx.text[s.start : s.end])
+
+
+# ---------------------------------------------------------------- figures
+
+
+def _units(ctx: Context, numbers: list[Number]) -> list[Unit]:
+    """Join numbers that state one figure: '27 (40.2%)', '37,112, or 30%', 'a quarter (26.8%) ... - 18'."""
+    text = ctx.text
+    units: list[Unit] = []
+    for n in numbers:
+        if units:
+            u = units[-1]
+            between = text[u.end : n.span_start]
+            last = u.numbers[-1]
+            if u.share is not None and u.count is None and n.is_share and last.form in ("fraction", "ratio") and n.form == "percent" and re.fullmatch(r"\s*\(\s*", between):
+                u.numbers.append(n)
+                u.share = n.value
+                continue
+            if u.count is not None and u.share is None and n.is_share and _COUNT_SHARE_BETWEEN.match(between):
+                u.numbers.append(n)
+                u.share = n.value
+                continue
+            if u.share is not None and u.count is None and not n.is_share and not n.spelled and _SHARE_COUNT_BETWEEN.match(between):
+                u.numbers.append(n)
+                u.count = round(n.value)
+                continue
+            if u.share is not None and not n.is_share and _SHARE_BASE_BETWEEN.match(between):
+                u.base = round(n.value)
+                units.append(Unit([n], count=round(n.value), qualifier=n.qualifier, is_base=True))
+                continue
+        if n.is_share:
+            units.append(Unit([n], share=n.value, qualifier=n.qualifier))
+        else:
+            units.append(Unit([n], count=round(n.value), qualifier=n.qualifier))
+    for u in units:
+        u.qualifier = u.numbers[0].qualifier
+    return units
+
+
+def _not_a_fact(ctx: Context, u: Unit, sent: Sentence, next_start: int) -> str | None:
+    """Why this figure is not a fact, or None if it may be one."""
+    text = ctx.text
+    first, last = u.numbers[0], u.numbers[-1]
+    left = text[max(sent.start, first.span_start - 60) : first.span_start]
+    left_num = text[max(sent.start, first.start - 60) : first.start]
+    right = text[last.end : min(sent.end, last.end + 80)]
+    reason = ctx.lay.furniture_reason(u.start, u.end)
+    if reason:
+        return reason
+    if not text[last.end :].strip() and not re.search(r"[.!?”\"')]\s*$", text):
+        return "truncated at the end of the text"
+    for p in ctx.periods:
+        if p.start <= first.start < p.end or p.start < first.end <= p.end:
+            return "date or period"
+    if u.count is not None and u.share is None:
+        n = first
+        if not n.spelled and "," not in n.surface and "." not in n.surface and 1900 <= n.value <= 2100 and not n.surface.lower().endswith(("m", "k", "n", "illion", "thousand")):
+            cls, _ = _noun_after(text, n.end, sent.end)
+            if cls != "measure":
+                return "year"
+    if re.match(r"^\s?(?::\d|(?:am|pm|a\.m\.|p\.m\.)\b)", right, re.I) or re.search(r"\d:$", left_num):
+        return "time of day"
+    if _MONEY_LEFT.search(left_num) or _MONEY_RIGHT.match(right):
+        return "money"
+    if not first.spelled and first.surface[:1] == "0" and len(re.sub(r"\D", "", first.surface)) >= 3 and "." not in first.surface:
+        return "phone number or code"
+    if right[:1].isalpha() or re.search(r"[A-Za-z]-?$", left_num) or re.search(r"\d-$", left_num):
+        return "code or reference"
+    if _REFERENCE_LEFT.search(left_num):
+        return "reference number, rank or label"
+    if _AGE_LEFT.search(left_num) or _AGE_RIGHT.match(right) or re.match(r"^[\s-]*(?:year|yr)[\s-]*old", right, re.I):
+        return "age"
+    if _VOTES_RIGHT.match(right):
+        return "votes, comments or ratings"
+    if u.count is not None and u.share is None and _DURATION_RIGHT.match(right):
+        return "duration"
+    if re.match(r"^-[A-Za-z]", right):
+        return "part of a compound word"
+    if re.match(r"^\s*(?:times|fold|-fold)\b", right, re.I):
+        return "multiple (times as many)"
+    if _CHANGE_LEFT.search(left) or _CHANGE_RIGHT.match(right):
+        return "relative change"
+    segment = text[last.end : min(next_start, _clause(text, sent, last.end)[1])]
+    if _RATE.search(segment) or re.search(r"\bevery\s+$", left, re.I):
+        return "rate per time unit"
+    if first.spelled and u.share is None:
+        if first.value == 1:
+            return "the word 'one'"
+        if re.match(r"^\s+or\s+\w+", right) or re.search(r"\w+\s+or\s+$", left):
+            return "vague range"
+    return None
+
+
+def _share_problem(ctx: Context, u: Unit, sent: Sentence, clause: tuple[int, int]) -> str | None:
+    text = ctx.text
+    first, last = u.numbers[0], u.numbers[-1]
+    right = text[last.end : min(sent.end, last.end + 80)]
+    left = text[max(sent.start, first.span_start - 30) : first.span_start]
+    if first.form == "fraction" and (
+        re.search(r"\b(?:the|first|second|last|latter|other|and\s+a)\s+$", left, re.I)
+        or re.match(r"^\s+(?:an?\s+)?(?:hour|day|week|month|year|century|decade|dozen|mile|way)\b", right, re.I)
+    ):
+        return "fraction word, not a share"
+    if u.count is None and u.share is not None and u.share > 1:
+        return "percentage over 100"
+    if _SURVEY_RIGHT.match(right):
+        return "survey answer (share of people)"
+    of_phrase = re.match(r"^\s*\)?\s*of\s+(?:the\s+|all\s+|those\s+|these\s+|its\s+|their\s+)?((?:[\w'’-]+\s+){0,3}[\w'’-]+)", right)
+    if of_phrase:
+        words = [w.lower() for w in re.findall(r"[\w'’-]+", of_phrase.group(1))]
+        if words and words[0] in _PEOPLE_NOUNS | {"young", "british", "uk", "us"} and not any(w in _MEASURE_NOUNS for w in words):
+            return "share of people (out of scope)"
+    if _AGE_SEX.search(text, clause[0], clause[1]):
+        return "share of victims by age or sex (out of scope)"
+    return None
+
+
+def _count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: int) -> tuple[str | None, str | None]:
+    """(measure, reason if not a fact) for a count."""
+    text = ctx.text
+    n = u.numbers[0] if u.count == round(u.numbers[0].value) and not u.numbers[0].is_share else u.numbers[-1]
+    cls, word = _noun_after(text, n.end, sent.end)
+    if cls == "measure":
+        return word, None
+    if cls == "people":
+        if re.match(r"^\s*[\w\s]{0,30}?\b(?:were|was)\s+reported\s+(?:to\s+(?:the\s+)?police\s+)?(?:forces\s+)?(?:[\w\s]{0,30})?\bfor\b", text[n.end : sent.end], re.I):
+            return "reports", None
+        return None, f"count of people ({word}): borderline, left out"
+    if cls == "org":
+        return None, f"count of {word}: police forces, companies or platforms, not offences"
+    if cls == "other":
+        return None, f"counts {word}: not offences, reports, images or cases"
+    if n.spelled:
+        return None, "spelled number without a counted noun"
+    # a bare number: the counted noun comes from the sentence or its context
+    prev = [v for v in units[:k] if v.count is not None]
+    part = re.search(r"\bof\s+(?:the|these|those)\s+[\d,]+\s+((?:[\w-]+\s+){0,2}[\w-]+)", text[sent.start : n.start], re.I)
+    if part:
+        cls2, word2 = _noun_after(text, sent.start + part.start(1) - 1, sent.end)
+        if cls2 == "measure":
+            return word2, None
+        if cls2 in ("org", "people"):
+            return None, f"count of {word2} (from '{part.group(0).strip()}')"
+    for v in reversed(prev):
+        cls2, word2 = _noun_after(text, v.numbers[0].end, sent.end)
+        if cls2 == "measure":
+            return word2, None
+        if cls2 in ("org", "people"):
+            return None, f"count of {word2} (as the figure before it)"
+    measure = _measure_in(text, sent.start, n.start) or _measure_in(text, n.end, sent.end)
+    if measure:
+        return measure, None
+    idx = ctx.lay.sentence_at(sent.start)
+    if sent.item_of is not None:
+        lead = ctx.lay.sentences[sent.item_of]
+        measure = _measure_in(text, lead.start, lead.end)
+        if measure:
+            return measure, None
+    if idx in ctx.table_rows:
+        header = ctx.table_rows[idx][1]
+        measure = _measure_in(header, 0, len(header)) or "reports"
+        return measure, None
+    if idx > 0 and _ANAPHOR.search(text, sent.start, sent.end):
+        before = ctx.lay.sentences[idx - 1]
+        measure = _measure_in(text, before.start, before.end)
+        if measure:
+            return measure, None
+    return None, "no counted noun"
+
+
+def _on_topic(ctx: Context, sent: Sentence, idx: int) -> bool:
+    text = ctx.text
+    if _TOPIC.search(text, sent.start, sent.end):
+        return True
+    if sent.is_item or idx in ctx.table_rows:
+        if sent.item_of is not None and _TOPIC.search(text, ctx.lay.sentences[sent.item_of].start, ctx.lay.sentences[sent.item_of].end):
+            return True
+        return ctx.on_topic
+    if idx > 0:
+        prev = ctx.lay.sentences[idx - 1]
+        if prev.paragraph == sent.paragraph or _ANAPHOR.search(text, sent.start, sent.end):
+            return bool(_TOPIC.search(text, prev.start, prev.end))
+    return False
+
+
+def _context_sentences(ctx: Context, idx: int) -> list[Sentence]:
+    """Sentences whose names may carry over: the lead-in of a list, earlier sentences of the paragraph,
+    and for an anaphoric sentence ("of these", "those cases") the two sentences before it."""
+    sents = ctx.lay.sentences
+    sent = sents[idx]
+    out: list[Sentence] = []
+    if sent.item_of is not None:
+        out.append(sents[sent.item_of])
+    j = idx - 1
+    while j >= 0 and sents[j].paragraph == sent.paragraph:
+        out.append(sents[j])
+        j -= 1
+    if _ANAPHOR.search(ctx.text, sent.start, sent.end):
+        out.extend(sents[max(0, j - 1) : j + 1][::-1])
+    return out
+
+
+def _single(hits: list[Hit]) -> str | None:
+    slugs = {h.slug for h in hits}
+    return next(iter(slugs)) if len(slugs) == 1 else None
+
+
+def _fold_regions(slugs: set[str]) -> str | None:
+    if len(slugs) == 1:
+        return next(iter(slugs))
+    if {"england", "wales"} <= slugs:
+        return "england_and_wales"
+    return None
+
+
+def _choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tuple[int, int], seg: tuple[int, int]) -> str | None:
+    text = ctx.text
+    rel = _relative_spans(text, sent, u.number_start)
+    in_sentence = _outside(_hits_in(ctx.regions, sent.start, sent.end), rel)
+    if in_sentence:
+        right = [h for h in in_sentence if seg[0] <= h.start < seg[1] and h.start >= u.end]
+        right = [h for h in right if re.search(r"\b(?:in|across|throughout|for|from|by)\s+(?:the\s+)?(?:\w+\s+){0,1}$", text[u.end : h.start], re.I)]
+        if right:
+            return right[0].slug
+        left = [h for h in in_sentence if h.end <= u.start]
+        if left:
+            groups = _group(left, text)
+            nearest = groups[-1]
+            folded = _fold_regions({h.slug for h in nearest})
+            if folded or len(nearest) > 1:
+                return folded
+        in_clause = [h for h in in_sentence if clause[0] <= h.start < clause[1]]
+        if in_clause:
+            return _fold_regions({h.slug for h in in_clause})
+        folded = _fold_regions({h.slug for h in in_sentence})
+        if folded:
+            return folded
+    if re.search(r"\bnational(?:ly)?\b|across the country|\bnationwide\b", text[sent.start : sent.end], re.I):
+        return ctx.default_region
+    for s in _context_sentences(ctx, idx):
+        hits = _hits_in(ctx.regions, s.start, s.end)
+        if hits:
+            folded = _fold_regions({h.slug for h in hits})
+            if folded:
+                return folded
+    return ctx.default_region
+
+
+def _choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: str | None, clause: tuple[int, int]) -> str | None:
+    text = ctx.text
+    in_sentence = _hits_in(ctx.offences, sent.start, sent.end)
+
+    def prefer(hits: list[Hit]) -> str | None:
+        if not hits:
+            return None
+        if measure in ("offences", "incidents", "cases"):
+            crimes = [h for h in hits if h.slug not in _OFFENCE_FAMILY_MATERIAL]
+            if crimes:
+                return crimes[0].slug
+        return hits[0].slug
+
+    if in_sentence:
+        after = [h for h in in_sentence if h.start >= u.end and re.fullmatch(
+            r"\s+(?:[\w-]+\s+){0,3}(?:of\s+|for\s+|involving\s+|relating to\s+|related to\s+|where\s+)?(?:[\w-]+\s+){0,2}", text[u.end : h.start] + " ")]
+        if after:
+            return prefer(after)
+        left = [h for h in in_sentence if h.end <= u.start and h.start >= clause[0]]
+        if left:
+            return left[-1].slug
+        right = [h for h in in_sentence if h.start >= u.end and h.start < clause[1]]
+        if right:
+            return prefer(right)
+        return prefer(sorted(in_sentence, key=lambda h: abs(h.start - u.start)))
+    for s in _context_sentences(ctx, idx):
+        hits = _hits_in(ctx.offences, s.start, s.end)
+        if hits:
+            return prefer(hits)
+    return ctx.default_offence
+
+
+def _choose_source(ctx: Context, sent: Sentence, idx: int, u: Unit) -> str | None:
+    in_sentence = _hits_in(ctx.sources, sent.start, sent.end)
+    if in_sentence:
+        return min(in_sentence, key=lambda h: abs(h.start - u.start)).slug
+    for s in _context_sentences(ctx, idx):
+        hits = _hits_in(ctx.sources, s.start, s.end)
+        if hits:
+            return hits[0].slug
+    return ctx.default_source
+
+
+def _choose_platforms(ctx: Context, sent: Sentence, u: Unit, seg: tuple[int, int], clause: tuple[int, int]) -> tuple[list[str], list[int], bool]:
+    """(platform slugs, where each was named, distributed 'each'); [] when none is named."""
+    text = ctx.text
+    rel = _relative_spans(text, sent, u.number_start)
+    hits = _outside(_hits_in(ctx.platforms, sent.start, sent.end), rel)
+    hits = [h for h in hits if not (u.start <= h.start < u.end)]
+    if not hits:
+        return [], [], False
+    groups = _group(hits, text)
+    right = [g for g in groups if u.end <= g[0].start < seg[1] and _RIGHT_PREP.search(text[u.end : g[0].start])]
+    chosen = right[0] if right else None
+    if chosen is None:
+        left = [g for g in groups if g[-1].end <= u.start]
+        if left:
+            chosen = left[-1]
+    if chosen is None:
+        return [], [], False
+    slugs, _ = _platform_of_group(chosen, text, ctx.tax)
+    tail = text[chosen[-1].end : min(sent.end, u.end + 30)]
+    each = len(slugs) > 1 and bool(_EACH.search(tail)) and not _INCLUDING.match(text[chosen[-1].end : chosen[-1].end + 15])
+    if each:
+        starts = []
+        for s in slugs:
+            starts.append(next(h.start for h in chosen if h.slug == s))
+        return slugs, starts, True
+    return ["+".join(slugs)], [chosen[0].start], False
+
+
+def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, int], lseg: tuple[int, int], offence: str | None, units_after: list[Unit]) -> tuple[date | None, date | None, int | None]:
+    text = ctx.text
+    if idx in ctx.table_rows:
+        cols, _ = ctx.table_rows[idx]
+        nums = [n for n in find_numbers(text, sent.start, sent.end) if not n.is_share]
+        for col, n in zip(cols, nums, strict=False):
+            if n.start == u.numbers[0].start:
+                return date(col, 1, 1), date(col, 12, 31), col
+    own = [p for p in ctx.periods if seg[0] <= p.start < seg[1] and p.kind != "date"]
+    if not own and lseg[0] == _clause(text, sent, u.start)[0]:
+        own = [p for p in ctx.periods if lseg[0] <= p.start < lseg[1] and p.kind != "date"]
+        own = own[-1:]
+    if own:
+        p = own[0]
+        if _SINCE_LEFT.search(text[max(0, p.start - 10) : p.start]):
+            ref = ctx.published or (date(ctx.default_year, 12, 31) if ctx.default_year else None)
+            return p.first, ref, ref.year if ref else p.year
+        return p.first, p.last, p.year
+    reference_year = ctx.default_year
+    main = [p for p in ctx.periods if sent.start <= p.start < sent.end and p.kind != "date" and p.year]
+    if main:
+        reference_year = main[-1].year
+    window = text[seg[0] : seg[1]] + " " + text[lseg[0] : lseg[1]]
+    if _PREV_YEAR.search(text[seg[0] : seg[1]]) and reference_year:
+        return None, None, reference_year - 1
+    ago = _YEARS_AGO.search(window)
+    if ago and reference_year:
+        from pipeline.mentions import parse_spelled
+
+        n = int(ago.group(1)) if ago.group(1).isdigit() else parse_spelled(ago.group(1))
+        if n:
+            return None, None, reference_year - n
+    if _LAST_YEAR.search(window):
+        year = ctx.published.year - 1 if ctx.published else ctx.default_year
+        return None, None, year
+    first_new = _FIRST_OF_NEW.search(text, sent.start, sent.end)
+    if first_new and offence in ctx.gaz.offence_start:
+        from pipeline.mentions import parse_spelled
+
+        begin = ctx.gaz.offence_start[offence]
+        if first_new.group(2) and first_new.group(2).lower().startswith("month"):
+            n = int(first_new.group(1)) if first_new.group(1).isdigit() else (parse_spelled(first_new.group(1)) or 12)
+        else:
+            n = 12
+        month = begin.month + n - 1
+        year = begin.year + (month - 1) // 12
+        month = (month - 1) % 12 + 1
+        import calendar
+
+        last = date(year, month, calendar.monthrange(year, month)[1])
+        return begin, last, last.year
+    # "dropped from 96 to 79": the first figure is the earlier period
+    if units_after and _UP_FROM_LEFT.search(text[max(sent.start, u.start - 20) : u.start]) and reference_year:
+        nxt = units_after[0]
+        if re.fullmatch(r"\s*(?:\w+\s+){0,3}to\s+", text[u.end : nxt.start]):
+            return None, None, reference_year - 1
+    if main:
+        p = main[-1]
+        return p.first, p.last, p.year
+    for s in _context_sentences(ctx, idx):
+        ps = [p for p in ctx.periods if s.start <= p.start < s.end and p.kind != "date" and p.year]
+        if ps:
+            return ps[-1].first, ps[-1].last, ps[-1].year
+    return None, None, ctx.default_year
+
+
+def _quote_span(ctx: Context, sent: Sentence, u: Unit, lseg_start: int, seg_end: int, platform_start: int | None) -> tuple[int, int]:
+    text = ctx.text
+    start = min(lseg_start, u.start)
+    if platform_start is not None and sent.start <= platform_start < start:
+        start = platform_start
+    end = max(u.end, seg_end)
+    # trim to words and drop dangling joiners at either edge
+    quote = text[start:end]
+    lead = re.match(r"^[\s,;:–—\-(]*(?:and\s+|or\s+|but\s+|while\s+)?", quote)
+    start += lead.end() if lead else 0
+    tail = re.search(r"[\s,;:–—\-(]*(?:\s(?:and|or|but|while|with|to|from|of|the|a|an))*[\s,;:–—\-(]*$", text[start:end])
+    if tail and start + tail.start() >= u.end:
+        end = start + tail.start()
+    end = max(end, u.end)
+    if text[end - 1 : end] == "(":
+        end -= 1
+    return start, end
+
+
+# ---------------------------------------------------------------- the entry point
+
+
 def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extraction:
-    """All mentions and facts of one document."""
-    taxonomy = taxonomy or load_taxonomy()
-    return Extraction()
+    """All mentions (with decisions) and facts of one document."""
+    tax = taxonomy or load_taxonomy()
+    ctx = _document_context(doc, tax)
+    text = ctx.text
+    candidates: list[Candidate] = []
+    decisions: dict[tuple[int, int], tuple[str, str, int]] = {}  # (start, end) -> (reason, surface, sentence idx)
+    unit_of: dict[tuple[int, int], Unit] = {}
+
+    for idx, sent in enumerate(ctx.lay.sentences):
+        numbers = find_numbers(text, sent.start, sent.end)
+        if not numbers:
+            continue
+        units = _units(ctx, numbers)
+        for k, u in enumerate(units):
+            key = (u.start, u.end)
+            unit_of[key] = u
+            next_start = units[k + 1].start if k + 1 < len(units) else sent.end
+            prev_end = units[k - 1].end if k > 0 else sent.start
+            reason = _not_a_fact(ctx, u, sent, next_start)
+            clause = _clause(text, sent, u.number_start)
+            seg = (u.end, min(next_start, clause[1]))
+            lseg = (max(prev_end, clause[0]), u.start)
+            measure = None
+            if reason is None and u.count is not None:
+                measure, reason = _count_measure(ctx, u, sent, units, k)
+            if reason is None and u.share is not None:
+                reason = _share_problem(ctx, u, sent, clause)
+            if reason is None and not _on_topic(ctx, sent, idx):
+                reason = "not about child sexual abuse"
+            if reason is not None:
+                decisions[key] = (reason, text[u.start : u.end], idx)
+                continue
+            platforms, p_starts, _ = _choose_platforms(ctx, sent, u, seg, clause)
+            if u.is_base:
+                platforms, p_starts = [], []
+            online = bool(_ONLINE.search(text, clause[0], clause[1]))
+            if not platforms:
+                platforms, p_starts = (["online_any"] if online else ["all_platforms"]), [None]  # type: ignore[list-item]
+            if u.share is not None and u.count is None and platforms == ["all_platforms"]:
+                of_offence = re.match(r"^\s*\)?\s*of\s+(?:the\s+|all\s+|these\s+|those\s+)?", text[u.end : u.end + 20])
+                if not of_offence and not _ANAPHOR.search(text, sent.start, sent.end):
+                    decisions[key] = ("share with nothing it is a share of", text[u.start : u.end], idx)
+                    continue
+            if measure is None and u.share is not None:
+                measure = _measure_in(text, u.end, seg[1] + 40) or _measure_in(text, sent.start, sent.end)
+            offence = _choose_offence(ctx, sent, idx, u, measure, clause)
+            period = _period_for(ctx, sent, idx, u, seg, lseg, offence, units[k + 1 :])
+            if offence in _FALLBACK_BEFORE_START and period[2] and offence in ctx.gaz.offence_start and period[2] < ctx.gaz.offence_start[offence].year:
+                offence = _FALLBACK_BEFORE_START[offence]
+            if offence in _ONLINE_VARIANT and (online or any(p not in ("all_platforms",) for p in platforms)):
+                matched = [h for h in _hits_in(ctx.offences, sent.start, sent.end) if h.slug == offence]
+                if matched and "exploitation" in matched[0].text.lower():
+                    offence = "online_child_sexual_exploitation"
+                else:
+                    offence = _ONLINE_VARIANT[offence]
+            if offence == "sexual_crimes" and re.search(r"\bchild(?:ren)?\b|under[- ]18s?|\bminors?\b", text[clause[0] : clause[1]], re.I):
+                offence = "online_child_sexual_offences" if online else "child_sexual_offences"
+            region = _choose_region(ctx, sent, idx, u, clause, seg)
+            source = _choose_source(ctx, sent, idx, u)
+            confidence = 0.55
+            confidence += 0.1 if _hits_in(ctx.offences, sent.start, sent.end) else 0
+            confidence += 0.1 if _hits_in(ctx.sources, sent.start, sent.end) else 0
+            confidence += 0.05 if period[2] and any(sent.start <= p.start < sent.end for p in ctx.periods) else 0
+            confidence += 0.1 if p_starts[0] is not None else 0
+            confidence -= 0.15 if u.numbers[0].spelled and u.share is None else 0
+            confidence -= 0.1 if u.is_base else 0
+            for slug, p_start in zip(platforms, p_starts, strict=True):
+                q_start, q_end = _quote_span(ctx, sent, u, lseg[0], seg[1], p_start)
+                candidates.append(
+                    Candidate(u, idx, [slug], [p_start] if p_start is not None else [], measure, region, offence, source,
+                              period, round(min(0.98, max(0.05, confidence)), 2), q_start, q_end)
+                )
+            decisions[key] = ("", text[u.start : u.end], idx)
+
+    facts, fact_of_unit, merged = _merge(ctx, candidates)
+    mentions = []
+    for (start, end), (reason, surface, idx) in sorted(decisions.items()):
+        u = unit_of[(start, end)]
+        sentence = ctx.lay.sentences[idx]
+        kind = "count_share" if u.count is not None and u.share is not None else ("share" if u.share is not None else "count")
+        value = u.share if u.count is None else float(u.count)
+        fid = fact_of_unit.get((start, end))
+        if fid:
+            decision, why = "fact", "fact"
+        elif not reason:
+            decision, why = "dropped", merged.get((start, end), "repeat of another fact in this document")
+        else:
+            decision, why = "dropped", reason
+        mentions.append(
+            Mention(start, end, surface, value, kind, decision, why, fid, text[sentence.start : sentence.end])
+        )
+    return Extraction(mentions=mentions, facts=facts)
+
+
+def _compatible_platforms(tax: Taxonomy, a: str, b: str) -> bool:
+    if a == b:
+        return True
+    ga = {tax.platforms.get(p, {}).get("owner_group") for p in a.split("+")}
+    gb = {tax.platforms.get(p, {}).get("owner_group") for p in b.split("+")}
+    return len(ga) == 1 and ga == gb and None not in ga and "" not in ga
+
+
+def _merge(ctx: Context, candidates: list[Candidate]) -> tuple[list[Fact], dict[tuple[int, int], str], dict[tuple[int, int], str]]:
+    """The same figure said twice is one fact; a rounded restatement of a precise share is no new fact."""
+    tax = ctx.tax
+    doc = ctx.doc
+    kept: list[Candidate] = []
+    merged: dict[tuple[int, int], str] = {}
+    for c in sorted(candidates, key=lambda c: (-(c.unit.count is not None and c.unit.share is not None), c.quote_start)):
+        dup = None
+        for k in kept:
+            if k.platforms != c.platforms and not (
+                c.unit.share is not None and c.unit.count is None and _compatible_platforms(tax, k.platforms[0], c.platforms[0])
+            ):
+                continue
+            same_count = c.unit.count is not None and c.unit.count == k.unit.count
+            if c.unit.share is not None and k.unit.share is not None:
+                close = abs(c.unit.share - k.unit.share) <= 0.0051
+                rounded = c.unit.count is None and c.unit.numbers[0].form in ("fraction", "ratio") and abs(c.unit.share - k.unit.share) <= 0.05
+                if c.unit.count is None and (close or rounded) and k.platforms == c.platforms or (rounded and c.unit.qualifier != "exact"):
+                    dup = k
+                elif same_count and close:
+                    dup = k
+            elif c.unit.share is None and k.unit.share is None and same_count and k.platforms == c.platforms:
+                dup = k if (k.period[2] == c.period[2] or None in (k.period[2], c.period[2])) else None
+            elif c.unit.share is None and same_count and k.platforms == c.platforms:
+                dup = k
+            if dup:
+                break
+        if dup:
+            merged[(c.unit.start, c.unit.end)] = f"repeat of the figure at {dup.unit.start}-{dup.unit.end}"
+            if c.confidence > dup.confidence and c.unit.share == dup.unit.share and c.unit.count == dup.unit.count:
+                kept[kept.index(dup)] = replace(c, quote_start=dup.quote_start, quote_end=dup.quote_end, unit=dup.unit)
+            continue
+        kept.append(c)
+    kept.sort(key=lambda c: (c.quote_start, c.quote_end))
+    facts = []
+    fact_of_unit: dict[tuple[int, int], str] = {}
+    seen_ids: set[str] = set()
+    for c in kept:
+        fid = make_fact_id(doc.document, c.quote_start, c.quote_end)
+        if fid in seen_ids:  # two platforms distributed over one span: disambiguate
+            fid = hashlib.sha256(f"{fid}\x00{c.platforms[0]}".encode()).hexdigest()[:16]
+        seen_ids.add(fid)
+        fact_of_unit.setdefault((c.unit.start, c.unit.end), fid)
+        first, last, year = c.period
+        page = ctx.text.count("\f", 0, c.quote_start) + 1 if doc.pages else None
+        facts.append(
+            Fact(
+                fact_id=fid, document=doc.document, platform=c.platforms[0], quote=ctx.text[c.quote_start : c.quote_end],
+                char_start=c.quote_start, char_end=c.quote_end, qualifier=c.unit.qualifier, count=c.unit.count,
+                share=round(c.unit.share, 4) if c.unit.share is not None else None, source=c.source, year=year,
+                region=c.region, offence=c.offence, measure=c.measure, base=c.unit.base, period_start=first,
+                period_end=last, page=page, confidence=c.confidence,
+            )
+        )
+    return facts, fact_of_unit, merged
+
+
+def explain(doc: Document, taxonomy: Taxonomy | None = None) -> str:
+    """Every number in the document with the decision taken and why, for review."""
+    result = extract_document(doc, taxonomy)
+    facts = {f.fact_id: f for f in result.facts}
+    lines = [f"# {doc.document}: {len(result.mentions)} numbers, {len(result.facts)} facts"]
+    for m in result.mentions:
+        if m.fact_id and m.fact_id in facts:
+            f = facts[m.fact_id]
+            detail = (
+                f"FACT  {m.surface!r}: platform={f.platform} count={f.count} share={f.share} qualifier={f.qualifier} "
+                f"measure={f.measure} offence={f.offence} region={f.region} source={f.source} year={f.year} "
+                f"confidence={f.confidence}\n      quote: {f.quote!r}"
+            )
+        else:
+            detail = f"drop  {m.surface!r}: {m.reason}"
+        lines.append(f"{m.char_start:>6}  {detail}")
+    return "\n".join(lines)
 
 
 def span_errors(facts: list[Fact], texts: dict[str, str]) -> list[str]:

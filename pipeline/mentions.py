@@ -1,16 +1,25 @@
-"""Stage 2, extract: every number in a text, with its span, value and kind.
+"""Stage 2, extract: the number grammar. Every number in a text, with its span and value.
 
-Small pure parsers: text in, Mention records out.
+Small pure parsers (string in, value out) and one scanner, ``find_numbers``, that
+finds digits ("9,477", "300million", "1.2m", "29.3 million"), spelled numbers
+("nine", "twelve thousand"), percentages in every spelling ("52%", "52 per cent",
+"52 pr cent", "52pc"), fractions ("half", "a third", "two-thirds") and ratios
+("one in five", "1 in 7"), with the qualifier written before them ("more than",
+"almost", "at least", "up to", "around"). Whether a number is a fact is decided
+later, in ``facts.py``, from its context.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 
 @dataclass(frozen=True)
 class Mention:
+    """One number seen in a document: the audit-trail row of the mentions table."""
+
     char_start: int
     char_end: int
     surface: str
@@ -23,3 +32,189 @@ class Mention:
 
     def to_row(self, document: str) -> dict[str, Any]:
         return {"document": document, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Number:
+    """A number as written, before any decision about it."""
+
+    start: int  # span of the number itself (qualifier excluded)
+    end: int
+    surface: str
+    value: float  # a share as a fraction; a count as a number
+    is_share: bool
+    spelled: bool = False  # written in words ("nine", "a third")
+    form: str = "digits"  # digits | spelled | percent | fraction | ratio
+    qualifier: str = "exact"
+    qualifier_start: int | None = None  # where the qualifier words begin, if any
+
+    @property
+    def span_start(self) -> int:
+        return self.qualifier_start if self.qualifier_start is not None else self.start
+
+
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+_MULTIPLIERS = {
+    "thousand": 1_000, "k": 1_000, "million": 1_000_000, "millions": 1_000_000, "m": 1_000_000, "mn": 1_000_000,
+    "mln": 1_000_000, "billion": 1_000_000_000, "bn": 1_000_000_000, "b": 1_000_000_000,
+}
+_DENOMINATORS = {
+    "half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4, "fifth": 5, "fifths": 5,
+    "sixth": 6, "sixths": 6, "seventh": 7, "sevenths": 7, "eighth": 8, "eighths": 8, "ninth": 9, "ninths": 9,
+    "tenth": 10, "tenths": 10,
+}
+
+_WORD = "|".join(sorted([*_UNITS, *_TENS], key=len, reverse=True))
+_SPELLED = rf"(?:{_WORD})(?:[\s-]+(?:and[\s-]+)?(?:{_WORD}|hundred|thousand|million|billion))*"
+_SMALL = rf"(?:\d{{1,3}}|{_WORD})"
+_DIGITS = r"(?:\d{1,3}(?:,\d{3,4})+|\d+)(?:\.\d+)?"
+_PERCENT = r"(?:\s?%|\s?per[\s-]?cent\b|\s?percent\b|\s?pr\s?cent\b|\s?pc\b|\s?p\.c\.)"
+_MULT = r"(?:\s?(?:thousand|millions?|billion|mln|mn|bn)\b|(?:k|m|b)\b)"
+
+NUMBER_RE = re.compile(
+    rf"(?P<ratio>\b(?P<rn>{_SMALL})\s+(?:in|out\s+of)\s+(?:every\s+)?(?P<rd>{_SMALL})\b)"
+    rf"|(?P<frac>\b(?:(?P<fn>an?|one|two|three|four|five|six|seven|eight|nine)[\s-]+)?(?P<fd>half|halves|thirds?|quarters?|fifths?|sixths?|sevenths?|eighths?|ninths?|tenths?)\b)"
+    rf"|(?P<digits>(?<![\w.,])(?P<dnum>{_DIGITS})(?P<dmult>{_MULT})?(?P<dpct>{_PERCENT})?)"
+    rf"|(?P<spelled>\b(?P<snum>{_SPELLED})\b(?P<spct>{_PERCENT})?)",
+    re.I,
+)
+
+_QUALIFIERS = [
+    ("more_than", r"more\s+than|just\s+over|well\s+over|over|in\s+excess\s+of|upwards\s+of|above|exceeding|greater\s+than"),
+    ("at_least", r"at\s+least|no\s+fewer\s+than|no\s+less\s+than|a\s+minimum\s+of"),
+    ("up_to", r"up\s+to|as\s+many\s+as"),
+    ("less_than", r"less\s+than|fewer\s+than|just\s+under|under|below|almost|nearly|not\s+quite"),
+    ("about", r"around|about|approximately|approx\.?|roughly|some|circa|an\s+estimated|estimated|close\s+to|c\.|~"),
+]
+_QUALIFIER_RE = re.compile(
+    r"(?:" + "|".join(f"(?P<{name}>\\b(?:{pattern}))" for name, pattern in _QUALIFIERS) + r")[\s-]*$",
+    re.I,
+)
+
+
+def parse_spelled(words: str) -> int | None:
+    """'twelve thousand' -> 12000; 'twenty-five' -> 25; None if it is not a number."""
+    total, current = 0, 0
+    seen = False
+    for word in re.split(r"[\s-]+", words.lower()):
+        if word == "and" or not word:
+            continue
+        if word in _UNITS:
+            current += _UNITS[word]
+        elif word in _TENS:
+            current += _TENS[word]
+        elif word == "hundred":
+            current = max(current, 1) * 100
+        elif word in _SCALES:
+            total += max(current, 1) * _SCALES[word]
+            current = 0
+        else:
+            return None
+        seen = True
+    return total + current if seen else None
+
+
+def _small(text: str) -> int | None:
+    return int(text) if text.isdigit() else parse_spelled(text)
+
+
+def parse_count(text: str) -> int | None:
+    """A count as written: '9,477' -> 9477, '300million' -> 300000000, '1.2m' -> 1200000, 'nine' -> 9."""
+    m = NUMBER_RE.fullmatch(text.strip())
+    if not m or m.group("ratio") or m.group("frac") or m.group("dpct") or m.group("spct"):
+        return None
+    if m.group("digits"):
+        value = float(m.group("dnum").replace(",", ""))
+        mult = (m.group("dmult") or "").strip().lower()
+        return round(value * _MULTIPLIERS.get(mult, 1))
+    return parse_spelled(m.group("snum"))
+
+
+def parse_share(text: str) -> float | None:
+    """A share as written, as a fraction: '52 pr cent' -> 0.52, 'one in five' -> 0.2, 'a third' -> 0.3333."""
+    m = NUMBER_RE.fullmatch(text.strip())
+    if not m:
+        return None
+    return _share_of(m)
+
+
+def _share_of(m: re.Match[str]) -> float | None:
+    if m.group("ratio"):
+        num, den = _small(m.group("rn")), _small(m.group("rd"))
+        if num is None or not den or num > den:
+            return None
+        return round(num / den, 4)
+    if m.group("frac"):
+        fn = (m.group("fn") or "").lower()
+        den = _DENOMINATORS[m.group("fd").lower()]
+        num = 1 if fn in ("", "a", "an") else _UNITS.get(fn)
+        if num is None or num > den:
+            return None
+        return round(num / den, 4)
+    if m.group("dpct"):
+        return float(m.group("dnum").replace(",", "")) / 100
+    if m.group("spct"):
+        value = parse_spelled(m.group("snum"))
+        return None if value is None else value / 100
+    return None
+
+
+def qualifier_before(text: str, start: int, limit: int) -> tuple[str, int | None]:
+    """The qualifier written just before ``start`` ('more than 9,477' -> more_than), and where it begins."""
+    window_start = max(limit, start - 40)
+    m = _QUALIFIER_RE.search(text, window_start, start)
+    if not m:
+        return "exact", None
+    for name, _ in _QUALIFIERS:
+        if m.group(name):
+            return name, m.start(name)
+    return "exact", None
+
+
+def find_numbers(text: str, start: int = 0, end: int | None = None) -> list[Number]:
+    """Every number in text[start:end], in order, with value and qualifier."""
+    end = len(text) if end is None else end
+    out: list[Number] = []
+    for m in NUMBER_RE.finditer(text, start, end):
+        if m.group("ratio") or m.group("frac"):
+            value = _share_of(m)
+            if value is None:
+                continue
+            form, is_share, spelled = ("ratio" if m.group("ratio") else "fraction"), True, True
+        elif m.group("digits"):
+            if m.group("dpct"):
+                value, is_share, form = float(m.group("dnum").replace(",", "")) / 100, True, "percent"
+            else:
+                mult = (m.group("dmult") or "").strip().lower()
+                value, is_share, form = float(m.group("dnum").replace(",", "")) * _MULTIPLIERS.get(mult, 1), False, "digits"
+            spelled = False
+        else:
+            parsed = parse_spelled(m.group("snum"))
+            if parsed is None:
+                continue
+            if m.group("spct"):
+                value, is_share, form = parsed / 100, True, "percent"
+            else:
+                value, is_share, form = float(parsed), False, "spelled"
+            spelled = True
+        qualifier, q_start = qualifier_before(text, m.start(), start)
+        out.append(
+            Number(
+                start=m.start(),
+                end=m.end(),
+                surface=m.group(),
+                value=value,
+                is_share=is_share,
+                spelled=spelled,
+                form=form,
+                qualifier=qualifier,
+                qualifier_start=q_start,
+            )
+        )
+    return out

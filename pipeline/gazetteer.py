@@ -1,0 +1,184 @@
+"""Taxonomy gazetteers: find platform, region, offence and source names in a text.
+
+Each table becomes one compiled regex (aliases longest first), run once over a whole
+document; the extractor then looks up the hits near each number. Names come from the
+vendored taxonomy plus the project's alias lists (``metadata/aliases/*.csv``), so a
+new name is a new CSV row, not new code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from pipeline.metadata.taxonomy import Taxonomy, _read_csv, load_taxonomy
+
+# Platform aliases that are everyday words: matched only when capitalised in the text.
+_COMMON_WORDS = {
+    "threads", "wink", "discord", "telegram", "messenger", "snap", "imo", "kik", "twitch", "meta", "ig", "fb",
+    "insta", "bing", "x", "google", "skype", "roblox", "reddit", "tumblr", "yubo", "tinder", "grindr",
+}
+# Taxonomy aliases that are cues, not names: "online" makes a figure online_any, handled by the extractor.
+_NOT_NAMES = {"online", "internet", "cyber element", "cyber-enabled", "x", "social networking"}
+# Region words that may be lower case in text.
+_LOWER_OK_REGIONS = {"worldwide", "globally", "around the world", "across the globe"}
+
+
+@dataclass(frozen=True)
+class Hit:
+    start: int
+    end: int
+    slug: str
+    text: str
+
+
+def _flexible(alias: str) -> str:
+    """Regex for an alias that tolerates hyphen/space variants and curly apostrophes."""
+    out = []
+    for ch in alias:
+        if ch in " -":
+            out.append(r"[\s\-]*" if ch == "-" else r"[\s\-]+")
+        elif ch in "'’":
+            out.append(r"['’]?")
+        else:
+            out.append(re.escape(ch))
+    return "".join(out)
+
+
+class Gazetteer:
+    """One table's names compiled into a single alternation with a slug per group."""
+
+    def __init__(self, entries: list[tuple[str, str, str]], *, regex: bool = False) -> None:
+        # entries: (slug, alias or pattern, case rule: "any" | "capital" | "exact")
+        self.entries = entries
+        parts = []
+        for i, (_, alias, _) in enumerate(entries):
+            body = alias if regex else _flexible(alias)
+            parts.append(f"(?P<g{i}>{body})")
+        pattern = r"(?<![\w@#])(?:" + "|".join(parts) + r")(?![\w])" if parts else r"(?!x)x"
+        self.pattern = re.compile(pattern, re.I)
+
+    def find(self, text: str) -> list[Hit]:
+        hits = []
+        for m in self.pattern.finditer(text):
+            i = int(m.lastgroup[1:])  # type: ignore[index]
+            slug, alias, case = self.entries[i]
+            found = m.group()
+            if case == "exact" and found != alias:
+                continue
+            if case == "capital" and not found[:1].isupper():
+                continue
+            hits.append(Hit(m.start(), m.end(), slug, found))
+        return hits
+
+
+def _case_rule(alias: str, default: str) -> str:
+    if alias.isupper() and len(alias.replace(".", "")) <= 5:
+        return "exact"  # UK, US, NCA, IWF: never the lower-case word
+    if alias[:1].isupper():
+        return "capital"
+    return default
+
+
+def _strip_parens(name: str) -> str:
+    return re.sub(r"\s*\([^)]*\)", "", name).strip()
+
+
+def _sorted(entries: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    seen: set[str] = set()
+    unique = []
+    for e in entries:
+        key = e[1].lower()
+        if key not in seen:
+            seen.add(key)
+            unique.append(e)
+    return sorted(unique, key=lambda e: len(e[1]), reverse=True)
+
+
+def _platform_entries(tax: Taxonomy) -> list[tuple[str, str, str]]:
+    entries = []
+    for slug, row in tax.platforms.items():
+        names = {a.strip() for a in (row.get("aliases") or "").split("|") if a.strip()}
+        if row.get("kind") not in ("category", "group"):
+            names.add(_strip_parens(row["name"]).lower())
+        for alias in names:
+            if alias in _NOT_NAMES:
+                continue
+            entries.append((slug, alias, "capital" if alias in _COMMON_WORDS else "any"))
+    for row in _read_csv("aliases", "platforms"):
+        alias = row["alias"].strip()
+        entries.append((row["slug"], alias, "capital" if alias in _COMMON_WORDS else "any"))
+    return _sorted(entries)
+
+
+def _region_entries(tax: Taxonomy) -> list[tuple[str, str, str]]:
+    entries = []
+    for slug, row in tax.regions.items():
+        name = _strip_parens(row["name"])
+        if "," in name:  # "Bristol, City of"
+            name = name.split(",")[0]
+        entries.append((slug, name, _case_rule(name, "capital")))
+    for row in _read_csv("aliases", "regions"):
+        alias = row["alias"].strip()
+        rule = "any" if alias in _LOWER_OK_REGIONS else _case_rule(alias, "capital")
+        entries.append((row["slug"], alias, rule))
+    return _sorted(entries)
+
+
+def _source_entries() -> list[tuple[str, str, str]]:
+    entries = []
+    for row in _read_csv("aliases", "sources"):
+        alias = row["alias"].strip()
+        entries.append((row["slug"], alias, _case_rule(alias, "any")))
+    return _sorted(entries)
+
+
+def _offence_entries(tax: Taxonomy) -> list[tuple[str, str, str]]:
+    entries = [(row["slug"], row["alias"], "any") for row in _read_csv("aliases", "offences")]
+    for slug, row in tax.offences.items():
+        name = _strip_parens(row["name"]).lower()
+        if len(name.split()) >= 3:  # short names ("Sextortion") are covered by the alias patterns
+            entries.append((slug, _flexible(name), "any"))
+    return entries  # file order: specific patterns first
+
+
+@dataclass
+class Gazetteers:
+    platforms: Gazetteer
+    regions: Gazetteer
+    offences: Gazetteer
+    sources: Gazetteer
+    offence_start: dict[str, date]  # offences with a known start ("in force from 3 April 2017")
+
+
+_IN_FORCE = re.compile(r"in force from (\d{1,2}) (\w+) (\d{4})", re.I)
+
+
+def _offence_starts(tax: Taxonomy) -> dict[str, date]:
+    from pipeline.periods import MONTHS
+
+    out = {}
+    for slug, row in tax.offences.items():
+        m = _IN_FORCE.search(row.get("notes") or "")
+        if m and m.group(2).lower() in MONTHS:
+            out[slug] = date(int(m.group(3)), MONTHS[m.group(2).lower()], int(m.group(1)))
+    return out
+
+
+@lru_cache(maxsize=4)
+def _build(tax_id: int) -> Gazetteers:
+    tax = load_taxonomy()
+    return Gazetteers(
+        platforms=Gazetteer(_platform_entries(tax)),
+        regions=Gazetteer(_region_entries(tax)),
+        offences=Gazetteer(_offence_entries(tax), regex=True),
+        sources=Gazetteer(_source_entries()),
+        offence_start=_offence_starts(tax),
+    )
+
+
+def gazetteers(taxonomy: Taxonomy | None = None) -> Gazetteers:
+    """The compiled gazetteers (built once per process)."""
+    return _build(id(load_taxonomy()) if taxonomy is None else id(taxonomy))

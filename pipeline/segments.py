@@ -1,0 +1,150 @@
+"""Text structure for the extractor: paragraphs, sentences, list items and page furniture.
+
+Works on the document text as-is (offsets index ``Document.text``). Everything is
+cheap regex work over the whole text, done once per document.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+
+# A line that opens the reader-comments section: everything after it is not the article.
+_COMMENTS_OPEN = re.compile(
+    r"^\s*(?:leave a (?:comment|reply)|post a comment|add (?:a|your) comment|view all comments|show comments"
+    r"|join the (?:discussion|conversation)|reader comments|comments are closed|have your say"
+    r"|fill in your details below.*)\s*$",
+    re.I,
+)
+# "6 Comments" opens the comments only when comment-widget words follow closely.
+_COMMENT_COUNT = re.compile(r"^\s*\d+\s+comments?\s*$", re.I)
+_COMMENT_WIDGET = re.compile(r"\b(?:oldest|newest|most voted|inline feedbacks|view all comments|sort by|notify of)\b", re.I)
+# A whole line of page furniture: counters, vote widgets, navigation, advert slots, bylines.
+_FURNITURE_LINE = re.compile(
+    r"^\s*(?:[\d\s.,:/|-]*(?:votes?|likes?|shares?|comments?|views?|rating)?"
+    r"|(?:comments?\s*)?\d+\s+comments?"
+    r"|(?:hide ad|advertisement|sponsored|related articles|related stories|back to top.*|close|skip to .*"
+    r"|share this.*|follow us.*|sign up.*|subscribe|article rating|notify of|guest|newspapers (?:in|from) .*"
+    r"|watch more.*|visit .* now|image: .*|credit: .*|- advertisement -|.*\bcc by(?:-[a-z]+)* \d(?:\.\d)?)"
+    r")\s*$",
+    re.I,
+)
+# From these words to the end of the line is a link to another story.
+_READ_MORE = re.compile(r"\b(?:read more|see also|more on this story|related)\s*:", re.I)
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "st", "no", "nos", "inc", "ltd", "co", "corp", "vs", "v", "e.g", "i.e", "etc", "approx",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "d.c",
+    "prof", "sgt", "insp", "supt", "det", "ch", "gen", "gov", "rep", "sen", "jr", "sr", "fig", "ave", "rd",
+}
+_SENTENCE_END = re.compile(r"[.!?]+[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9•£$€#])|[.!?]+[\"”’')\]]*$")
+_BULLET = re.compile(r"^\s*(?:[•·*▪◦‣–-]|\d+[.)])\s+")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int
+    end: int
+    paragraph: int  # index of the line (paragraph) holding the sentence
+    item_of: int | None = None  # index (into sentences) of the lead-in sentence this list item belongs to
+    is_item: bool = False  # a bullet, or a short paragraph after a lead-in ending with ':'
+
+
+@dataclass
+class Layout:
+    text: str
+    sentences: list[Sentence]
+    furniture: list[tuple[int, int, str]]  # spans that are not the article, with the reason
+    _starts: list[int]
+
+    def sentence_at(self, pos: int) -> int:
+        """Index of the sentence holding offset ``pos`` (or the nearest before it)."""
+        return max(0, bisect_right(self._starts, pos) - 1)
+
+    def furniture_reason(self, start: int, end: int) -> str | None:
+        for a, b, reason in self.furniture:
+            if a <= start and end <= b:
+                return reason
+        return None
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    out, pos = [], 0
+    for line in text.split("\n"):
+        out.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return out
+
+
+def _split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentences of one line, not splitting after abbreviations, initials or decimals."""
+    out = []
+    cut = start
+    for m in _SENTENCE_END.finditer(text, start, end):
+        before = text[cut : m.start()].rsplit(None, 1)
+        word = before[-1].lower().rstrip(".") if before else ""
+        if m.group().startswith(".") and (word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())):
+            continue
+        stop = m.start() + len(m.group().rstrip())
+        if text[cut:stop].strip():
+            out.append((cut, stop))
+        cut = m.end()
+    if text[cut:end].strip():
+        out.append((cut, end))
+    # trim leading white space so a span starts on a character
+    trimmed = []
+    for a, b in out:
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if a < b:
+            trimmed.append((a, b))
+    return trimmed
+
+
+def layout(text: str) -> Layout:
+    lines = _lines(text)
+    furniture: list[tuple[int, int, str]] = []
+    comments_from = len(text)
+    for i, (a, b) in enumerate(lines):
+        line = text[a:b]
+        if _COMMENTS_OPEN.match(line):
+            comments_from = a
+            break
+        if _COMMENT_COUNT.match(line):
+            following = " ".join(text[x:y] for x, y in lines[i + 1 : i + 7])
+            if _COMMENT_WIDGET.search(following):
+                comments_from = a
+                break
+    if comments_from < len(text):
+        furniture.append((comments_from, len(text), "reader comments"))
+
+    sentences: list[Sentence] = []
+    lead_in: int | None = None
+    items_left = 0
+    for p, (a, b) in enumerate(lines):
+        if a >= comments_from:
+            break
+        line = text[a:b]
+        if not line.strip():
+            continue
+        if _FURNITURE_LINE.match(line) and line.strip():
+            furniture.append((a, b, "page furniture"))
+            continue
+        more = _READ_MORE.search(line)
+        if more:
+            furniture.append((a + more.start(), b, "link to another story"))
+        bullet = bool(_BULLET.match(line))
+        short = len(line.strip()) <= 220
+        is_item = bullet or (lead_in is not None and items_left > 0 and short)
+        if not is_item:
+            lead_in, items_left = None, 0
+        for s, e in _split_sentences(text, a, b):
+            sentences.append(Sentence(s, e, p, item_of=lead_in if is_item else None, is_item=is_item))
+        if is_item:
+            items_left -= 1
+        if line.rstrip().endswith(":"):
+            lead_in, items_left = len(sentences) - 1, 12
+    starts = [s.start for s in sentences]
+    return Layout(text, sentences, furniture, starts)
