@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-export DAGSTER_HOME := $(CURDIR)/.dagster
+# The repo-local Dagster instance: run history, materialisation metadata, check results.
+# Set only for `run` and `ui` (not exported), so tests never write into it.
+DAGSTER_HOME := $(CURDIR)/.dagster
+UI_PORT ?= 3000
 
 .PHONY: install run test test-fast ui eval extract verify bench lint clean
 
@@ -19,8 +22,10 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
+# Ingest data/raw, extract, load data/curated/stats.duckdb, publish data/curated/releases/<version>;
+# the summary ends with where each output is. PIPELINE_RAW_DIR / PIPELINE_CURATED_DIR override the folders.
 run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m pipeline run
+	DAGSTER_HOME=$(DAGSTER_HOME) $(PY) -m pipeline run
 
 test: $(STAMP)
 	$(PY) -m pytest -q
@@ -28,8 +33,9 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
+# The asset graph, checks and the runs of `make run` at http://127.0.0.1:$(UI_PORT)
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000 -m pipeline.definitions
+	DAGSTER_HOME=$(DAGSTER_HOME) $(VENV)/bin/dagster dev -h 127.0.0.1 -p $(UI_PORT) -m pipeline.definitions
 
 eval: $(STAMP)
 	$(PY) -m pipeline eval ../shared/corpus/seeds ../shared/corpus/dev
