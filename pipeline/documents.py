@@ -166,36 +166,70 @@ def _special_file_reason(mode: int) -> str:
 
 def _parse(raw: bytes, name: str) -> tuple[Document, list[str]]:
     """Document for ``raw`` plus notes worth a warning (e.g. a PDF page whose text could not be read)."""
+    prepared = _prepare(raw, name)
+    if isinstance(prepared, Document):
+        return prepared, []
+    return _finish(prepared)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A file whose type is known and whose text needs a heavy library (trafilatura, pypdf, XML)."""
+
+    document: str
+    sha256: str
+    bytes: int
+    kind: str  # 'html' (payload: decoded text), 'pdf' or 'docx' (payload: the file's bytes)
+    payload: str | bytes
+    encoding: str | None = None
+
+
+def _prepare(raw: bytes, name: str) -> Document | _Job:
+    """Everything cheap: type by content, decoding; a plain-text file is finished here."""
     if not raw:
         raise DocumentError("empty file (0 bytes)")
     sha = hashlib.sha256(raw).hexdigest()
-    notes: list[str] = []
     kind = _sniff_binary(raw)
-    encoding: str | None = None
+    if kind is not None:
+        return _Job(name, sha, len(raw), kind, raw)
+    text, encoding = _decode(raw)
+    if not text or text.isspace():
+        raise DocumentError("blank file (only whitespace)")
+    head = text[:_SNIFF]
+    if _looks_binary(head):
+        raise DocumentError("binary file (unknown type) is not supported")
+    if _HTML_START.match(head):
+        return _Job(name, sha, len(raw), "html", text, encoding)
+    _refuse_markup(head)
+    return Document(document=name, sha256=sha, bytes=len(raw), media_type=TEXT, text=text, encoding=encoding)
+
+
+def _finish(job: _Job) -> tuple[Document, list[str]]:
+    notes: list[str] = []
     pages = None
-    meta = _Meta()
-    if kind == "pdf":
-        media, text, pages, meta = PDF, *_pdf_text(raw, name, notes)
-    elif kind == "docx":
-        media, (text, meta) = DOCX, _docx_text(raw)
+    if job.kind == "pdf":
+        assert isinstance(job.payload, bytes)
+        media, text, pages, meta = PDF, *_pdf_text(job.payload, job.document, notes)
+    elif job.kind == "docx":
+        assert isinstance(job.payload, bytes)
+        media, (text, meta) = DOCX, _docx_text(job.payload)
     else:
-        text, encoding = _decode(raw)
-        if not text or text.isspace():
-            raise DocumentError("blank file (only whitespace)")
-        head = text[:_SNIFF]
-        if _looks_binary(head):
-            raise DocumentError("binary file (unknown type) is not supported")
-        if _HTML_START.match(head):
-            media = HTML
-            text, meta = _html_text(text)
-        else:
-            _refuse_markup(head)
-            media = TEXT
+        assert isinstance(job.payload, str)
+        media, (text, meta) = HTML, _html_text(job.payload)
     doc = Document(
-        document=name, sha256=sha, bytes=len(raw), media_type=media, text=text, encoding=encoding,
-        pages=pages, published=meta.published, url=meta.url, title=meta.title,
+        document=job.document, sha256=job.sha256, bytes=job.bytes, media_type=media, text=text,
+        encoding=job.encoding, pages=pages, published=meta.published, url=meta.url, title=meta.title,
     )
     return doc, notes
+
+
+def _finish_in_worker(job: _Job) -> tuple[Document | None, list[str], str | None]:
+    """_finish for a worker process: the reason travels back as a string, not an exception."""
+    try:
+        doc, notes = _finish(job)
+    except DocumentError as exc:
+        return None, [], str(exc)
+    return doc, notes, None
 
 
 @dataclass(frozen=True)
@@ -468,35 +502,95 @@ def _trafilatura():  # type: ignore[no-untyped-def]
 
 
 def _html_text(html: str) -> tuple[str, _Meta]:
-    """Main text of a page, reader comments excluded, with title/date/URL from its metadata."""
+    """Main text of a page, reader comments excluded, with title/date/URL from its metadata.
+
+    trafilatura's own metadata pass (author, licence, categories, ...) costs twice its text
+    extraction; we need three fields, read by _page_meta.
+    """
     trafilatura = _trafilatura()
     source = _XML_DECL.sub("", html, count=1)  # lxml refuses a str that declares its encoding
-    date_params = {"extensive_search": False, "original_date": True}  # metadata only, no guessing from text
+    meta = _page_meta(source, html)
     try:
-        result = trafilatura.bare_extraction(
-            source, include_comments=False, include_tables=True, with_metadata=True,
-            date_extraction_params=date_params,
-        )
+        result = trafilatura.bare_extraction(source, include_comments=False, include_tables=True)
     except Exception:  # a parser bug must not stop the run; the fallback below still reads the page
         log.debug("trafilatura failed", exc_info=True)
         result = None
     text = (getattr(result, "text", None) or "") if result is not None else ""
-    if text.strip():
-        meta_source = result
-    else:
+    if not text.strip():
         text = _html_fallback_text(source)
-        try:
-            meta_source = trafilatura.extract_metadata(source, date_config=date_params, extensive=False)
-        except Exception:
-            meta_source = None
     if not text.strip():
         raise DocumentError("HTML page has no text")
-    title = _clean(getattr(meta_source, "title", None))
-    url = _clean(getattr(meta_source, "url", None))
+    return text, meta
+
+
+# <meta> names and properties (lower case) that carry the publication date, best first.
+_DATE_META = (
+    "article:published_time", "og:article:published_time", "og:published_time", "datepublished",
+    "citation_publication_date", "dc.date.issued", "dcterms.issued", "dc.date", "dcterms.date", "date",
+    "pubdate", "publishdate", "publish-date", "publish_date", "publication_date", "sailthru.date",
+    "parsely-pub-date", "article.published", "originalpublicationdate", "dc.date.created", "dcterms.created",
+)
+_JSONLD_DATE = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
+
+
+def _page_meta(source: str, html: str) -> _Meta:
+    """Title, publication date and canonical URL from a page's metadata; never from its visible text
+    (a copyright line or a date in a sidebar is not the publication date)."""
+    import lxml.html
+    from lxml.etree import ParserError
+
+    try:
+        root = lxml.html.document_fromstring(source)
+    except (ParserError, ValueError):
+        return _Meta()
+    metas: dict[str, str] = {}
+    for el in root.iter("meta"):
+        key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
+        content = el.get("content")
+        if key and content and key not in metas:
+            metas[key] = content
+    title = _clean(metas.get("og:title") or metas.get("twitter:title") or metas.get("dc.title"))
+    if title is None:
+        node = root.find(".//title")
+        title = _clean(node.text_content() if node is not None else None)
+    url = None
+    for link in root.iter("link"):
+        if (link.get("rel") or "").strip().lower() == "canonical" and (link.get("href") or "").startswith("http"):
+            url = link.get("href", "").strip()
+            break
+    if url is None and (metas.get("og:url") or "").startswith("http"):
+        url = metas["og:url"].strip()
     if url is None:
         saved = _SAVED_FROM.search(html[:_SNIFF])
         url = saved.group(1) if saved else None
-    return text, _Meta(title=title, published=_parse_date(getattr(meta_source, "date", None)), url=url)
+    published = None
+    for key in _DATE_META:
+        published = _parse_date(metas.get(key))
+        if published:
+            break
+    if published is None:
+        for script in root.iter("script"):
+            if (script.get("type") or "").lower() == "application/ld+json" and script.text:
+                match = _JSONLD_DATE.search(script.text)
+                if match and (published := _parse_date(match.group(1))):
+                    break
+    if published is None:
+        for el in root.iter("time"):
+            if el.get("itemprop") == "datePublished" or el.get("pubdate") is not None:
+                if published := _parse_date(el.get("datetime")):
+                    break
+    if published is None and metas.keys() & set(_DATE_META):  # a date in a format of its own
+        published = _htmldate(root)
+    return _Meta(title=title, published=published, url=url)
+
+
+def _htmldate(root: object) -> date | None:
+    try:
+        from htmldate import find_date
+
+        return _parse_date(find_date(root, extensive_search=False, original_date=True, outputformat="%Y-%m-%d"))
+    except Exception:  # htmldate is an optional helper here: no date is better than a failed run
+        return None
 
 
 _DROP_TAGS = ("script", "style", "noscript", "template", "nav", "footer", "header", "aside", "form", "iframe", "svg", "button")
@@ -661,11 +755,21 @@ class _Entry:
     path: Path
 
 
-def ingest(raw_dir: Path, *, max_bytes: int) -> IngestResult:
+PARALLEL_MIN_JOBS = 64  # HTML/PDF/DOCX files before ingest(workers=0) starts worker processes
+_WINDOW_JOBS = 512  # jobs held in memory at once in parallel mode
+_WINDOW_BYTES = 256 * 1024 * 1024
+
+
+def ingest(raw_dir: Path, *, max_bytes: int, workers: int = 0) -> IngestResult:
     """Walk raw_dir and read every file; see the module docstring.
 
     Paths are processed in sorted order, so the first copy of duplicated content is the one kept and
     the result does not depend on the file system's listing order.
+
+    ``workers``: 1 reads everything in this process; N > 1 parses HTML, PDF and DOCX files in N
+    worker processes; 0 (the default) uses a process per core once PARALLEL_MIN_JOBS such files are
+    waiting, so a folder of plain text never starts a pool. Reading, hashing, duplicate detection and
+    plain text always happen here, in order.
     """
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
@@ -673,30 +777,111 @@ def ingest(raw_dir: Path, *, max_bytes: int) -> IngestResult:
     result = IngestResult()
     entries = list(_walk(raw_dir, "", result.rejected, root=True))
     entries.sort(key=lambda e: e.document)
-    kept: dict[str, str] = {}  # sha256 -> document kept
-    for entry in entries:
-        try:
-            raw = _read_bytes(entry.path, max_bytes)
-        except DocumentError as exc:
-            result.rejected.append(Rejected(entry.document, str(exc), bytes=exc.bytes))
-            continue
-        sha = hashlib.sha256(raw).hexdigest()
-        if sha in kept:
-            first = kept[sha]
-            result.rejected.append(Rejected(entry.document, f"duplicate of {first}", sha, len(raw), duplicate_of=first))
-            continue
-        try:
-            doc, notes = _parse(raw, entry.document)
-        except DocumentError as exc:
-            result.rejected.append(Rejected(entry.document, str(exc), sha if raw else None, len(raw)))
-            continue
-        kept[sha] = entry.document
-        result.documents.append(doc)
-        result.warnings.extend(notes)
+    outcome: dict[str, Document | Rejected] = {}  # sha256 -> what its first path became
+    copies: dict[str, list[tuple[str, int]]] = {}  # sha256 -> later paths with the same content
+    with _Finisher(workers) as finisher:
+        for entry in entries:
+            try:
+                raw = _read_bytes(entry.path, max_bytes)
+            except DocumentError as exc:
+                result.rejected.append(Rejected(entry.document, str(exc), bytes=exc.bytes))
+                continue
+            sha = hashlib.sha256(raw).hexdigest() if raw else ""
+            if sha in copies:
+                copies[sha].append((entry.document, len(raw)))
+                continue
+            copies[sha] = []
+            try:
+                prepared = _prepare(raw, entry.document)
+            except DocumentError as exc:
+                outcome[sha] = Rejected(entry.document, str(exc), sha or None, len(raw))
+                continue
+            if isinstance(prepared, Document):
+                outcome[sha] = prepared
+            else:
+                finisher.submit(prepared)
+        for job, doc, notes, reason in finisher.results():
+            outcome[job.sha256] = doc if doc is not None else Rejected(job.document, reason or "", job.sha256, job.bytes)
+            result.warnings.extend(notes)
+    for sha, first in outcome.items():
+        if isinstance(first, Document):
+            result.documents.append(first)
+            result.rejected.extend(
+                Rejected(name, f"duplicate of {first.document}", sha, size, duplicate_of=first.document)
+                for name, size in copies[sha]
+            )
+        else:  # same content, same reason; there is no kept document to point to
+            result.rejected.append(first)
+            result.rejected.extend(replace(first, document=name, bytes=size) for name, size in copies[sha])
     _apply_manifest(raw_dir, result, max_bytes)
     result.documents.sort(key=lambda d: d.document)
     result.rejected.sort(key=lambda r: r.document)
     return result
+
+
+class _Finisher:
+    """Runs _finish on jobs, here or in a process pool, holding a bounded window of jobs in memory."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pending: list[_Job] = []
+        self.pending_bytes = 0
+        self.done: list[tuple[_Job, Document | None, list[str], str | None]] = []
+        self.pool = None
+
+    def __enter__(self) -> _Finisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def submit(self, job: _Job) -> None:
+        self.pending.append(job)
+        self.pending_bytes += len(job.payload)
+        if len(self.pending) >= _WINDOW_JOBS or self.pending_bytes >= _WINDOW_BYTES:
+            self._flush()
+
+    def results(self) -> list[tuple[_Job, Document | None, list[str], str | None]]:
+        self._flush()
+        return self.done
+
+    @staticmethod
+    def _cores() -> int:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+    def _parallel(self, n_jobs: int) -> bool:
+        if self.workers != 0:
+            return self.workers > 1
+        return self.pool is not None or (n_jobs >= PARALLEL_MIN_JOBS and self._cores() > 1)
+
+    def _flush(self) -> None:
+        jobs, self.pending, self.pending_bytes = self.pending, [], 0
+        if not jobs:
+            return
+        outputs = self._in_pool(jobs) if self._parallel(len(jobs)) else None
+        if outputs is None:
+            outputs = [_finish_in_worker(job) for job in jobs]
+        self.done.extend((job, *out) for job, out in zip(jobs, outputs))
+
+    def _in_pool(self, jobs: list[_Job]) -> list[tuple[Document | None, list[str], str | None]] | None:
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+        from multiprocessing import get_context
+
+        n = self.workers if self.workers > 1 else self._cores()
+        if self.pool is None:
+            # forkserver: workers start from a clean interpreter, not a fork of a threaded parent (Dagster).
+            context = get_context("forkserver" if os.name == "posix" else "spawn")
+            self.pool = ProcessPoolExecutor(max_workers=n, mp_context=context)
+        try:
+            return list(self.pool.map(_finish_in_worker, jobs, chunksize=max(1, len(jobs) // (n * 4))))
+        except BrokenProcessPool:  # a worker died (out of memory, a crash in a parser): read here instead
+            log.warning("ingest worker pool failed; reading %d files in the main process", len(jobs))
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+            self.workers = 1
+            return None
 
 
 def _walk(

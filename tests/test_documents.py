@@ -201,6 +201,20 @@ def test_html_title_date_and_url_come_from_page_metadata(tmp_path: Path) -> None
     assert doc.url == "https://www.nspcc.org.uk/about-us/news-opinion/2023/grooming-record/"
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        '<script type="application/ld+json">{"@type": "NewsArticle", "datePublished": "2021-03-04T08:00:00Z"}</script>',
+        '<meta name="date" content="4 March 2021">',
+        '<meta name="DC.date.issued" content="2021-03-04">',
+    ],
+)
+def test_html_published_date_from_json_ld_or_dated_meta_tags(tmp_path: Path, head: str) -> None:
+    page = f"<html><head><title>Figures | Police</title>{head}</head><body><p>Police recorded 1,234 offences.</p></body></html>"
+    doc = read_document(write(tmp_path / "p.html", page))
+    assert (doc.published, doc.title) == (date(2021, 3, 4), "Figures | Police")
+
+
 def test_html_date_is_not_guessed_from_a_copyright_line(tmp_path: Path) -> None:
     page = ARTICLE.replace('<meta property="article:published_time" content="2023-08-16T09:00:00+01:00">', "")
     assert read_document(write(tmp_path / "p.html", page)).published is None
@@ -469,6 +483,22 @@ def test_duplicate_content_keeps_the_first_path_in_sorted_order(tmp_path: Path) 
         # sorted order is 'a.txt' < 'b/copy.txt' < 'c.html.txt'
         type(result.rejected[0])("b/copy.txt", "duplicate of a.txt", sha, len(content), duplicate_of="a.txt"),
         type(result.rejected[0])("c.html.txt", "duplicate of a.txt", sha, len(content), duplicate_of="a.txt"),
+    ]
+
+
+def test_copies_of_a_pdf_and_of_a_refused_file(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    report = make_pdf(["Police recorded 1,234 offences."])
+    write(raw / "b" / "report.pdf", report)
+    write(raw / "a" / "report copy.pdf", report)
+    write(raw / "x.zip", _zip({"a.txt": "a"}))
+    write(raw / "y.zip", _zip({"a.txt": "a"}))
+    result = ingest(raw, max_bytes=MB)
+    assert [d.document for d in result.documents] == ["a/report copy.pdf"]
+    assert [(r.document, r.reason, r.duplicate_of) for r in result.rejected] == [
+        ("b/report.pdf", "duplicate of a/report copy.pdf", "a/report copy.pdf"),
+        ("x.zip", "archive (zip) is not supported; unpack it into the raw folder", None),
+        ("y.zip", "archive (zip) is not supported; unpack it into the raw folder", None),  # nothing kept to point to
     ]
 
 

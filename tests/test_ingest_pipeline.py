@@ -301,6 +301,15 @@ def test_manifest_metadata_and_warnings(ingested: IngestResult) -> None:
     ]
 
 
+def test_worker_processes_give_the_same_result_as_one_process(folder: RawFolder, ingested: IngestResult) -> None:
+    # ingested used workers=0 (automatic: this small folder stays in one process)
+    parallel = ingest(folder.raw, max_bytes=MAX_BYTES, workers=2)
+    assert parallel.documents == ingested.documents
+    assert parallel.rejected == ingested.rejected
+    assert parallel.warnings == ingested.warnings
+    assert ingest(folder.raw, max_bytes=MAX_BYTES, workers=1).documents == ingested.documents
+
+
 # --------------------------------------------------------------------------------------------------
 # The real pipeline (slow)
 
