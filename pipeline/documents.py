@@ -688,7 +688,7 @@ def _pdf_text(raw: bytes, name: str, notes: list[str]) -> tuple[str, int, _Meta]
             errors.append(f"{type(exc).__name__}: {exc}")
             notes.append(f"{name}: text of PDF page {number} could not be read ({errors[-1]}); page left empty")
             page_text = ""
-        texts.append(page_text.replace("\f", "\n").replace("\x00", ""))
+        texts.append(_unwrap(page_text.replace("\f", "\n").replace("\x00", "")))
     if len(errors) == len(page_list):
         raise DocumentError(f"corrupt PDF: no page could be read ({errors[0]})")
     text = "\f".join(texts)
@@ -702,6 +702,30 @@ def _pdf_text(raw: bytes, name: str, notes: list[str]) -> tuple[str, int, _Meta]
     if title and title.startswith("Microsoft Word - "):
         title = title[len("Microsoft Word - "):] or None
     return text, len(page_list), _Meta(title=title)
+
+
+# A PDF line break inside a sentence: the line does not end a sentence and the next starts in lower case.
+_SOFT_BREAK = re.compile(r"(?<=[^\s.!?:;])([ \t]*)\n(?=[ \t]*\w)")
+
+
+_LINKING_WORDS = frozenset("a an and as at by for from in into of on or per than that the to via with".split())
+
+
+def _unwrap(page: str) -> str:
+    """Join lines that a PDF wrapped mid-sentence, so 'offences of\\nsexual communication' reads as one
+    phrase; headings, list items and table rows (next line capitalised or a number) keep their breaks.
+    A word hyphenated across lines keeps its hyphen and loses the break ('well-\\nknown' -> 'well-known')."""
+
+    def join(match: re.Match[str]) -> str:
+        following = page[match.end():match.end() + 64].lstrip(" \t")
+        if not following[:1].islower():
+            last_word = page[max(0, match.start() - 8):match.start()].rsplit(None, 1)[-1:]
+            if not (last_word and last_word[0] in _LINKING_WORDS):  # 'in England and\\nWales' still joins
+                return match.group(0)
+        before = page[match.start() - 1] if match.start() else ""
+        return "" if before == "-" and not match.group(1) else match.group(1) or " "
+
+    return _SOFT_BREAK.sub(join, page)
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"

@@ -94,7 +94,8 @@ _PEOPLE_NOUNS = {
     "people", "persons", "person", "individuals", "children", "child", "kids", "victims", "victim", "girls",
     "boys", "adults", "men", "women", "youths", "teenagers", "teens", "pupils", "students", "users", "suspects",
     "arrests", "parents", "members", "staff", "officers", "teachers", "constables", "babies", "billionaires",
-    "survivors", "respondents", "youngsters", "minors", "families", "callers", "volunteers", "young",
+    "survivors", "respondents", "youngsters", "minors", "families", "callers", "volunteers", "young", "peers",
+    "individual", "mps", "analysts", "investigators", "experts", "households", "adolescents",
 }
 _ORG_NOUNS = {
     "forces", "force", "companies", "firms", "platforms", "apps", "websites", "sites", "services", "providers",
@@ -104,13 +105,21 @@ _ORG_NOUNS = {
 _STOP_AFTER_NUMBER = re.compile(
     r"^(?:were|was|are|is|had|have|has|in|of|for|from|to|at|on|by|with|and|or|but|which|who|that|where|when|"
     r"than|compared|between|during|over|since|per|a|an|the|each|this|these|those|it|its|their|they|there|"
-    r"recorded|reported|related|involving|including|made|took|took|showed|said|across|among|within)$",
+    r"recorded|reported|related|involving|including|made|took|showed|said|across|among|within|against|about|"
+    r"under|after|before|via|through|into|like|than|as|also|not|had|would|could|will|may|being|been|being|"
+    r"committed|logged|received|identified|assessed|confirmed|found|flagged|made|sent|seen|where|while)$",
     re.I,
 )
 _TOPIC = re.compile(
     r"\bsex(?:ual(?:ly)?)?\b|\bsexting|groom(?:ing|ed|er|ers)\b|indecent|child (?:sex(?:ual)? )?abuse|\bcsa[me]?\b|\bcsea\b|"
     r"ocsae?|exploitation|exploited|paedophil|pedophil|child porn|\brapes?\b|sextortion|intimate image|cybertip|"
     r"abuse (?:images|imagery|material|content)|illegal (?:content|material|images)|enticement|trafficking|molestation",
+    re.I,
+)
+_OFF_TOPIC = re.compile(
+    r"\b(?:fraud|domestic (?:abuse|violence)|burglar|theft|robber|drugs?|murders?|homicides?|knife|violent crime|"
+    r"overall (?:recorded )?crimes?|all crimes?|total crimes?|road|traffic|suicide|self-harm|bullying|scams?|hate crime|"
+    r"terror|smartphones?|calls|mental health|petition|games? console)",
     re.I,
 )
 _ONLINE = re.compile(
@@ -177,6 +186,7 @@ _THIS_YEAR = re.compile(r"\b(?:this|the past|the last)\s+year\b", re.I)
 _FIRST_OF_NEW = re.compile(
     r"\bfirst\s+(?:(\w+)\s+(months?|years?)|year)\s+(?:of|since|after)\s+(?:a|the)\s+new\s+(?:law|offence|offense)", re.I
 )
+_BASELINE_LEFT = re.compile(r"\b(?:compared (?:to|with)|than|since|on|from|over|versus|vs\.?)\s+(?:the\s+)?(?:same\s+period\s+(?:in|of)\s+)?$", re.I)
 _SINCE_LEFT = re.compile(r"\bsince\s+(?:the\s+)?$", re.I)
 _FROM_TO = re.compile(r"^\s*(?:\w+\s+){0,4}?to\s+$", re.I)
 _UP_FROM_LEFT = re.compile(r"\b(?:up|down|rising|rose|fell|falling|dropped|increased|decreased)?\s*from\s+(?:the\s+)?$", re.I)
@@ -238,6 +248,7 @@ class Candidate:
     platform_starts: list[int]
     measure: str | None
     region: str | None
+    region_how: str
     offence: str | None
     source: str | None
     period: tuple[date | None, date | None, int | None]
@@ -350,14 +361,19 @@ def _noun_after(text: str, end: int, limit: int) -> tuple[str | None, str | None
         phrase.append(lw)
     if not phrase:
         return None, None
-    for w in phrase:
-        if w in _MEASURE_NOUNS or w.rstrip("s") + "s" in _MEASURE_NOUNS and w not in _PEOPLE_NOUNS:
-            key = w if w in _MEASURE_NOUNS else w.rstrip("s") + "s"
-            return "measure", _MEASURE_NOUNS[key]
     head = phrase[-1]
-    if head in _PEOPLE_NOUNS or any(w in _PEOPLE_NOUNS for w in phrase):
+    if head in _MEASURE_NOUNS:
+        return "measure", _MEASURE_NOUNS[head]
+    if head in _PEOPLE_NOUNS:
         return "people", head
-    if head in _ORG_NOUNS or any(w in _ORG_NOUNS for w in phrase):
+    if head in _ORG_NOUNS:
+        return "org", head
+    for w in phrase:
+        if w in _MEASURE_NOUNS:
+            return "measure", _MEASURE_NOUNS[w]
+    if any(w in _PEOPLE_NOUNS for w in phrase):
+        return "people", head
+    if any(w in _ORG_NOUNS for w in phrase):
         return "org", head
     return "other", head
 
@@ -392,9 +408,12 @@ def _document_context(doc: Document, tax: Taxonomy) -> Context:
     offences = [h for h in gaz.offences.find(text) if in_body(h)]
     sources = [h for h in gaz.sources.find(text) if in_body(h)]
 
+    topical = [(s.start, s.end) for s in lay.sentences if _TOPIC.search(text, s.start, s.end)]
     year_counts = Counter(
         p.year for p in periods if p.year and p.kind in ("financial_year", "range", "year_to", "year", "month")
         and lay.furniture_reason(p.start, p.end) is None
+        and any(a <= p.start < b for a, b in topical)
+        and not _BASELINE_LEFT.search(text[max(0, p.start - 25) : p.start])
     )
     if published:
         default_year = published.year
@@ -406,11 +425,14 @@ def _document_context(doc: Document, tax: Taxonomy) -> Context:
 
     default_region = None
     if regions:
-        counts = Counter(h.slug for h in regions)
-        default_region = min(
-            counts,
-            key=lambda s: (_REGION_RANK.get(tax.regions[s].get("kind", ""), 9), -counts[s], next(h.start for h in regions if h.slug == s)),
-        )
+        folded = []
+        for group in _group(regions, text):
+            slug = _fold_regions({h.slug for h in group})
+            if slug:
+                folded.append((group[0].start, slug))
+        counts = Counter(slug for _, slug in folded)
+        if counts:
+            default_region = min(counts, key=lambda s: (-counts[s], next(a for a, x in folded if x == s)))
     offence_counts = Counter(h.slug for h in offences)
     default_offence = (
         max(offence_counts, key=lambda s: (offence_counts[s], -next(h.start for h in offences if h.slug == s)))
@@ -424,11 +446,12 @@ def _document_context(doc: Document, tax: Taxonomy) -> Context:
         else None
     )
     topic_hits = sum(1 for a, b in body for _ in _TOPIC.finditer(text, a, b))
+    lead_hits = sum(1 for a, b in body[:3] for _ in _TOPIC.finditer(text, a, b))
     ctx = Context(
         doc=doc, text=text, lay=lay, gaz=gaz, tax=tax, periods=periods, platforms=platforms, regions=regions,
         offences=offences, sources=sources, published=published, default_year=default_year,
         default_region=default_region, default_offence=default_offence, default_source=default_source,
-        on_topic=topic_hits >= 2, excluded=excluded, table_rows={},
+        on_topic=topic_hits >= 3 or (lead_hits >= 1 and topic_hits >= 2), excluded=excluded, table_rows={},
     )
     _find_tables(ctx)
     return ctx
@@ -558,12 +581,16 @@ def _share_problem(ctx: Context, u: Unit, sent: Sentence, clause: tuple[int, int
         return "fraction word, not a share"
     if u.count is None and u.share is not None and u.share > 1:
         return "percentage over 100"
+    if first.form == "ratio" or last.form == "ratio":
+        cls, word = _noun_after(text, last.end, sent.end)
+        if cls in ("people", "org"):
+            return f"share of {word} (out of scope)"
     if _SURVEY_RIGHT.match(right):
         return "survey answer (share of people)"
     of_phrase = re.match(r"^\s*\)?\s*of\s+(?:the\s+|all\s+|those\s+|these\s+|its\s+|their\s+)?((?:[\w'’-]+\s+){0,3}[\w'’-]+)", right)
     if of_phrase:
         words = [w.lower() for w in re.findall(r"[\w'’-]+", of_phrase.group(1))]
-        if words and words[0] in _PEOPLE_NOUNS | {"young", "british", "uk", "us"} and not any(w in _MEASURE_NOUNS for w in words):
+        if any(w in _PEOPLE_NOUNS for w in words) and not any(w in _MEASURE_NOUNS for w in words):
             return "share of people (out of scope)"
     if _AGE_SEX.search(text, clause[0], clause[1]):
         return "share of victims by age or sex (out of scope)"
@@ -624,8 +651,13 @@ def _count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: 
 
 
 def _on_topic(ctx: Context, sent: Sentence, idx: int) -> bool:
+    """About child sexual abuse: said in the sentence, or the document is and the sentence is about nothing else."""
     text = ctx.text
     if _TOPIC.search(text, sent.start, sent.end):
+        return True
+    if _OFF_TOPIC.search(text, sent.start, sent.end):
+        return False
+    if ctx.on_topic:
         return True
     if sent.is_item or idx in ctx.table_rows:
         if sent.item_of is not None and _TOPIC.search(text, ctx.lay.sentences[sent.item_of].start, ctx.lay.sentences[sent.item_of].end):
@@ -668,7 +700,27 @@ def _fold_regions(slugs: set[str]) -> str | None:
     return None
 
 
-def _choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tuple[int, int], seg: tuple[int, int]) -> str | None:
+def _choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tuple[int, int], seg: tuple[int, int]) -> tuple[str | None, str]:
+    """(region, where it came from: sentence | context | default)."""
+    region = _region_in_sentence(ctx, sent, u, clause, seg)
+    if region is not _NOT_FOUND:
+        return region, "sentence"  # type: ignore[return-value]
+    text = ctx.text
+    if re.search(r"\bnational(?:ly)?\b|across the country|\bnationwide\b", text[sent.start : sent.end], re.I):
+        return ctx.default_region, "default"
+    for s in _context_sentences(ctx, idx):
+        hits = _hits_in(ctx.regions, s.start, s.end)
+        if hits:
+            folded = _fold_regions({h.slug for h in hits})
+            if folded:
+                return folded, "context"
+    return ctx.default_region, "default"
+
+
+_NOT_FOUND = object()
+
+
+def _region_in_sentence(ctx: Context, sent: Sentence, u: Unit, clause: tuple[int, int], seg: tuple[int, int]) -> object:
     text = ctx.text
     rel = _relative_spans(text, sent, u.number_start)
     in_sentence = _outside(_hits_in(ctx.regions, sent.start, sent.end), rel)
@@ -690,15 +742,7 @@ def _choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tupl
         folded = _fold_regions({h.slug for h in in_sentence})
         if folded:
             return folded
-    if re.search(r"\bnational(?:ly)?\b|across the country|\bnationwide\b", text[sent.start : sent.end], re.I):
-        return ctx.default_region
-    for s in _context_sentences(ctx, idx):
-        hits = _hits_in(ctx.regions, s.start, s.end)
-        if hits:
-            folded = _fold_regions({h.slug for h in hits})
-            if folded:
-                return folded
-    return ctx.default_region
+    return _NOT_FOUND
 
 
 def _choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: str | None, clause: tuple[int, int]) -> str | None:
@@ -828,6 +872,8 @@ def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int,
         nxt = units_after[0]
         if re.fullmatch(r"\s*(?:\w+\s+){0,3}to\s+", text[u.end : nxt.start]):
             return None, None, reference_year - 1
+    if re.search(r"\bto\s+$", text[max(sent.start, u.start - 10) : u.start]) and re.search(r"\bfrom\b", text[sent.start : u.start]):
+        return None, None, ctx.default_year  # "went from 668 in 2021/22 to 765": the later figure is the current one
     if main:
         p = main[-1]
         return p.first, p.last, p.year
@@ -896,7 +942,11 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
             platforms, p_starts, _ = _choose_platforms(ctx, sent, u, seg, clause)
             if u.is_base:
                 platforms, p_starts = [], []
-            online = bool(_ONLINE.search(text, clause[0], clause[1]))
+            rel = _relative_spans(text, sent, u.number_start)
+            clause_text = "".join(
+                " " if any(a <= i < b for a, b in rel) else ch for i, ch in enumerate(text[clause[0] : clause[1]], clause[0])
+            )
+            online = bool(_ONLINE.search(clause_text))
             if not platforms:
                 platforms, p_starts = (["online_any"] if online else ["all_platforms"]), [None]  # type: ignore[list-item]
             if u.share is not None and u.count is None and platforms == ["all_platforms"]:
@@ -918,7 +968,7 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
                     offence = _ONLINE_VARIANT[offence]
             if offence == "sexual_crimes" and re.search(r"\bchild(?:ren)?\b|under[- ]18s?|\bminors?\b", text[clause[0] : clause[1]], re.I):
                 offence = "online_child_sexual_offences" if online else "child_sexual_offences"
-            region = _choose_region(ctx, sent, idx, u, clause, seg)
+            region, region_how = _choose_region(ctx, sent, idx, u, clause, seg)
             source = _choose_source(ctx, sent, idx, u)
             confidence = 0.55
             confidence += 0.1 if _hits_in(ctx.offences, sent.start, sent.end) else 0
@@ -927,14 +977,28 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
             confidence += 0.1 if p_starts[0] is not None else 0
             confidence -= 0.15 if u.numbers[0].spelled and u.share is None else 0
             confidence -= 0.1 if u.is_base else 0
+            confidence += 0.05 if region_how == "sentence" else 0
+            line_end = text.find("\n", sent.end)
+            if re.match(r"\s*(?:picture|photograph|photo|image|credit)\s*:", text[sent.end : line_end if line_end >= 0 else len(text)], re.I):
+                confidence -= 0.2  # a caption repeating the article: the article's wording wins
+            if sent.is_item:
+                confidence -= 0.05
             for slug, p_start in zip(platforms, p_starts, strict=True):
                 q_start, q_end = _quote_span(ctx, sent, u, lseg[0], seg[1], p_start)
                 candidates.append(
-                    Candidate(u, idx, [slug], [p_start] if p_start is not None else [], measure, region, offence, source,
+                    Candidate(u, idx, [slug], [p_start] if p_start is not None else [], measure, region, region_how, offence, source,
                               period, round(min(0.98, max(0.05, confidence)), 2), q_start, q_end)
                 )
             decisions[key] = ("", text[u.start : u.end], idx)
 
+    # the document's scope is the region its own figures name most often
+    explicit = [c.region for c in candidates if c.region_how == "sentence" and c.region]
+    if explicit:
+        counts = Counter(explicit)
+        scope = min(counts, key=lambda r: (-counts[r], explicit.index(r)))
+        for c in candidates:
+            if c.region_how == "default":
+                c.region = scope
     facts, fact_of_unit, merged = _merge(ctx, candidates)
     mentions = []
     for (start, end), (reason, surface, idx) in sorted(decisions.items()):

@@ -451,8 +451,7 @@ def _diff_facts(new: pa.Table, old: pa.Table | None) -> _Diff:
     if old is None:
         return _Diff([], [], [], [], [])
     common = [c for c in new.column_names if c in old.column_names and c != "fact_id"]
-    con = duckdb.connect()
-    try:
+    with duckdb.connect() as con:
         con.register("new_facts", new)
         con.register("old_facts", old)
         only_in = "SELECT fact_id, document FROM {} ANTI JOIN {} USING (fact_id) ORDER BY fact_id"
@@ -470,8 +469,6 @@ def _diff_facts(new: pa.Table, old: pa.Table | None) -> _Diff:
                 f"SELECT fact_id, cols FROM (SELECT fact_id, concat_ws(', ', {', '.join(tests)}) AS cols "
                 "FROM new_facts n JOIN old_facts o USING (fact_id)) WHERE cols <> '' ORDER BY fact_id"
             ).fetchall()
-    finally:
-        con.close()
     return _Diff(
         added,
         removed,
