@@ -310,6 +310,36 @@ def test_pdf_text_layer_with_pages_separated_by_form_feeds(tmp_path: Path) -> No
     assert doc.text[: doc.text.index("1,234")].count("\f") + 1 == 1
 
 
+def test_pdf_lines_wrapped_mid_sentence_are_joined(tmp_path: Path) -> None:
+    sentence = (
+        "Figures obtained by the NSPCC show police in England and Wales recorded 4,110 offences of "
+        "sexual communication with a child in 2022/23."
+    )
+    doc = read_document(write(tmp_path / "wrapped.pdf", make_pdf(["Inspection report\nSummary", sentence])))
+    assert doc.text == "Inspection report\nSummary\f" + sentence  # the heading keeps its line break
+
+
+@pytest.mark.parametrize(
+    ("page", "text"),
+    [
+        ("recorded 4,110 offences of\nsexual communication", "recorded 4,110 offences of sexual communication"),
+        ("offences of \nsexual", "offences of sexual"),
+        ("in England and\nWales", "in England and Wales"),
+        ("used on the\n2,000 platforms", "used on the 2,000 platforms"),
+        ("a well-\nknown app", "a well-known app"),
+        ("Inspection report\nA summary", "Inspection report\nA summary"),
+        ("Snapchat 1,234\nInstagram 987", "Snapchat 1,234\nInstagram 987"),
+        ("Total\n1,234", "Total\n1,234"),
+        ("The end.\nnext one", "The end.\nnext one"),
+        ("Paragraph one\n\nparagraph two", "Paragraph one\n\nparagraph two"),
+    ],
+)
+def test_pdf_line_unwrapping_rules(page: str, text: str) -> None:
+    from pipeline.documents import _unwrap
+
+    assert _unwrap(page) == text
+
+
 def test_pdf_without_text_layer_is_rejected(tmp_path: Path) -> None:
     assert reason_of(write(tmp_path / "scan.pdf", make_pdf(["", ""]))) == NO_TEXT_LAYER_REASON
 
