@@ -240,7 +240,8 @@ def test_version_depends_on_content_not_on_row_order_or_run(tmp_path: Path) -> N
     b = publish_release(write_database(tmp_path / "b.duckdb", shuffled), tmp_path / "b", today=DAY)
 
     assert a.version == b.version
-    assert (a.path / "facts.csv").read_bytes() == (b.path / "facts.csv").read_bytes()
+    for name in ("facts.csv", "facts.parquet", "documents_text.parquet", "CHANGES.md"):
+        assert (a.path / name).read_bytes() == (b.path / name).read_bytes(), name
 
 
 def test_same_content_as_an_earlier_release_of_the_day_points_latest_back_at_it(
