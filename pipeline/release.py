@@ -24,6 +24,7 @@ import os
 import secrets
 import shutil
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -504,6 +505,9 @@ def _changes_markdown(
         lines += [f"- `{fact_id}` ({document})" for fact_id, document in items] or ["None."]
         lines.append("")
     lines += [f"## Changed ({len(diff.changed)})", ""]
+    if diff.changed:
+        by_column = Counter(c for _, cols in diff.changed for c in cols.split(", "))
+        lines += ["Columns that changed: " + ", ".join(f"{c} ({n})" for c, n in by_column.most_common()) + ".", ""]
     lines += [f"- `{fact_id}`: {cols}" for fact_id, cols in diff.changed] or ["None."]
     return "\n".join(lines) + "\n"
 

@@ -230,7 +230,7 @@ def test_changed_input_publishes_a_second_release_and_leaves_the_first_byte_iden
     assert f"Previous release: {first.version}" in changes
     assert "## Added (1)\n\n- `f-scot-all` (002_scotland.txt)" in changes
     assert "## Removed (1)\n\n- `f-0-hants-snap` (004_hampshire.txt)" in changes
-    assert "## Changed (1)\n\n- `f-hants-meta`: count" in changes
+    assert "## Changed (1)\n\nColumns that changed: count (1).\n\n- `f-hants-meta`: count\n" in changes
 
 
 def test_version_depends_on_content_not_on_row_order_or_run(tmp_path: Path) -> None:
