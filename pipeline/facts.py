@@ -87,7 +87,6 @@ _MEASURE_NOUNS = {
     "disseminations": "reports", "complaints": "reports", "notifications": "reports", "flags": "reports",
     "images": "images", "image": "images", "photos": "images", "photographs": "images", "pictures": "images",
     "videos": "images", "urls": "images", "webpages": "images", "files": "images", "imagery": "images",
-    "content": "images", "material": "images", "materials": "images",
     "offenders": "offenders", "perpetrators": "offenders",
 }
 _PEOPLE_NOUNS = {
@@ -101,6 +100,7 @@ _ORG_NOUNS = {
     "forces", "force", "companies", "firms", "platforms", "apps", "websites", "sites", "services", "providers",
     "hotlines", "countries", "organisations", "organizations", "charities", "schools", "networks", "agencies",
     "nations", "states", "types", "categories", "areas", "games", "partners", "esps", "businesses", "councils",
+    "teams", "units",
 }
 _STOP_AFTER_NUMBER = re.compile(
     r"^(?:were|was|are|is|had|have|has|in|of|for|from|to|at|on|by|with|and|or|but|which|who|that|where|when|"
@@ -168,7 +168,7 @@ _SURVEY_RIGHT = re.compile(
 )
 _AGE_SEX = re.compile(r"\b(?:girls?|boys?|female|male|gender|aged|ages)\b", re.I)
 _CLAUSE_BREAK = re.compile(
-    r";|:\s|\s[–—]\s|\s-\s|,\s*(?:while|whereas|but|although|though)\b|\s(?:while|whereas)\s|"
+    r";|:\s|,\s+and\s+(?=\d)|\s[–—]\s|\s-\s|,\s*(?:while|whereas|but|although|though)\b|\s(?:while|whereas)\s|"
     r"\b(?:saying|warning|adding|claiming)\b",
     re.I,
 )
@@ -176,7 +176,7 @@ _RELATIVE = re.compile(r",\s*(?:which|who)\b[^,;]*,", re.I)
 _EXCEPT = re.compile(r"\b(?:except|excluding|apart from|other than|with the exception of)\b[^.;]*", re.I)
 _ANAPHOR = re.compile(r"\b(?:these|those|them|the figure|the number|the total|this total|of which)\b", re.I)
 _EACH = re.compile(r"\b(?:each|both|respectively)\b", re.I)
-_RIGHT_PREP = re.compile(r"\b(?:on|via|through|over|using|from|to|involving|involved)\s+(?:the\s+)?(?:\w+\s+){0,2}$", re.I)
+_RIGHT_PREP = re.compile(r"\b(?:on|via|through|over|using|from|to|involving|involved|mentioned|mentioning|named|citing)\s+(?:the\s+)?(?:\w+\s+){0,2}$", re.I)
 _OR_OTHER = re.compile(r"^\s+or\s+other\s+$", re.I)
 _INCLUDING = re.compile(r"^\s*,?\s*(?:including|such as|like|e\.g\.?)\s", re.I)
 _PREV_YEAR = re.compile(r"\b(?:the|a)\s+(?:previous|prior|preceding)\s+year\b|\byear\s+(?:before|earlier)\b|\ba year earlier\b", re.I)
@@ -186,7 +186,7 @@ _THIS_YEAR = re.compile(r"\b(?:this|the past|the last)\s+year\b", re.I)
 _FIRST_OF_NEW = re.compile(
     r"\bfirst\s+(?:(\w+)\s+(months?|years?)|year)\s+(?:of|since|after)\s+(?:a|the)\s+new\s+(?:law|offence|offense)", re.I
 )
-_BASELINE_LEFT = re.compile(r"\b(?:compared (?:to|with)|than|since|on|from|over|versus|vs\.?)\s+(?:the\s+)?(?:same\s+period\s+(?:in|of)\s+)?$", re.I)
+_BASELINE_LEFT = re.compile(r"\b(?:compared (?:to|with)|than|since|on|from|over|versus|vs\.?|launched in|founded in|set up in|introduced in|established in)\s+(?:the\s+)?(?:same\s+period\s+(?:in|of)\s+)?$", re.I)
 _SINCE_LEFT = re.compile(r"\bsince\s+(?:the\s+)?$", re.I)
 _FROM_TO = re.compile(r"^\s*(?:\w+\s+){0,4}?to\s+$", re.I)
 _UP_FROM_LEFT = re.compile(r"\b(?:up|down|rising|rose|fell|falling|dropped|increased|decreased)?\s*from\s+(?:the\s+)?$", re.I)
@@ -272,6 +272,7 @@ class Context:
     published: date | None
     default_year: int | None
     default_region: str | None
+    widest_region: str | None
     default_offence: str | None
     default_source: str | None
     on_topic: bool
@@ -315,8 +316,8 @@ def _group(hits: list[Hit], text: str) -> list[list[Hit]]:
     for h in hits:
         if groups:
             between = text[groups[-1][-1].end : h.start]
-            if re.fullmatch(r"\s*(?:,|and|or|&|/|,\s*and|,\s*or|\s)*\s*", between) or re.fullmatch(
-                r"\s*(?:and|,)\s*(?:its|it owns|their)?\s*", between
+            if re.fullmatch(r"\s*(?:police|constabulary|police service|police force)?\s*(?:,|and|or|&|/|,\s*and|,\s*or|\s)*\s*", between, re.I) or re.fullmatch(
+                r"\s*,?\s*(?:including|such as|like|e\.g\.?)\s+", between
             ):
                 groups[-1].append(h)
                 continue
@@ -352,7 +353,7 @@ def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> tuple[list
 
 def _noun_after(text: str, end: int, limit: int) -> tuple[str | None, str | None]:
     """(class, word) of the noun phrase right after a number: measure/people/org/other, or (None, None)."""
-    words = re.findall(r"[A-Za-z][A-Za-z'’-]*|[^\sA-Za-z]", text[end : min(limit, end + 80)])
+    words = re.findall(r"[A-Za-z][A-Za-z'’+-]*|[^\sA-Za-z]", text[end : min(limit, end + 80)])
     phrase = []
     for w in words[:6]:
         lw = w.lower().strip("'’")
@@ -368,10 +369,13 @@ def _noun_after(text: str, end: int, limit: int) -> tuple[str | None, str | None
         return "people", head
     if head in _ORG_NOUNS:
         return "org", head
-    for w in phrase:
+    for i, w in enumerate(phrase):
         if w in _MEASURE_NOUNS:
+            after = phrase[i + 1] if i + 1 < len(phrase) else ""
+            if after in _ORG_NOUNS:  # "offence types", "crime teams"
+                return "org", after
             return "measure", _MEASURE_NOUNS[w]
-    if any(w in _PEOPLE_NOUNS for w in phrase):
+    if any(w in _PEOPLE_NOUNS and w != "child" for w in phrase):  # "child" is mostly a modifier: child abuse
         return "people", head
     if any(w in _ORG_NOUNS for w in phrase):
         return "org", head
@@ -389,6 +393,15 @@ def _measure_in(text: str, start: int, end: int) -> str | None:
 
 
 # ---------------------------------------------------------------- document context
+
+
+def _national_region(regions: list[Hit], tax: Taxonomy) -> str | None:
+    """What "nationally" means in this document: its most named country or nation."""
+    national = [h.slug for h in regions if _REGION_RANK.get(tax.regions[h.slug].get("kind", ""), 9) in (2, 3, 4)]
+    if not national:
+        return None
+    counts = Counter(national)
+    return min(counts, key=lambda r: (-counts[r], _REGION_RANK.get(tax.regions[r].get("kind", ""), 9)))
 
 
 def _document_context(doc: Document, tax: Taxonomy) -> Context:
@@ -415,6 +428,15 @@ def _document_context(doc: Document, tax: Taxonomy) -> Context:
         and any(a <= p.start < b for a, b in topical)
         and not _BASELINE_LEFT.search(text[max(0, p.start - 25) : p.start])
     )
+    if not year_counts:
+        year_counts = Counter(
+            p.year for p in periods if p.year and p.kind in ("financial_year", "range", "year_to", "year", "month")
+            and lay.furniture_reason(p.start, p.end) is None
+            and not _BASELINE_LEFT.search(text[max(0, p.start - 25) : p.start])
+        )
+    for p in periods:
+        if p.year and p.kind in ("financial_year", "range", "year_to") and p.year in year_counts:
+            year_counts[p.year] += 1
     if published:
         default_year = published.year
     elif year_counts:
@@ -450,7 +472,9 @@ def _document_context(doc: Document, tax: Taxonomy) -> Context:
     ctx = Context(
         doc=doc, text=text, lay=lay, gaz=gaz, tax=tax, periods=periods, platforms=platforms, regions=regions,
         offences=offences, sources=sources, published=published, default_year=default_year,
-        default_region=default_region, default_offence=default_offence, default_source=default_source,
+        default_region=default_region,
+        widest_region=_national_region(regions, tax),
+        default_offence=default_offence, default_source=default_source,
         on_topic=topic_hits >= 3 or (lead_hits >= 1 and topic_hits >= 2), excluded=excluded, table_rows={},
     )
     _find_tables(ctx)
@@ -542,7 +566,7 @@ def _not_a_fact(ctx: Context, u: Unit, sent: Sentence, next_start: int) -> str |
         return "money"
     if not first.spelled and first.surface[:1] == "0" and len(re.sub(r"\D", "", first.surface)) >= 3 and "." not in first.surface:
         return "phone number or code"
-    if right[:1].isalpha() or re.search(r"[A-Za-z]-?$", left_num) or re.search(r"\d-$", left_num):
+    if right[:1].isalpha() or re.search(r"[A-Za-z]-?$|\d-$|\w\)\($", left_num):
         return "code or reference"
     if _REFERENCE_LEFT.search(left_num):
         return "reference number, rank or label"
@@ -587,12 +611,12 @@ def _share_problem(ctx: Context, u: Unit, sent: Sentence, clause: tuple[int, int
             return f"share of {word} (out of scope)"
     if _SURVEY_RIGHT.match(right):
         return "survey answer (share of people)"
-    of_phrase = re.match(r"^\s*\)?\s*of\s+(?:the\s+|all\s+|those\s+|these\s+|its\s+|their\s+)?((?:[\w'’-]+\s+){0,3}[\w'’-]+)", right)
+    of_phrase = re.match(r"^\s*\)?\s*of\s+(?:the\s+|all\s+|those\s+|these\s+|its\s+|their\s+)?", right)
     if of_phrase:
-        words = [w.lower() for w in re.findall(r"[\w'’-]+", of_phrase.group(1))]
-        if any(w in _PEOPLE_NOUNS for w in words) and not any(w in _MEASURE_NOUNS for w in words):
-            return "share of people (out of scope)"
-    if _AGE_SEX.search(text, clause[0], clause[1]):
+        cls, word = _noun_after(text, last.end + of_phrase.end() - 1, sent.end)
+        if cls == "people":
+            return f"share of {word} (out of scope)"
+    if _AGE_SEX.search(text, sent.start, sent.end):
         return "share of victims by age or sex (out of scope)"
     return None
 
@@ -602,6 +626,10 @@ def _count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: 
     text = ctx.text
     n = u.numbers[0] if u.count == round(u.numbers[0].value) and not u.numbers[0].is_share else u.numbers[-1]
     cls, word = _noun_after(text, n.end, sent.end)
+    named = next((h for h in ctx.offences if n.end < h.start <= n.end + 2), None)
+    if named is not None:
+        cls2, word2 = _noun_after(text, named.end, sent.end)
+        cls, word = (cls2, word2) if cls2 in ("measure", "people", "org") else ("measure", "offences")
     if cls == "measure":
         return word, None
     if cls == "people":
@@ -706,8 +734,8 @@ def _choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tupl
     if region is not _NOT_FOUND:
         return region, "sentence"  # type: ignore[return-value]
     text = ctx.text
-    if re.search(r"\bnational(?:ly)?\b|across the country|\bnationwide\b", text[sent.start : sent.end], re.I):
-        return ctx.default_region, "default"
+    if _NATIONAL.search(text, sent.start, sent.end):
+        return ctx.widest_region, "national"
     for s in _context_sentences(ctx, idx):
         hits = _hits_in(ctx.regions, s.start, s.end)
         if hits:
@@ -718,6 +746,7 @@ def _choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tupl
 
 
 _NOT_FOUND = object()
+_NATIONAL = re.compile(r"\bnational(?:ly)?\b|across the country|\bnationwide\b|\ball (?:police )?forces\b|\bevery (?:police )?force\b", re.I)
 
 
 def _region_in_sentence(ctx: Context, sent: Sentence, u: Unit, clause: tuple[int, int], seg: tuple[int, int]) -> object:
@@ -726,9 +755,12 @@ def _region_in_sentence(ctx: Context, sent: Sentence, u: Unit, clause: tuple[int
     in_sentence = _outside(_hits_in(ctx.regions, sent.start, sent.end), rel)
     if in_sentence:
         right = [h for h in in_sentence if seg[0] <= h.start < seg[1] and h.start >= u.end]
-        right = [h for h in right if re.search(r"\b(?:in|across|throughout|for|from|by)\s+(?:the\s+)?(?:\w+\s+){0,1}$", text[u.end : h.start], re.I)]
+        right = [h for h in right if re.search(r"\b(?:in|across|throughout|for|from)\s+(?:the\s+)?(?:\w+\s+){0,1}$", text[u.end : h.start], re.I)]
         if right:
-            return right[0].slug
+            group = next(g for g in _group(in_sentence, text) if right[0] in g)
+            folded = _fold_regions({h.slug for h in group})
+            if folded:
+                return folded
         left = [h for h in in_sentence if h.end <= u.start]
         if left:
             groups = _group(left, text)
@@ -752,7 +784,7 @@ def _choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: st
     def prefer(hits: list[Hit]) -> str | None:
         if not hits:
             return None
-        if measure in ("offences", "incidents", "cases"):
+        if measure not in ("reports", "images"):
             crimes = [h for h in hits if h.slug not in _OFFENCE_FAMILY_MATERIAL]
             if crimes:
                 return crimes[0].slug
@@ -766,10 +798,10 @@ def _choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: st
         left = [h for h in in_sentence if h.end <= u.start and h.start >= clause[0]]
         if left:
             return left[-1].slug
-        right = [h for h in in_sentence if h.start >= u.end and h.start < clause[1]]
+        right = [h for h in in_sentence if h.start >= u.end and h.start < clause[1]
+                 and not re.search(r",\s*(?:plus|and)\b|\bas well as\b", text[u.end : h.start])]
         if right:
             return prefer(right)
-        return prefer(sorted(in_sentence, key=lambda h: abs(h.start - u.start)))
     for s in _context_sentences(ctx, idx):
         hits = _hits_in(ctx.offences, s.start, s.end)
         if hits:
@@ -824,18 +856,15 @@ def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int,
         for col, n in zip(cols, nums, strict=False):
             if n.start == u.numbers[0].start:
                 return date(col, 1, 1), date(col, 12, 31), col
-    own = [p for p in ctx.periods if seg[0] <= p.start < seg[1] and p.kind != "date"]
+    own = [p for p in ctx.periods if seg[0] <= p.start < seg[1] and p.kind != "date" and not _BASELINE_LEFT.search(text[max(0, p.start - 25) : p.start])]
     if not own and lseg[0] == _clause(text, sent, u.start)[0]:
         own = [p for p in ctx.periods if lseg[0] <= p.start < lseg[1] and p.kind != "date"]
         own = own[-1:]
     if own:
-        p = own[0]
-        if _SINCE_LEFT.search(text[max(0, p.start - 10) : p.start]):
-            ref = ctx.published or (date(ctx.default_year, 12, 31) if ctx.default_year else None)
-            return p.first, ref, ref.year if ref else p.year
-        return p.first, p.last, p.year
+        return _dates_of(ctx, own[0])
     reference_year = ctx.default_year
-    main = [p for p in ctx.periods if sent.start <= p.start < sent.end and p.kind != "date" and p.year]
+    main = [p for p in ctx.periods if sent.start <= p.start < sent.end and p.kind != "date" and p.year
+            and not _BASELINE_LEFT.search(text[max(0, p.start - 25) : p.start])]
     if main:
         reference_year = main[-1].year
     window = text[seg[0] : seg[1]] + " " + text[lseg[0] : lseg[1]]
@@ -875,13 +904,21 @@ def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int,
     if re.search(r"\bto\s+$", text[max(sent.start, u.start - 10) : u.start]) and re.search(r"\bfrom\b", text[sent.start : u.start]):
         return None, None, ctx.default_year  # "went from 668 in 2021/22 to 765": the later figure is the current one
     if main:
-        p = main[-1]
-        return p.first, p.last, p.year
-    for s in _context_sentences(ctx, idx):
-        ps = [p for p in ctx.periods if s.start <= p.start < s.end and p.kind != "date" and p.year]
+        return _dates_of(ctx, main[-1])
+    if sent.item_of is not None:
+        lead = ctx.lay.sentences[sent.item_of]
+        ps = [p for p in ctx.periods if lead.start <= p.start < lead.end and p.kind != "date" and p.year]
         if ps:
-            return ps[-1].first, ps[-1].last, ps[-1].year
-    return None, None, ctx.default_year
+            return _dates_of(ctx, ps[-1])
+    return None, None, None  # the document's reference year is filled in later
+
+
+def _dates_of(ctx: Context, p: Period) -> tuple[date | None, date | None, int | None]:
+    """A period's dates; "since 2017/18" runs to the document's date."""
+    if _SINCE_LEFT.search(ctx.text[max(0, p.start - 10) : p.start]):
+        ref = ctx.published or (date(ctx.default_year, 12, 31) if ctx.default_year else None)
+        return p.first, ref, ref.year if ref else None
+    return p.first, p.last, p.year
 
 
 def _quote_span(ctx: Context, sent: Sentence, u: Unit, lseg_start: int, seg_end: int, platform_start: int | None) -> tuple[int, int]:
@@ -919,18 +956,34 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
         numbers = find_numbers(text, sent.start, sent.end)
         if not numbers:
             continue
-        units = _units(ctx, numbers)
+        dated = [n for n in numbers if any(p.start <= n.start < p.end or p.start < n.end <= p.end for p in ctx.periods)]
+        for n in dated:
+            key = (n.span_start, n.end)
+            unit_of[key] = Unit([n], count=round(n.value))
+            decisions[key] = ("date or period", text[n.span_start : n.end], idx)
+        all_units = _units(ctx, [n for n in numbers if n not in dated])
+        first_reasons = {}
+        for k, u in enumerate(all_units):
+            next_start = all_units[k + 1].start if k + 1 < len(all_units) else sent.end
+            first_reasons[id(u)] = _not_a_fact(ctx, u, sent, next_start)
+        # figures that may be facts bound each other's segments; dates, ages and changes do not
+        units = [u for u in all_units if first_reasons[id(u)] is None]
+        for u in all_units:
+            if first_reasons[id(u)] is not None:
+                key = (u.start, u.end)
+                unit_of[key] = u
+                decisions[key] = (first_reasons[id(u)], text[u.start : u.end], idx)  # type: ignore[assignment]
         for k, u in enumerate(units):
             key = (u.start, u.end)
             unit_of[key] = u
             next_start = units[k + 1].start if k + 1 < len(units) else sent.end
             prev_end = units[k - 1].end if k > 0 else sent.start
-            reason = _not_a_fact(ctx, u, sent, next_start)
+            reason = None
             clause = _clause(text, sent, u.number_start)
             seg = (u.end, min(next_start, clause[1]))
             lseg = (max(prev_end, clause[0]), u.start)
             measure = None
-            if reason is None and u.count is not None:
+            if u.count is not None:
                 measure, reason = _count_measure(ctx, u, sent, units, k)
             if reason is None and u.share is not None:
                 reason = _share_problem(ctx, u, sent, clause)
@@ -946,7 +999,10 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
             clause_text = "".join(
                 " " if any(a <= i < b for a, b in rel) else ch for i, ch in enumerate(text[clause[0] : clause[1]], clause[0])
             )
-            online = bool(_ONLINE.search(clause_text))
+            online = any(
+                not re.search(r"\b(?:without|not|no|offline)\s+(?:the\s+|an?\s+)?$", clause_text[max(0, m.start() - 12) : m.start()], re.I)
+                for m in _ONLINE.finditer(clause_text)
+            )
             if not platforms:
                 platforms, p_starts = (["online_any"] if online else ["all_platforms"]), [None]  # type: ignore[list-item]
             if u.share is not None and u.count is None and platforms == ["all_platforms"]:
@@ -958,8 +1014,6 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
                 measure = _measure_in(text, u.end, seg[1] + 40) or _measure_in(text, sent.start, sent.end)
             offence = _choose_offence(ctx, sent, idx, u, measure, clause)
             period = _period_for(ctx, sent, idx, u, seg, lseg, offence, units[k + 1 :])
-            if offence in _FALLBACK_BEFORE_START and period[2] and offence in ctx.gaz.offence_start and period[2] < ctx.gaz.offence_start[offence].year:
-                offence = _FALLBACK_BEFORE_START[offence]
             if offence in _ONLINE_VARIANT and (online or any(p not in ("all_platforms",) for p in platforms)):
                 matched = [h for h in _hits_in(ctx.offences, sent.start, sent.end) if h.slug == offence]
                 if matched and "exploitation" in matched[0].text.lower():
@@ -991,14 +1045,25 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
                 )
             decisions[key] = ("", text[u.start : u.end], idx)
 
-    # the document's scope is the region its own figures name most often
-    explicit = [c.region for c in candidates if c.region_how == "sentence" and c.region]
+    # the document's scope is the widest region its own figures name
+    explicit = [c.region for c in candidates if c.region_how in ("sentence", "national") and c.region]
     if explicit:
-        counts = Counter(explicit)
-        scope = min(counts, key=lambda r: (-counts[r], explicit.index(r)))
+        scope = min(explicit, key=lambda r: (_REGION_RANK.get(tax.regions[r].get("kind", ""), 9), -explicit.count(r)))
         for c in candidates:
             if c.region_how == "default":
                 c.region = scope
+    # a figure with no period of its own dates from the document's date, else its most common period
+    if ctx.default_year:
+        fill_year: int | None = ctx.default_year
+    else:
+        years = [c.period[2] for c in candidates if c.period[2]]
+        fill_year = Counter(years).most_common(1)[0][0] if years else None
+    for c in candidates:
+        if c.period[2] is None:
+            c.period = (None, None, fill_year)
+        start = ctx.gaz.offence_start.get(c.offence or "")
+        if start and c.period[2] and c.period[2] < start.year and c.offence in _FALLBACK_BEFORE_START:
+            c.offence = _FALLBACK_BEFORE_START[c.offence]  # figures from before an offence existed count its predecessor
     facts, fact_of_unit, merged = _merge(ctx, candidates)
     mentions = []
     for (start, end), (reason, surface, idx) in sorted(decisions.items()):
@@ -1027,13 +1092,24 @@ def _compatible_platforms(tax: Taxonomy, a: str, b: str) -> bool:
     return len(ga) == 1 and ga == gb and None not in ga and "" not in ga
 
 
+def _rounds_to(qualifier: str, verbal: float, precise: float) -> bool:
+    """Whether 'more than half' (verbal, qualified) is a rounded way of saying the precise share."""
+    diff = precise - verbal
+    if abs(diff) > 0.05:
+        return False
+    return {"more_than": diff > 0, "at_least": diff >= 0, "less_than": diff < 0, "up_to": diff <= 0, "about": True}.get(qualifier, False)
+
+
 def _merge(ctx: Context, candidates: list[Candidate]) -> tuple[list[Fact], dict[tuple[int, int], str], dict[tuple[int, int], str]]:
     """The same figure said twice is one fact; a rounded restatement of a precise share is no new fact."""
     tax = ctx.tax
     doc = ctx.doc
     kept: list[Candidate] = []
     merged: dict[tuple[int, int], str] = {}
-    for c in sorted(candidates, key=lambda c: (-(c.unit.count is not None and c.unit.share is not None), c.quote_start)):
+    def verbal(c: Candidate) -> bool:
+        return c.unit.count is None and c.unit.numbers[0].form in ("fraction", "ratio") and len(c.unit.numbers) == 1
+
+    for c in sorted(candidates, key=lambda c: (-(c.unit.count is not None and c.unit.share is not None), verbal(c), c.quote_start)):
         dup = None
         for k in kept:
             if k.platforms != c.platforms and not (
@@ -1043,8 +1119,8 @@ def _merge(ctx: Context, candidates: list[Candidate]) -> tuple[list[Fact], dict[
             same_count = c.unit.count is not None and c.unit.count == k.unit.count
             if c.unit.share is not None and k.unit.share is not None:
                 close = abs(c.unit.share - k.unit.share) <= 0.0051
-                rounded = c.unit.count is None and c.unit.numbers[0].form in ("fraction", "ratio") and abs(c.unit.share - k.unit.share) <= 0.05
-                if c.unit.count is None and (close or rounded) and k.platforms == c.platforms or (rounded and c.unit.qualifier != "exact"):
+                rounded = verbal(c) and _rounds_to(c.unit.qualifier, c.unit.share, k.unit.share)
+                if c.unit.count is None and (close and k.platforms == c.platforms or rounded):
                     dup = k
                 elif same_count and close:
                     dup = k

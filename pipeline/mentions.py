@@ -85,6 +85,14 @@ NUMBER_RE = re.compile(
     re.I,
 )
 
+# the same without ratios and fractions, for a number that only looked like the start of a ratio
+_SINGLE_RE = re.compile(
+    r"(?P<ratio>(?!))(?P<rn>(?!))(?P<rd>(?!))(?P<frac>(?!))(?P<fn>(?!))(?P<fd>(?!))"
+    rf"|(?P<digits>(?<![\w.,])(?P<dnum>{_DIGITS})(?P<dmult>{_MULT})?(?P<dpct>{_PERCENT})?)"
+    rf"|(?P<spelled>\b(?P<snum>{_SPELLED})\b(?P<spct>{_PERCENT})?)",
+    re.I,
+)
+
 _QUALIFIERS = [
     ("more_than", r"more\s+than|just\s+over|well\s+over|over|in\s+excess\s+of|upwards\s+of|above|exceeding|greater\s+than"),
     ("at_least", r"at\s+least|no\s+fewer\s+than|no\s+less\s+than|a\s+minimum\s+of"),
@@ -181,12 +189,24 @@ def find_numbers(text: str, start: int = 0, end: int | None = None) -> list[Numb
     """Every number in text[start:end], in order, with value and qualifier."""
     end = len(text) if end is None else end
     out: list[Number] = []
-    for m in NUMBER_RE.finditer(text, start, end):
+    pos = start
+    while True:
+        m = NUMBER_RE.search(text, pos, end)
+        if m is None:
+            break
+        pos = m.end()
         if m.group("ratio") or m.group("frac"):
             value = _share_of(m)
             if value is None:
-                continue
-            form, is_share, spelled = ("ratio" if m.group("ratio") else "fraction"), True, True
+                # "38 in 17/18" is a number followed by a date, not a ratio: read the number alone
+                single = _SINGLE_RE.match(text, m.start(), end)
+                if single is None or not single.group().strip():
+                    continue
+                m, pos = single, single.end()
+            else:
+                form, is_share, spelled = ("ratio" if m.group("ratio") else "fraction"), True, True
+        if m.group("ratio") or m.group("frac"):
+            pass
         elif m.group("digits"):
             if m.group("dpct"):
                 value, is_share, form = float(m.group("dnum").replace(",", "")) / 100, True, "percent"
