@@ -79,7 +79,10 @@ class ReleaseResult:
 
 @dataclass(frozen=True)
 class _Resource:
-    """One file of the release: which table it holds and which of its columns."""
+    """One file of the release: which table it holds and which of its columns.
+
+    A CSV resource repeats the Parquet resource named after its table (only facts has one).
+    """
 
     name: str
     table: str
@@ -91,11 +94,8 @@ class _Resource:
     def is_csv(self) -> bool:
         return self.path.endswith(".csv")
 
-    def arrow_schema(self) -> pa.Schema:
-        return schema.arrow_schema(self.table, exclude=self.exclude)
-
     def columns(self) -> list[str]:
-        return self.arrow_schema().names
+        return [c for c in TABLES[self.table].columns if c not in self.exclude]
 
 
 def _all_but(table: str, keep: tuple[str, ...]) -> tuple[str, ...]:
@@ -305,7 +305,7 @@ def _write_release(
         path = folder / r.path
         table = tables[r.table].select(r.columns())
         if r.is_csv:
-            _write_bytes(path, csv_bytes["facts"] if r.table == "facts" else _csv_bytes(table))
+            _write_bytes(path, csv_bytes[r.table])  # made for the content hash from the table's Parquet resource
         else:
             metadata = {
                 "release_version": version,
