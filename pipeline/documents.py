@@ -10,13 +10,14 @@ What a file is comes from its bytes, never its extension:
 * HTML -> ``text/html``; the main article text (trafilatura, reader comments, scripts and navigation
   dropped), with title, date and canonical URL from the page metadata;
 * PDF -> ``application/pdf``; the text layer, pages joined with form feeds so that the page of a span is
-  ``text[:char_start].count("\\f") + 1``; no OCR;
+  ``text[:char_start].count("\\f") + 1``, and lines the layout wrapped mid-sentence joined; no OCR;
 * DOCX -> the paragraphs of ``word/document.xml`` (stdlib zipfile + ElementTree).
 
 Everything else (empty or blank files, archives, images, executables, other binaries, corrupt or
-encrypted PDFs, undecodable text, files over the size limit, symbolic links, hidden files and folders,
-special files) becomes a ``Rejected`` row whose ``reason`` says what it is. An exact duplicate (same
-sha256) of an earlier path in sorted order is rejected with ``duplicate_of`` set to the kept path.
+encrypted PDFs, undecodable text, files over the size limit, symbolic links, hidden files and each
+file in a hidden folder, special files) becomes a ``Rejected`` row whose ``reason`` says what it is.
+An exact duplicate (same sha256) of an earlier path in sorted order is rejected with
+``duplicate_of`` set to the kept path.
 
 Heavy libraries (trafilatura, pypdf, charset-normalizer) are imported inside the functions that need
 them, so reading a plain-text file costs a read, a hash and a decode.
@@ -274,7 +275,7 @@ _MAGIC: list[tuple[bytes, str]] = [
     (b"\xca\xfe\xba\xbe", _binary("Java class or Mach-O executable")),
     (b"\x00asm", _binary("WebAssembly module")),
     (b"SQLite format 3\x00", _binary("SQLite database")),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", _binary("legacy Microsoft Office document (DOC/XLS/PPT/MSG); save it as DOCX or PDF")),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "legacy Microsoft Office document (DOC/XLS/PPT) is not supported; save it as DOCX or PDF"),
     (b"{\\rtf", "RTF document is not supported; save it as DOCX, PDF or plain text"),
     (b"%!PS", _binary("PostScript document")),
     (b"ID3", _binary("MP3 audio")),
@@ -286,6 +287,8 @@ _MAGIC: list[tuple[bytes, str]] = [
     (b"\x00\x01\x00\x00\x00", _binary("TrueType font")),
     (b"OTTO", _binary("OpenType font")),
 ]
+# Signatures made of letters: a text file could start with them, so they count only with a zero byte near.
+_WORDLIKE = frozenset({b"ID3", b"OggS", b"fLaC", b"wOFF", b"wOF2", b"OTTO"})
 _RIFF = {b"WEBP": _binary("WebP image"), b"WAVE": _binary("WAV audio"), b"AVI ": _binary("AVI video")}
 
 
@@ -297,7 +300,7 @@ def _sniff_binary(raw: bytes) -> str | None:
     if raw.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
         return _sniff_zip(raw)
     for magic, reason in _MAGIC:
-        if raw.startswith(magic):
+        if raw.startswith(magic) and (magic not in _WORDLIKE or b"\x00" in raw[:64]):
             raise DocumentError(reason)
     if raw.startswith(b"RIFF") and raw[8:12] in _RIFF:
         raise DocumentError(_RIFF[raw[8:12]])

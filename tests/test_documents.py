@@ -150,6 +150,11 @@ def test_extension_does_not_decide_the_type(tmp_path: Path) -> None:
     assert read_document(write(tmp_path / "noextension", "Police recorded 4,444 offences.")).media_type == "text/plain"
 
 
+def test_text_starting_like_a_binary_signature_stays_text(tmp_path: Path) -> None:
+    content = "OTTO Group said police recorded 1,234 offences.\n"  # 'OTTO' also opens an OpenType font
+    assert read_document(write(tmp_path / "otto.txt", content)).text == content
+
+
 def test_text_mentioning_html_tags_later_stays_plain_text(tmp_path: Path) -> None:
     content = "Police recorded 1,234 offences.\nThe page used <div> and <p> tags.\n"
     doc = read_document(write(tmp_path / "a.txt", content))
@@ -413,7 +418,7 @@ REFUSED = [
     ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(20), "binary file (JPEG image) is not supported"),
     ("program", b"\x7fELF\x02\x01\x01" + bytes(40), "binary file (ELF executable) is not supported"),
     ("setup.exe", b"MZ\x90\x00\x03\x00\x00\x00" + bytes(60), "binary file (Windows executable) is not supported"),
-    ("old.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(40), "binary file (legacy Microsoft Office document (DOC/XLS/PPT/MSG); save it as DOCX or PDF) is not supported"),
+    ("old.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(40), "legacy Microsoft Office document (DOC/XLS/PPT) is not supported; save it as DOCX or PDF"),
     ("data.bin", bytes(range(256)) * 4, "binary file (unknown type) is not supported"),
     # high-bit noise: not UTF-8, not cp1252 (0x81 etc. are unassigned), no legacy encoding makes text of it
     ("noise.txt", bytes(b for b in random.Random(0).randbytes(2000) if b >= 0x80), "undecodable text: not UTF-8, UTF-16 or a recognised legacy encoding"),
@@ -451,6 +456,14 @@ def test_named_pipe_is_refused_without_blocking(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.txt"
     os.mkfifo(fifo)
     assert reason_of(fifo) == "not a regular file (named pipe)"
+
+
+def test_file_gone_before_reading_is_refused_with_the_os_error(tmp_path: Path) -> None:
+    assert reason_of(tmp_path / "vanished.txt") == "cannot read file: No such file or directory"
+
+
+def test_folder_passed_as_a_file_is_refused(tmp_path: Path) -> None:
+    assert reason_of(tmp_path) == "not a regular file (folder)"
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
