@@ -110,6 +110,13 @@ _STOP_AFTER_NUMBER = re.compile(
     r"committed|logged|received|identified|assessed|confirmed|found|flagged|made|sent|seen|where|while)$",
     re.I,
 )
+_VERB = re.compile(
+    r"^(?:came|come|comes|went|go|saw|see|took|take|rose|fell|grew|got|gave|led|left|remain(?:ed|s)?|occur(?:red|s)?|"
+    r"happen(?:ed|s)?|involv(?:e|ed|es|ing)|includ(?:e|ed|es|ing)|contain(?:ed|s|ing)?|relat(?:e|ed|es|ing)|stem(?:med|s)?|"
+    r"featur(?:e|ed|es)|concern(?:ed|s)?|mention(?:ed|s)?|show(?:ed|s)?|reveal(?:ed|s)?|appear(?:ed|s)?|make|makes|"
+    r"accounted|account|accounts|referred|linked)$",
+    re.I,
+)
 _TOPIC = re.compile(
     r"\bsex(?:ual(?:ly)?)?\b|\bsexting|groom(?:ing|ed|er|ers)\b|indecent|child (?:sex(?:ual)? )?abuse|\bcsa[me]?\b|\bcsea\b|"
     r"ocsae?|exploitation|exploited|paedophil|pedophil|child porn|\brapes?\b|sextortion|intimate image|cybertip|"
@@ -222,6 +229,7 @@ class Unit:
     qualifier: str = "exact"
     base: int | None = None
     is_base: bool = False  # the "2,097" in "70 per cent of 2,097 cases"
+    precise_qualifier: bool = False  # "almost half (48%)": the bracketed figure is the one stated exactly
 
     @property
     def start(self) -> int:
@@ -354,11 +362,16 @@ def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> tuple[list
 def _noun_after(text: str, end: int, limit: int) -> tuple[str | None, str | None]:
     """(class, word) of the noun phrase right after a number: measure/people/org/other, or (None, None)."""
     words = re.findall(r"[A-Za-z][A-Za-z'’+-]*|[^\sA-Za-z]", text[end : min(limit, end + 80)])
-    phrase = []
+    phrase: list[str] = []
     for w in words[:6]:
         lw = w.lower().strip("'’")
-        if not w[0].isalpha() or _STOP_AFTER_NUMBER.match(lw):
+        if lw in _MEASURE_NOUNS:  # "seven mentions", "100 reports": after a number these are nouns
+            phrase.append(lw)
+            continue
+        if not w[0].isalpha() or _STOP_AFTER_NUMBER.match(lw) or _VERB.match(lw):
             break
+        if not phrase and lw.endswith("ed") and lw not in _MEASURE_NOUNS and lw not in _PEOPLE_NOUNS:
+            break  # "35.9 million came from", "29,906 confirmed": a verb, not a noun
         phrase.append(lw)
     if not phrase:
         return None, None
@@ -517,6 +530,7 @@ def _units(ctx: Context, numbers: list[Number]) -> list[Unit]:
             if u.share is not None and u.count is None and n.is_share and last.form in ("fraction", "ratio") and n.form == "percent" and re.fullmatch(r"\s*\(\s*", between):
                 u.numbers.append(n)
                 u.share = n.value
+                u.precise_qualifier = True
                 continue
             if u.count is not None and u.share is None and n.is_share and _COUNT_SHARE_BETWEEN.match(between):
                 u.numbers.append(n)
@@ -535,7 +549,7 @@ def _units(ctx: Context, numbers: list[Number]) -> list[Unit]:
         else:
             units.append(Unit([n], count=round(n.value), qualifier=n.qualifier))
     for u in units:
-        u.qualifier = u.numbers[0].qualifier
+        u.qualifier = u.numbers[-1].qualifier if u.precise_qualifier else u.numbers[0].qualifier
     return units
 
 
@@ -629,7 +643,8 @@ def _count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: 
     named = next((h for h in ctx.offences if n.end < h.start <= n.end + 2), None)
     if named is not None:
         cls2, word2 = _noun_after(text, named.end, sent.end)
-        cls, word = (cls2, word2) if cls2 in ("measure", "people", "org") else ("measure", "offences")
+        inside = _measure_in(named.text, 0, len(named.text))
+        cls, word = (cls2, word2) if cls2 in ("measure", "people", "org") else ("measure", inside or "offences")
     if cls == "measure":
         return word, None
     if cls == "people":
@@ -996,8 +1011,9 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
             if u.is_base:
                 platforms, p_starts = [], []
             rel = _relative_spans(text, sent, u.number_start)
+            named = rel + [(h.start, h.end) for h in _hits_in(ctx.platforms, clause[0], clause[1])]
             clause_text = "".join(
-                " " if any(a <= i < b for a, b in rel) else ch for i, ch in enumerate(text[clause[0] : clause[1]], clause[0])
+                " " if any(a <= i < b for a, b in named) else ch for i, ch in enumerate(text[clause[0] : clause[1]], clause[0])
             )
             online = any(
                 not re.search(r"\b(?:without|not|no|offline)\s+(?:the\s+|an?\s+)?$", clause_text[max(0, m.start() - 12) : m.start()], re.I)
