@@ -563,7 +563,7 @@ def _not_a_fact(ctx: Context, u: Unit, sent: Sentence, next_start: int) -> str |
     reason = ctx.lay.furniture_reason(u.start, u.end)
     if reason:
         return reason
-    if not text[last.end :].strip() and not re.search(r"[.!?”\"')]\s*$", text):
+    if last.end == len(text) and not re.search(r"[.!?”\"')]$", text):
         return "truncated at the end of the text"
     for p in ctx.periods:
         if p.start <= first.start < p.end or p.start < first.end <= p.end:
@@ -658,6 +658,10 @@ def _count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: 
     if n.spelled:
         return None, "spelled number without a counted noun"
     # a bare number: the counted noun comes from the sentence or its context
+    idx = ctx.lay.sentence_at(sent.start)
+    if idx in ctx.table_rows:
+        header = ctx.table_rows[idx][1]
+        return _measure_in(header, 0, len(header)) or "reports", None
     prev = [v for v in units[:k] if v.count is not None]
     part = re.search(r"\bof\s+(?:the|these|those)\s+[\d,]+\s+((?:[\w-]+\s+){0,2}[\w-]+)", text[sent.start : n.start], re.I)
     if part:
@@ -675,16 +679,11 @@ def _count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: 
     measure = _measure_in(text, sent.start, n.start) or _measure_in(text, n.end, sent.end)
     if measure:
         return measure, None
-    idx = ctx.lay.sentence_at(sent.start)
     if sent.item_of is not None:
         lead = ctx.lay.sentences[sent.item_of]
         measure = _measure_in(text, lead.start, lead.end)
         if measure:
             return measure, None
-    if idx in ctx.table_rows:
-        header = ctx.table_rows[idx][1]
-        measure = _measure_in(header, 0, len(header)) or "reports"
-        return measure, None
     if idx > 0 and _ANAPHOR.search(text, sent.start, sent.end):
         before = ctx.lay.sentences[idx - 1]
         measure = _measure_in(text, before.start, before.end)
@@ -1054,7 +1053,7 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
             if sent.is_item:
                 confidence -= 0.05
             for slug, p_start in zip(platforms, p_starts, strict=True):
-                q_start, q_end = _quote_span(ctx, sent, u, lseg[0], seg[1], p_start)
+                q_start, q_end = _quote_span(ctx, sent, u, sent.start if idx in ctx.table_rows else lseg[0], seg[1], p_start)
                 candidates.append(
                     Candidate(u, idx, [slug], [p_start] if p_start is not None else [], measure, region, region_how, offence, source,
                               period, round(min(0.98, max(0.05, confidence)), 2), q_start, q_end)
@@ -1080,11 +1079,17 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
         start = ctx.gaz.offence_start.get(c.offence or "")
         if start and c.period[2] and c.period[2] < start.year and c.offence in _FALLBACK_BEFORE_START:
             c.offence = _FALLBACK_BEFORE_START[c.offence]  # figures from before an offence existed count its predecessor
+    for a, b, why in ctx.lay.furniture:
+        for n in find_numbers(text, a, b):
+            key = (n.span_start, n.end)
+            if key not in decisions:
+                unit_of[key] = Unit([n], count=None if n.is_share else round(n.value), share=n.value if n.is_share else None)
+                decisions[key] = (why, text[n.span_start : n.end], -1)  # not in any article sentence
     facts, fact_of_unit, merged = _merge(ctx, candidates)
     mentions = []
     for (start, end), (reason, surface, idx) in sorted(decisions.items()):
         u = unit_of[(start, end)]
-        sentence = ctx.lay.sentences[idx]
+        sentence = ctx.lay.sentences[idx] if idx >= 0 else None
         kind = "count_share" if u.count is not None and u.share is not None else ("share" if u.share is not None else "count")
         value = u.share if u.count is None else float(u.count)
         fid = fact_of_unit.get((start, end))
@@ -1095,7 +1100,7 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
         else:
             decision, why = "dropped", reason
         mentions.append(
-            Mention(start, end, surface, value, kind, decision, why, fid, text[sentence.start : sentence.end])
+            Mention(start, end, surface, value, kind, decision, why, fid, text[sentence.start : sentence.end] if sentence else None)
         )
     return Extraction(mentions=mentions, facts=facts)
 
