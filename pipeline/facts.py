@@ -35,7 +35,25 @@ from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy
 from pipeline.periods import Period, find_periods, published_date
 from pipeline.segments import Layout, Sentence, layout
 
-EXTRACTOR_VERSION = "1.0.0"
+EXTRACTOR_RELEASE = "1.0.0"
+
+
+def _code_fingerprint() -> str:
+    """Hash of the extractor's code and reference data, so any change to them re-extracts (the cache key)."""
+    from importlib import resources
+
+    digest = hashlib.sha256()
+    package = resources.files("pipeline")
+    for name in ("mentions.py", "facts.py", "segments.py", "periods.py", "gazetteer.py"):
+        digest.update(package.joinpath(name).read_bytes())
+    for folder in ("taxonomy", "aliases"):
+        for entry in sorted(package.joinpath("metadata", folder).iterdir(), key=lambda e: e.name):
+            if entry.name.endswith(".csv"):
+                digest.update(entry.name.encode() + entry.read_bytes())
+    return digest.hexdigest()[:8]
+
+
+EXTRACTOR_VERSION = f"{EXTRACTOR_RELEASE}+{_code_fingerprint()}"
 
 
 @dataclass(frozen=True)
