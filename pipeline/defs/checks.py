@@ -5,7 +5,6 @@ its span, or an input that vanished, never reaches the database or a release.
 """
 
 from collections import Counter
-from typing import Any
 
 import dagster as dg
 
@@ -13,6 +12,7 @@ from pipeline.database import field_errors, reference_errors
 from pipeline.documents import IngestResult, input_paths
 from pipeline.facts import Fact, span_errors
 from pipeline.metadata.taxonomy import load_taxonomy
+from pipeline.defs.assets import ROWS
 from pipeline.defs.resources import PipelineSettings
 
 EXAMPLES = 10
@@ -43,17 +43,17 @@ def every_input_accounted_for(settings: PipelineSettings, documents: IngestResul
 
 
 @dg.asset_check(asset="facts", blocking=True, description="source, region, offence and each '+'-part of platform are taxonomy slugs.")
-def slugs_in_taxonomy(facts: list[dict[str, Any]]) -> dg.AssetCheckResult:
+def slugs_in_taxonomy(facts: ROWS) -> dg.AssetCheckResult:
     return check_result(reference_errors(facts, load_taxonomy()), len(facts))
 
 
 @dg.asset_check(asset="facts", blocking=True, description="share is a fraction in [0, 1].")
-def share_in_range(facts: list[dict[str, Any]]) -> dg.AssetCheckResult:
+def share_in_range(facts: ROWS) -> dg.AssetCheckResult:
     return check_result(field_errors("facts", facts, ["share"]), len(facts))
 
 
 @dg.asset_check(asset="facts", blocking=True, description="count is not negative.")
-def count_not_negative(facts: list[dict[str, Any]]) -> dg.AssetCheckResult:
+def count_not_negative(facts: ROWS) -> dg.AssetCheckResult:
     return check_result(field_errors("facts", facts, ["count"]), len(facts))
 
 
@@ -63,13 +63,13 @@ def count_not_negative(facts: list[dict[str, Any]]) -> dg.AssetCheckResult:
     additional_ins={"documents": dg.AssetIn("documents")},
     description="Every quote equals its document's text at [char_start:char_end].",
 )
-def quotes_match_spans(facts: list[dict[str, Any]], documents: IngestResult) -> dg.AssetCheckResult:
+def quotes_match_spans(facts: ROWS, documents: IngestResult) -> dg.AssetCheckResult:
     texts = {d.document: d.text for d in documents.documents}
     return check_result(span_errors([Fact(**row) for row in facts], texts), len(facts))
 
 
 @dg.asset_check(asset="facts", blocking=True, description="Every column meets its constraints in metadata/fields.py.")
-def columns_meet_constraints(facts: list[dict[str, Any]]) -> dg.AssetCheckResult:
+def columns_meet_constraints(facts: ROWS) -> dg.AssetCheckResult:
     return check_result(field_errors("facts", facts), len(facts))
 
 
