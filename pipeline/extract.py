@@ -16,6 +16,11 @@ the new path (``fact_id`` recomputed with ``facts.make_fact_id``) instead of bei
 extracted again. A new extractor version starts an empty folder, so everything is
 re-extracted.
 
+Worker processes start from a fresh interpreter (forkserver), not a fork of a threaded
+parent such as a Dagster run; like any multiprocessing code, a script that calls
+``extract_documents`` with more than one worker must guard its entry point with
+``if __name__ == "__main__":``.
+
 Each call writes at most one partition, named by the hash of its keys, into a
 temporary folder renamed into place: partitions are immutable and idempotent, so
 any number of processes or machines can fill the same cache, and readers see only

@@ -56,17 +56,18 @@ def describe(asset: str, m: Mapping[str, Any]) -> str:
     if asset == "mentions":
         return f"{m.get('dagster/row_count')} mentions ({m.get('kept')} kept, {m.get('dropped')} dropped)"
     if asset == "facts":
-        return (
-            f"{m.get('dagster/row_count')} facts; {m.get('re_extracted')} documents re-extracted, "
-            f"{m.get('cached')} from cache"
-        )
+        return f"{m.get('dagster/row_count')} facts; documents re-extracted: {m.get('re_extracted')}, from cache: {m.get('cached')}"
     if asset == "database":
         rows = m.get("rows") or {}
         return f"{rows.get('facts', 0)} facts, {rows.get('documents', 0)} documents -> {m.get('path')}"
     if asset == "release":
         state = "published" if m.get("published") else "unchanged"
-        return f"{m.get('version')} ({state}; +{m.get('added')} -{m.get('removed')} ~{m.get('changed')} facts)"
+        return f"{m.get('version')} ({state}; facts vs the previous release: {_changes(m)})"
     return ""
+
+
+def _changes(m: Mapping[str, Any]) -> str:
+    return f"+{m.get('added')} -{m.get('removed')} ~{m.get('changed')}"
 
 
 class _ProgressHandler(logging.Handler):
@@ -212,7 +213,7 @@ def print_summary(record: RunRecord, settings: Settings, documents: Any, elapsed
     if "release" in m:
         r = m["release"]
         state = "published" if r.get("published") else "unchanged, latest release kept"
-        print(f"  release: {r.get('version')} ({state}; facts +{r.get('added')} -{r.get('removed')} ~{r.get('changed')})", file=out)
+        print(f"  release: {r.get('version')} ({state}; facts vs the previous release: {_changes(r)})", file=out)
     for step, message in record.failures:
         print(f"  FAILED step {step}: {message}", file=out)
     skipped = [step for step in record.skipped if step in ASSET_STEPS]
