@@ -123,9 +123,9 @@ def extract_documents(
     served = {**hits, **new_entries}
     out = BatchExtraction()
     for doc, key in zip(documents, keys, strict=True):
-        source, mentions, facts = served[key]
+        extracted_as, mentions, facts = served[key]
         (out.extracted if todo.get(key) is doc else out.cached).append(doc.document)
-        if source != doc.document:
+        if extracted_as != doc.document:
             mentions, facts = _rekey(mentions, facts, doc.document)
         out.mentions.extend(mentions)
         out.facts.extend(facts)

@@ -173,18 +173,14 @@ def run_pipeline(settings: Settings, progress: bool = True) -> int:
             run_config={"loggers": {LOGGER: {}}},
             resources={"io_manager": dg.mem_io_manager},
         )
-        documents = result.output_for_node("documents") if _succeeded(result, "documents") else None
-    print_summary(record, settings, documents, time.monotonic() - started, out)
-    return 0 if result.success and all(passed for _, passed, _ in record.checks) else 1
+        documents = result.output_for_node("documents") if result.is_node_success("documents") else None
+    ok = result.success and all(passed for _, passed, _ in record.checks)
+    print_summary(record, documents, ok, time.monotonic() - started, out)
+    return 0 if ok else 1
 
 
-def _succeeded(result: dg.ExecuteInProcessResult, step: str) -> bool:
-    return any(e.step_key == step and e.event_type_value == "STEP_SUCCESS" for e in result.all_events)
-
-
-def print_summary(record: RunRecord, settings: Settings, documents: Any, elapsed: float, out: TextIO) -> None:
+def print_summary(record: RunRecord, documents: Any, ok: bool, elapsed: float, out: TextIO) -> None:
     m = record.materializations
-    ok = not record.failures and all(passed for _, passed, _ in record.checks)
     print(f"pipeline run: {'done' if ok else 'FAILED'} in {elapsed:.1f}s", file=out)
     if "documents" in m:
         print(f"  documents: {describe('documents', m['documents'])}", file=out)
