@@ -581,7 +581,7 @@ def _not_a_fact(ctx: Context, u: Unit, sent: Sentence, next_start: int) -> str |
     reason = ctx.lay.furniture_reason(u.start, u.end)
     if reason:
         return reason
-    if last.end == len(text) and not re.search(r"[.!?”\"')]$", text):
+    if last.end == len(text) and re.search(r"\b(?:from|of|to|by|in|at|for|and|the|a|an|with|than|about|over|was|were|is)\s+$", left_num, re.I):
         return "truncated at the end of the text"
     for p in ctx.periods:
         if p.start <= first.start < p.end or p.start < first.end <= p.end:
@@ -787,12 +787,10 @@ def _region_in_sentence(ctx: Context, sent: Sentence, u: Unit, clause: tuple[int
     in_sentence = _outside(_hits_in(ctx.regions, sent.start, sent.end), rel)
     if in_sentence:
         right = [h for h in in_sentence if seg[0] <= h.start < seg[1] and h.start >= u.end]
-        right = [h for h in right if re.search(r"\b(?:in|across|throughout|for|from)\s+(?:the\s+)?(?:\w+\s+){0,1}$", text[u.end : h.start], re.I)]
+        right = [h for h in right if re.search(r"\b(?:in|across|throughout|for|from|(?<!followed )by)\s+(?:the\s+)?(?:\w+\s+){0,1}$", text[u.end : h.start], re.I)]
         if right:
             group = next(g for g in _group(in_sentence, text) if right[0] in g)
-            folded = _fold_regions({h.slug for h in group})
-            if folded:
-                return folded
+            return _fold_regions({h.slug for h in group})  # several regions named: None, the figure spans them
         left = [h for h in in_sentence if h.end <= u.start]
         if left:
             groups = _group(left, text)
@@ -800,12 +798,6 @@ def _region_in_sentence(ctx: Context, sent: Sentence, u: Unit, clause: tuple[int
             folded = _fold_regions({h.slug for h in nearest})
             if folded or len(nearest) > 1:
                 return folded
-        in_clause = [h for h in in_sentence if clause[0] <= h.start < clause[1]]
-        if in_clause:
-            return _fold_regions({h.slug for h in in_clause})
-        folded = _fold_regions({h.slug for h in in_sentence})
-        if folded:
-            return folded
     return _NOT_FOUND
 
 

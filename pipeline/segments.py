@@ -22,7 +22,7 @@ _COMMENT_COUNT = re.compile(r"^\s*\d+\s+comments?\s*$", re.I)
 _COMMENT_WIDGET = re.compile(r"\b(?:oldest|newest|most voted|inline feedbacks|view all comments|sort by|notify of)\b", re.I)
 # A whole line of page furniture: counters, vote widgets, navigation, advert slots, bylines.
 _FURNITURE_LINE = re.compile(
-    r"^\s*(?:[\d\s.,:/|-]*(?:votes?|likes?|shares?|comments?|views?|rating)?"
+    r"^\s*(?:\d{1,4}|[\d\s.,]*\s?(?:votes?|likes?|shares?|comments?|views?|rating)|[\s.,:/|-]*"
     r"|(?:comments?\s*)?\d+\s+comments?"
     r"|(?:hide ad|advertisement|sponsored|related articles|related stories|back to top.*|close|skip to .*"
     r"|share this.*|follow us.*|sign up.*|subscribe|article rating|notify of|guest|newspapers (?:in|from) .*"
