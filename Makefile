@@ -46,6 +46,9 @@ extract: $(STAMP)
 verify: $(STAMP)
 	$(PY) -m pipeline verify
 
+lint: $(STAMP)
+	$(VENV)/bin/ruff check pipeline tests benchmarks
+
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import make_docx, make_pdf
+
 from pipeline.documents import (
     DOCX,
     HIDDEN_FILE_REASON,
@@ -49,36 +51,6 @@ def reason_of(path: Path, **kwargs: object) -> str:
     return str(info.value)
 
 
-def make_pdf(pages: list[str], *, title: str | None = None) -> bytes:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=12)
-    if title:
-        pdf.set_title(title)
-    for text in pages:
-        pdf.add_page()
-        if text:
-            pdf.multi_cell(0, 8, text)
-        else:
-            pdf.rect(20, 20, 100, 60)  # a page with a drawing and no text, like a scan
-    return bytes(pdf.output())
-
-
-def make_docx(paragraphs: list[str], *, title: str | None = None) -> bytes:
-    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-    body = "".join(f"<w:p><w:r><w:t xml:space=\"preserve\">{p}</w:t></w:r></w:p>" for p in paragraphs)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("[Content_Types].xml", "<Types xmlns='http://schemas.openxmlformats.org/package/2006/content-types'/>")
-        zf.writestr("word/document.xml", f"<w:document xmlns:w=\"{w}\"><w:body>{body}</w:body></w:document>")
-        if title:
-            zf.writestr(
-                "docProps/core.xml",
-                "<cp:coreProperties xmlns:cp='http://schemas.openxmlformats.org/package/2006/metadata/core-properties' "
-                f"xmlns:dc='http://purl.org/dc/elements/1.1/'><dc:title>{title}</dc:title></cp:coreProperties>",
-            )
-    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------------------------------

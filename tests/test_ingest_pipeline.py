@@ -13,16 +13,16 @@ import gzip
 import io
 import os
 import random
-import struct
 import subprocess
 import sys
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import pytest
+
+from tests.builders import make_docx as docx, make_pdf as pdf, tiny_png
 
 from pipeline.documents import DOCX, NO_TEXT_LAYER_REASON, SYMLINK_REASON, IngestResult, ingest, input_paths
 
@@ -59,42 +59,6 @@ def _write(path: Path, content: bytes) -> None:
     path.write_bytes(content)
 
 
-def tiny_png() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(b"\x00\x00"))
-        + chunk(b"IEND", b"")
-    )
-
-
-def pdf(pages: list[str], *, user_password: str | None = None) -> bytes:
-    from fpdf import FPDF
-
-    doc = FPDF()
-    doc.set_font("Helvetica", size=12)
-    for text in pages:
-        doc.add_page()
-        if text:
-            doc.multi_cell(0, 8, text)
-        else:
-            doc.rect(20, 20, 120, 80)  # a drawing and no text, like a scanned page
-    if user_password:
-        doc.set_encryption(owner_password="owner", user_password=user_password)
-    return bytes(doc.output())
-
-
-def docx(paragraphs: list[str]) -> bytes:
-    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-    body = "".join(f"<w:p><w:r><w:t>{p}</w:t></w:r></w:p>" for p in paragraphs)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("[Content_Types].xml", "<Types xmlns='http://schemas.openxmlformats.org/package/2006/content-types'/>")
-        zf.writestr("word/document.xml", f'<w:document xmlns:w="{w}"><w:body>{body}</w:body></w:document>')
-    return buf.getvalue()
 
 
 ARTICLE_WITH_COMMENTS = """<!DOCTYPE html>
