@@ -188,9 +188,7 @@ def _fsync(path: Path) -> None:
 # Validators: rows against the metadata and the taxonomy. Each returns one message per problem.
 
 
-def field_errors(
-    table: str, rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None
-) -> list[str]:
+def field_errors(table: str, rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None) -> list[str]:
     """Values breaking the constraints declared in ``metadata/fields.py`` (required, minimum, maximum, enum)."""
     t = TABLES[table]
     fields = [f for f in t.fields if columns is None or f.name in columns]

@@ -133,7 +133,10 @@ def extract_documents(
     out.facts.sort(key=lambda r: (r["document"], r["char_start"], r["char_end"], r["fact_id"]))
     log.info(
         "extracted %d documents, %d from cache: %d mentions, %d facts",
-        len(out.extracted), len(out.cached), len(out.mentions), len(out.facts),
+        len(out.extracted),
+        len(out.cached),
+        len(out.mentions),
+        len(out.facts),
     )
     return out
 

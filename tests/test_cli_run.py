@@ -38,9 +38,7 @@ def recorded_counts(dagster_home: Path) -> tuple[int, int]:
     return metadata["re_extracted"].value, metadata["cached"].value
 
 
-def test_run_builds_the_database_and_then_re_extracts_only_what_changed(
-    pipeline_env: dict[str, str], seed_raw: Path
-) -> None:
+def test_run_builds_the_database_and_then_re_extracts_only_what_changed(pipeline_env: dict[str, str], seed_raw: Path) -> None:
     curated = Path(pipeline_env["PIPELINE_CURATED_DIR"])
     home = Path(pipeline_env["DAGSTER_HOME"])
     n_docs = len([p for p in seed_raw.iterdir() if p.name != "sources.csv"])
@@ -88,9 +86,7 @@ def test_run_reports_a_bad_document_as_rejected_and_still_succeeds(pipeline_env:
     assert "rejected empty.txt:" in done.stdout
 
 
-def test_run_fails_with_a_clear_message_when_the_raw_folder_is_missing(
-    pipeline_env: dict[str, str], tmp_path: Path
-) -> None:
+def test_run_fails_with_a_clear_message_when_the_raw_folder_is_missing(pipeline_env: dict[str, str], tmp_path: Path) -> None:
     env = {k: v for k, v in pipeline_env.items() if k != "DAGSTER_HOME"}  # the ephemeral instance
     env["PIPELINE_RAW_DIR"] = str(tmp_path / "nowhere")
     done = run(env, "--quiet")

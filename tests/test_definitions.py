@@ -112,8 +112,8 @@ def test_materialize_every_asset_over_the_seed_documents(tmp_path: Path, seed_ra
         texts = dict(con.execute("SELECT document, text FROM documents").fetchall())
         facts = con.execute("SELECT document, char_start, char_end, quote FROM facts").fetchall()
     assert facts, "the extractor finds facts in the seed documents"
-    for document, start, end, quote in facts:
-        assert texts[document][start:end] == quote
+    for name, start, end, quote in facts:
+        assert texts[name][start:end] == quote
 
     release = result.asset_materializations_for_node("release")[0].metadata
     assert Path(release["path"].value).is_dir()

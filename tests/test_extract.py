@@ -54,9 +54,7 @@ def test_a_changed_document_is_the_only_one_re_extracted(tmp_path: Path, seeds: 
     assert batch.cached == names(seeds[:2] + seeds[3:])
 
 
-def test_a_changed_publication_date_is_re_extracted_because_years_fall_back_to_it(
-    tmp_path: Path, seeds: list[Document]
-) -> None:
+def test_a_changed_publication_date_is_re_extracted_because_years_fall_back_to_it(tmp_path: Path, seeds: list[Document]) -> None:
     extract_documents(seeds[:1], cache_dir=tmp_path, workers=1)
     redated = dataclasses.replace(seeds[0], published=date(2001, 1, 1))
     assert extract_documents([redated], cache_dir=tmp_path, workers=1).extracted == [seeds[0].document]
@@ -83,9 +81,7 @@ def test_the_cache_is_parquet_partitions_under_the_extractor_version(tmp_path: P
     assert "key" in pq.read_schema(partition / "facts.parquet").names
 
 
-def test_the_same_content_under_a_new_path_is_served_from_the_cache_with_new_ids(
-    tmp_path: Path, seeds: list[Document]
-) -> None:
+def test_the_same_content_under_a_new_path_is_served_from_the_cache_with_new_ids(tmp_path: Path, seeds: list[Document]) -> None:
     first = extract_documents(seeds, cache_dir=tmp_path, workers=1)
     moved = [dataclasses.replace(d, document="moved/" + d.document) for d in seeds]
     batch = extract_documents(moved, cache_dir=tmp_path, workers=1)
@@ -130,7 +126,9 @@ def test_many_small_partitions_are_compacted_into_one(
 
 
 def test_the_process_pool_gives_the_same_rows_as_one_process(seeds: list[Document]) -> None:
-    docs = seeds + [dataclasses.replace(d, document=f"copy{i}/{d.document}", text=d.text + f" {i}") for i, d in enumerate(seeds * 3)]
+    docs = seeds + [
+        dataclasses.replace(d, document=f"copy{i}/{d.document}", text=d.text + f" {i}") for i, d in enumerate(seeds * 3)
+    ]
     one = extract_documents(docs, cache_dir=None, workers=1)
     pool = extract_documents(docs, cache_dir=None, workers=2)
     assert pool.facts == one.facts

@@ -42,7 +42,9 @@ def every_input_accounted_for(settings: PipelineSettings, documents: IngestResul
     return check_result(input_errors(inputs, documents), len(inputs))
 
 
-@dg.asset_check(asset="facts", blocking=True, description="source, region, offence and each '+'-part of platform are taxonomy slugs.")
+@dg.asset_check(
+    asset="facts", blocking=True, description="source, region, offence and each '+'-part of platform are taxonomy slugs."
+)
 def slugs_in_taxonomy(facts: ROWS) -> dg.AssetCheckResult:
     return check_result(reference_errors(facts, load_taxonomy()), len(facts))
 

@@ -56,7 +56,9 @@ def describe(asset: str, m: Mapping[str, Any]) -> str:
     if asset == "mentions":
         return f"{m.get('dagster/row_count')} mentions ({m.get('kept')} kept, {m.get('dropped')} dropped)"
     if asset == "facts":
-        return f"{m.get('dagster/row_count')} facts; documents re-extracted: {m.get('re_extracted')}, from cache: {m.get('cached')}"
+        return (
+            f"{m.get('dagster/row_count')} facts; documents re-extracted: {m.get('re_extracted')}, from cache: {m.get('cached')}"
+        )
     if asset == "database":
         rows = m.get("rows") or {}
         return f"{rows.get('facts', 0)} facts, {rows.get('documents', 0)} documents -> {m.get('path')}"
