@@ -449,8 +449,9 @@ class _Diff:
 
 
 def _diff_facts(new: pa.Table, old: pa.Table | None) -> _Diff:
-    if old is None:
-        return _Diff([], [], [], [], [])
+    if old is None:  # a first release adds every fact
+        added = sorted(zip(new.column("fact_id").to_pylist(), new.column("document").to_pylist(), strict=True))
+        return _Diff(added, [], [], [], [])
     common = [c for c in new.column_names if c in old.column_names and c != "fact_id"]
     with duckdb.connect() as con:
         con.register("new_facts", new)
