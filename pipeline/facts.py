@@ -342,9 +342,10 @@ def _group(hits: list[Hit], text: str) -> list[list[Hit]]:
     for h in hits:
         if groups:
             between = text[groups[-1][-1].end : h.start]
+            owner_group = load_taxonomy().platforms.get(groups[-1][-1].slug, {}).get("kind") == "group"
             if re.fullmatch(r"\s*(?:police|constabulary|police service|police force)?\s*(?:,|and|or|&|/|,\s*and|,\s*or|\s)*\s*", between, re.I) or re.fullmatch(
                 r"\s*,?\s*(?:including|such as|like|e\.g\.?)\s+", between
-            ):
+            ) or (owner_group and re.fullmatch(r"\s*[-–—(:,]\s*", between)):
                 groups[-1].append(h)
                 continue
         groups.append([h])
@@ -388,8 +389,8 @@ def _noun_after(text: str, end: int, limit: int) -> tuple[str | None, str | None
             continue
         if not w[0].isalpha() or _STOP_AFTER_NUMBER.match(lw) or _VERB.match(lw):
             break
-        if not phrase and lw.endswith("ed") and lw not in _MEASURE_NOUNS and lw not in _PEOPLE_NOUNS:
-            break  # "35.9 million came from", "29,906 confirmed": a verb, not a noun
+        if lw.endswith("ed") and (not phrase or phrase[-1].endswith("s")) and lw not in _PEOPLE_NOUNS:
+            break  # "35.9 million came from", "25 analysts reviewed": a verb, not part of the noun
         phrase.append(lw)
     if not phrase:
         return None, None
@@ -506,7 +507,7 @@ def _document_context(doc: Document, tax: Taxonomy) -> Context:
         default_region=default_region,
         widest_region=_national_region(regions, tax),
         default_offence=default_offence, default_source=default_source,
-        on_topic=topic_hits >= 3 or (lead_hits >= 1 and topic_hits >= 2), excluded=excluded, table_rows={},
+        on_topic=topic_hits >= 2 or lead_hits >= 1, excluded=excluded, table_rows={},
     )
     _find_tables(ctx)
     return ctx
@@ -675,6 +676,8 @@ def _count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: 
         return None, f"counts {word}: not offences, reports, images or cases"
     if n.spelled:
         return None, "spelled number without a counted noun"
+    if re.search(r"\b(?:team|group|panel|staff|workforce|crew|board|committee|network)\s+of\s+$", text[max(sent.start, n.start - 30) : n.start], re.I):
+        return None, "count of people (a team or group of)"
     # a bare number: the counted noun comes from the sentence or its context
     idx = ctx.lay.sentence_at(sent.start)
     if idx in ctx.table_rows:
@@ -881,13 +884,14 @@ def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int,
             if n.start == u.numbers[0].start:
                 return date(col, 1, 1), date(col, 12, 31), col
     own = [p for p in ctx.periods if seg[0] <= p.start < seg[1] and p.kind != "date" and not _BASELINE_LEFT.search(text[max(0, p.start - 25) : p.start])]
-    if not own and lseg[0] == _clause(text, sent, u.start)[0]:
+    relation = _PREV_YEAR.search(text[seg[0] : seg[1]]) or _UP_FROM_LEFT.search(text[max(sent.start, u.start - 20) : u.start])
+    if not own and not relation and lseg[0] == _clause(text, sent, u.start)[0]:
         own = [p for p in ctx.periods if lseg[0] <= p.start < lseg[1] and p.kind != "date"]
         own = own[-1:]
     if own:
         return _dates_of(ctx, own[0])
     reference_year = ctx.default_year
-    main = [p for p in ctx.periods if sent.start <= p.start < sent.end and p.kind != "date" and p.year
+    main = [p for p in ctx.periods if sent.start <= p.start < seg[1] and p.kind != "date" and p.year
             and not _BASELINE_LEFT.search(text[max(0, p.start - 25) : p.start])]
     if main:
         reference_year = main[-1].year
@@ -1011,6 +1015,8 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
                 measure, reason = _count_measure(ctx, u, sent, units, k)
             if reason is None and u.share is not None:
                 reason = _share_problem(ctx, u, sent, clause)
+            elif reason is None and _AGE_SEX.search(text, clause[0], clause[1]):
+                reason = "count of victims by age or sex (out of scope)"
             if reason is None and not _on_topic(ctx, sent, idx):
                 reason = "not about child sexual abuse"
             if reason is not None:

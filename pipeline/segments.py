@@ -13,7 +13,7 @@ from dataclasses import dataclass
 # A line that opens the reader-comments section: everything after it is not the article.
 _COMMENTS_OPEN = re.compile(
     r"^\s*(?:leave a (?:comment|reply)|post a comment|add (?:a|your) comment|view all comments|show comments"
-    r"|join the (?:discussion|conversation)|reader comments|comments are closed|have your say"
+    r"|join the (?:discussion|conversation)|reader comments|comments are closed|have your say|comments?\s*\(\d+\)"
     r"|fill in your details below.*)\s*$",
     re.I,
 )

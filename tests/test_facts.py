@@ -203,3 +203,27 @@ def test_every_quote_is_its_span_of_the_text():
 def test_fact_ids_are_stable_across_runs():
     text = "Police recorded 2,873 grooming offences in 2021/22, the NSPCC said."
     assert [f.fact_id for f in facts(text)] == [f.fact_id for f in facts(text)]
+
+
+def test_comment_count_heading_opens_the_reader_comments():
+    text = "Police recorded 2,904 grooming offences in 2023, the NSPCC said.\n\nComments (4)\nDave: surely 7,000 grooming offences"
+    assert [f.count for f in facts(text)] == [2904]
+
+
+def test_figure_the_year_before_is_dated_before_the_period_named_earlier():
+    found = facts("The figure for 2020/21 was up from 1,480 grooming offences the year before, the NSPCC said.")
+    assert [(f.count, f.year) for f in found] == [(1480, 2020)]
+
+
+def test_share_does_not_take_the_period_of_a_later_figure():
+    found = facts("Of these grooming offences, 64% involved Snapchat, up from 55% in 2019.", published=date(2021, 2, 1))
+    assert sorted((f.share, f.year) for f in found) == [(0.55, 2019), (0.64, 2021)]
+
+
+def test_owner_group_with_its_members_between_dashes_is_the_group():
+    f = only("Meta-owned platforms - Facebook, Instagram and WhatsApp - were used in 38% of grooming offences.")
+    assert (f.platform, f.share) == ("meta_apps", 0.38)
+
+
+def test_a_team_of_people_is_not_a_count_of_offences():
+    assert facts("A team of 25 analysts reviewed child sexual abuse reports for the charity.") == []
