@@ -199,7 +199,10 @@ _CLAUSE_BREAK = re.compile(
 )
 _RELATIVE = re.compile(r",\s*(?:which|who)\b[^,;]*,", re.I)
 _EXCEPT = re.compile(r"\b(?:except|excluding|apart from|other than|with the exception of)\b[^.;]*", re.I)
-_ANAPHOR = re.compile(r"\b(?:these|those|them|the figure|the number|the total|this total|of which)\b", re.I)
+_ANAPHOR = re.compile(
+    r"\b(?:these|those|them|the figure|the number|the total|this total|of which)\b|^(?:that|this|it)\s+(?:was|is|represents|marks)\b",
+    re.I,
+)
 _EACH = re.compile(r"\b(?:each|both|respectively)\b", re.I)
 _RIGHT_PREP = re.compile(r"\b(?:on|via|through|over|using|from|to|involving|involved|mentioned|mentioning|named|citing)\s+(?:the\s+)?(?:\w+\s+){0,2}$", re.I)
 _OR_OTHER = re.compile(r"^\s+or\s+other\s+$", re.I)
@@ -705,7 +708,7 @@ def _count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: 
         measure = _measure_in(text, lead.start, lead.end)
         if measure:
             return measure, None
-    if idx > 0 and _ANAPHOR.search(text, sent.start, sent.end):
+    if idx > 0 and _ANAPHOR.search(text[sent.start : sent.end]):
         before = ctx.lay.sentences[idx - 1]
         measure = _measure_in(text, before.start, before.end)
         if measure:
@@ -728,7 +731,7 @@ def _on_topic(ctx: Context, sent: Sentence, idx: int) -> bool:
         return ctx.on_topic
     if idx > 0:
         prev = ctx.lay.sentences[idx - 1]
-        if prev.paragraph == sent.paragraph or _ANAPHOR.search(text, sent.start, sent.end):
+        if prev.paragraph == sent.paragraph or _ANAPHOR.search(text[sent.start : sent.end]):
             return bool(_TOPIC.search(text, prev.start, prev.end))
     return False
 
@@ -745,7 +748,7 @@ def _context_sentences(ctx: Context, idx: int) -> list[Sentence]:
     while j >= 0 and sents[j].paragraph == sent.paragraph:
         out.append(sents[j])
         j -= 1
-    if _ANAPHOR.search(ctx.text, sent.start, sent.end):
+    if _ANAPHOR.search(ctx.text[sent.start : sent.end]):
         out.extend(sents[max(0, j - 1) : j + 1][::-1])
     return out
 
@@ -1038,7 +1041,7 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
                 platforms, p_starts = (["online_any"] if online else ["all_platforms"]), [None]  # type: ignore[list-item]
             if u.share is not None and u.count is None and platforms == ["all_platforms"]:
                 of_offence = re.match(r"^\s*\)?\s*of\s+(?:the\s+|all\s+|these\s+|those\s+)?", text[u.end : u.end + 20])
-                if not of_offence and not _ANAPHOR.search(text, sent.start, sent.end):
+                if not of_offence and not _ANAPHOR.search(text[sent.start : sent.end]):
                     decisions[key] = ("share with nothing it is a share of", text[u.start : u.end], idx)
                     continue
             if measure is None and u.share is not None:

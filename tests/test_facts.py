@@ -227,3 +227,8 @@ def test_owner_group_with_its_members_between_dashes_is_the_group():
 
 def test_a_team_of_people_is_not_a_count_of_offences():
     assert facts("A team of 25 analysts reviewed child sexual abuse reports for the charity.") == []
+
+
+def test_a_sentence_starting_that_was_refers_back_to_the_figure_before():
+    text = "Police in Avon recorded 214 grooming offences in 2022/23, the NSPCC said. That was up from 176 in the previous year."
+    assert sorted((f.count, f.year) for f in facts(text)) == [(176, 2022), (214, 2023)]
