@@ -38,6 +38,7 @@ _ABBREVIATIONS = {
     "prof", "sgt", "insp", "supt", "det", "ch", "gen", "gov", "rep", "sen", "jr", "sr", "fig", "ave", "rd",
 }
 _SENTENCE_END = re.compile(r"[.!?]+[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9•£$€#])|[.!?]+[\"”’')\]]*$")
+_DATE_HEADER = re.compile(r"^\s*(?:date|published|updated)\s*:?\s*\d{4}-\d{2}-\d{2}\s*", re.I)
 _BULLET = re.compile(r"^\s*(?:[•·*▪◦‣–-]|\d+[.)])\s+")
 
 
@@ -132,6 +133,11 @@ def layout(text: str) -> Layout:
         if _FURNITURE_LINE.match(line) and line.strip():
             furniture.append((a, b, "page furniture"))
             continue
+        header = _DATE_HEADER.match(line)
+        if header:  # " date 2024-08-14 Story text...": the date label is metadata, the rest is the article
+            furniture.append((a, a + header.end(), "date header"))
+            a += header.end()
+            line = text[a:b]
         more = _READ_MORE.search(line)
         if more:
             furniture.append((a + more.start(), b, "link to another story"))
