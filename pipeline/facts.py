@@ -21,6 +21,7 @@ How a number becomes a fact:
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import re
 from collections import Counter
@@ -30,7 +31,7 @@ from typing import Any
 
 from pipeline.documents import Document
 from pipeline.gazetteer import Gazetteers, Hit, gazetteers
-from pipeline.mentions import Mention, Number, find_numbers
+from pipeline.mentions import Mention, Number, find_numbers, parse_spelled
 from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy
 from pipeline.periods import Period, find_periods, published_date
 from pipeline.segments import Layout, Sentence, layout
@@ -216,7 +217,6 @@ _FIRST_OF_NEW = re.compile(
 )
 _BASELINE_LEFT = re.compile(r"\b(?:compared (?:to|with)|than|since|on|from|over|versus|vs\.?|launched in|founded in|set up in|introduced in|established in)\s+(?:the\s+)?(?:same\s+period\s+(?:in|of)\s+)?$", re.I)
 _SINCE_LEFT = re.compile(r"\bsince\s+(?:the\s+)?$", re.I)
-_FROM_TO = re.compile(r"^\s*(?:\w+\s+){0,4}?to\s+$", re.I)
 _UP_FROM_LEFT = re.compile(r"\b(?:up|down|rising|rose|fell|falling|dropped|increased|decreased)?\s*from\s+(?:the\s+)?$", re.I)
 
 _COUNT_SHARE_BETWEEN = re.compile(
@@ -225,9 +225,6 @@ _COUNT_SHARE_BETWEEN = re.compile(
 )
 _SHARE_COUNT_BETWEEN = re.compile(r"^\s*\)?\s*(?:of\s+(?:\w+\s+){0,2})?[–—-]\s*$", re.I)
 _SHARE_BASE_BETWEEN = re.compile(r"^\s*\)?\s*of\s+(?:the\s+|all\s+)?$", re.I)
-_SPELLED_WORDS = re.compile(
-    r"^(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a|an|half|twenty|thirty|forty|fifty)$", re.I
-)
 _OFFENCE_FAMILY_MATERIAL = {"child_sexual_abuse_material_reports"}
 _ONLINE_VARIANT = {"child_sexual_offences": "online_child_sexual_offences"}
 _FALLBACK_BEFORE_START = {"sexual_communication_with_a_child": "sexual_grooming"}
@@ -307,6 +304,7 @@ class Context:
     on_topic: bool
     excluded: list[tuple[int, int]]
     table_rows: dict[int, tuple[list[int], str]]  # sentence index -> (years per column, header text)
+    topic_counts: list[int]  # topic cues per sentence
 
     def in_excluded(self, pos: int) -> bool:
         return any(a <= pos < b for a, b in self.excluded)
@@ -355,8 +353,8 @@ def _group(hits: list[Hit], text: str) -> list[list[Hit]]:
     return groups
 
 
-def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> tuple[list[str], bool]:
-    """Slugs a group of platform names stands for, and whether it is distributed ('each')."""
+def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> list[str]:
+    """Slugs a group of platform names stands for."""
     slugs = [h.slug for h in group]
     groups = [s for s in slugs if tax.platforms.get(s, {}).get("kind") == "group"]
     if groups:
@@ -366,9 +364,9 @@ def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> tuple[list
         gap = text[g_hit.end : members[0].start] if members else ""
         if members and re.fullmatch(r"\s+", gap):
             # "Facebook owned apps Instagram and WhatsApp": the apps named
-            return sorted({h.slug for h in members}), False
+            return sorted({h.slug for h in members})
         others = [s for s in slugs if s not in groups and tax.platforms.get(s, {}).get("owner_group") != owner]
-        return sorted({groups[0], *others}), False
+        return sorted({groups[0], *others})
     # "messaging app Snapchat": a category named right before a platform is that platform
     kinds = [tax.platforms.get(s, {}).get("kind") for s in slugs]
     if "category" in kinds and len(slugs) > 1:
@@ -378,7 +376,7 @@ def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> tuple[list
     # "social media or other communication platforms": the wider term
     if len(group) == 2 and _OR_OTHER.match(text[group[0].end : group[1].start]):
         slugs = [group[1].slug]
-    return sorted(set(slugs)), False
+    return sorted(set(slugs))
 
 
 def _noun_after(text: str, end: int, limit: int) -> tuple[str | None, str | None]:
@@ -446,7 +444,6 @@ def _document_context(doc: Document, tax: Taxonomy) -> Context:
     published = doc.published or published_date(text)
     periods = find_periods(text, published)
     excluded = [(m.start(), m.end()) for m in _EXCEPT.finditer(text)]
-    body = [(s.start, s.end) for s in lay.sentences]
 
     def in_body(h: Hit) -> bool:
         return lay.furniture_reason(h.start, h.end) is None
@@ -456,7 +453,8 @@ def _document_context(doc: Document, tax: Taxonomy) -> Context:
     offences = [h for h in gaz.offences.find(text) if in_body(h)]
     sources = [h for h in gaz.sources.find(text) if in_body(h)]
 
-    topical = [(s.start, s.end) for s in lay.sentences if _TOPIC.search(text, s.start, s.end)]
+    topic_counts = [len(_TOPIC.findall(text, s.start, s.end)) for s in lay.sentences]
+    topical = [(s.start, s.end) for s, n in zip(lay.sentences, topic_counts, strict=True) if n]
     year_counts = Counter(
         p.year for p in periods if p.year and p.kind in ("financial_year", "range", "year_to", "year", "month")
         and lay.furniture_reason(p.start, p.end) is None
@@ -502,15 +500,15 @@ def _document_context(doc: Document, tax: Taxonomy) -> Context:
         if sources
         else None
     )
-    topic_hits = sum(1 for a, b in body for _ in _TOPIC.finditer(text, a, b))
-    lead_hits = sum(1 for a, b in body[:3] for _ in _TOPIC.finditer(text, a, b))
+    topic_hits = sum(topic_counts)
+    lead_hits = sum(topic_counts[:3])
     ctx = Context(
         doc=doc, text=text, lay=lay, gaz=gaz, tax=tax, periods=periods, platforms=platforms, regions=regions,
         offences=offences, sources=sources, published=published, default_year=default_year,
         default_region=default_region,
         widest_region=_national_region(regions, tax),
         default_offence=default_offence, default_source=default_source,
-        on_topic=topic_hits >= 2 or lead_hits >= 1, excluded=excluded, table_rows={},
+        on_topic=topic_hits >= 2 or lead_hits >= 1, excluded=excluded, table_rows={}, topic_counts=topic_counts,
     )
     _find_tables(ctx)
     return ctx
@@ -719,20 +717,20 @@ def _count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: 
 def _on_topic(ctx: Context, sent: Sentence, idx: int) -> bool:
     """About child sexual abuse: said in the sentence, or the document is and the sentence is about nothing else."""
     text = ctx.text
-    if _TOPIC.search(text, sent.start, sent.end):
+    if ctx.topic_counts[idx]:
         return True
     if _OFF_TOPIC.search(text, sent.start, sent.end):
         return False
     if ctx.on_topic:
         return True
     if sent.is_item or idx in ctx.table_rows:
-        if sent.item_of is not None and _TOPIC.search(text, ctx.lay.sentences[sent.item_of].start, ctx.lay.sentences[sent.item_of].end):
+        if sent.item_of is not None and ctx.topic_counts[sent.item_of]:
             return True
         return ctx.on_topic
     if idx > 0:
         prev = ctx.lay.sentences[idx - 1]
         if prev.paragraph == sent.paragraph or _ANAPHOR.search(text[sent.start : sent.end]):
-            return bool(_TOPIC.search(text, prev.start, prev.end))
+            return bool(ctx.topic_counts[idx - 1])
     return False
 
 
@@ -850,14 +848,14 @@ def _choose_source(ctx: Context, sent: Sentence, idx: int, u: Unit) -> str | Non
     return ctx.default_source
 
 
-def _choose_platforms(ctx: Context, sent: Sentence, u: Unit, seg: tuple[int, int], clause: tuple[int, int]) -> tuple[list[str], list[int], bool]:
-    """(platform slugs, where each was named, distributed 'each'); [] when none is named."""
+def _choose_platforms(ctx: Context, sent: Sentence, u: Unit, seg: tuple[int, int]) -> tuple[list[str], list[int]]:
+    """(platform slugs, where each was named); ([], []) when none is named. 'Each' gives one slug per platform."""
     text = ctx.text
     rel = _relative_spans(text, sent, u.number_start)
     hits = _outside(_hits_in(ctx.platforms, sent.start, sent.end), rel)
     hits = [h for h in hits if not (u.start <= h.start < u.end)]
     if not hits:
-        return [], [], False
+        return [], []
     groups = _group(hits, text)
     right = [g for g in groups if u.end <= g[0].start < seg[1] and _RIGHT_PREP.search(text[u.end : g[0].start])]
     chosen = right[0] if right else None
@@ -866,16 +864,16 @@ def _choose_platforms(ctx: Context, sent: Sentence, u: Unit, seg: tuple[int, int
         if left:
             chosen = left[-1]
     if chosen is None:
-        return [], [], False
-    slugs, _ = _platform_of_group(chosen, text, ctx.tax)
+        return [], []
+    slugs = _platform_of_group(chosen, text, ctx.tax)
     tail = text[chosen[-1].end : min(sent.end, u.end + 30)]
     each = len(slugs) > 1 and bool(_EACH.search(tail)) and not _INCLUDING.match(text[chosen[-1].end : chosen[-1].end + 15])
     if each:
         starts = []
         for s in slugs:
             starts.append(next(h.start for h in chosen if h.slug == s))
-        return slugs, starts, True
-    return ["+".join(slugs)], [chosen[0].start], False
+        return slugs, starts
+    return ["+".join(slugs)], [chosen[0].start]
 
 
 def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, int], lseg: tuple[int, int], offence: str | None, units_after: list[Unit]) -> tuple[date | None, date | None, int | None]:
@@ -903,8 +901,6 @@ def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int,
         return None, None, reference_year - 1
     ago = _YEARS_AGO.search(window)
     if ago and reference_year:
-        from pipeline.mentions import parse_spelled
-
         n = int(ago.group(1)) if ago.group(1).isdigit() else parse_spelled(ago.group(1))
         if n:
             return None, None, reference_year - n
@@ -913,8 +909,6 @@ def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int,
         return None, None, year
     first_new = _FIRST_OF_NEW.search(text, sent.start, sent.end)
     if first_new and offence in ctx.gaz.offence_start:
-        from pipeline.mentions import parse_spelled
-
         begin = ctx.gaz.offence_start[offence]
         if first_new.group(2) and first_new.group(2).lower().startswith("month"):
             n = int(first_new.group(1)) if first_new.group(1).isdigit() else (parse_spelled(first_new.group(1)) or 12)
@@ -923,8 +917,6 @@ def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int,
         month = begin.month + n - 1
         year = begin.year + (month - 1) // 12
         month = (month - 1) % 12 + 1
-        import calendar
-
         last = date(year, month, calendar.monthrange(year, month)[1])
         return begin, last, last.year
     # "dropped from 96 to 79": the first figure is the earlier period
@@ -1025,14 +1017,17 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
             if reason is not None:
                 decisions[key] = (reason, text[u.start : u.end], idx)
                 continue
-            platforms, p_starts, _ = _choose_platforms(ctx, sent, u, seg, clause)
+            platforms, p_starts = _choose_platforms(ctx, sent, u, seg)
             if u.is_base:
                 platforms, p_starts = [], []
             rel = _relative_spans(text, sent, u.number_start)
             named = rel + [(h.start, h.end) for h in _hits_in(ctx.platforms, clause[0], clause[1])]
-            clause_text = "".join(
-                " " if any(a <= i < b for a, b in named) else ch for i, ch in enumerate(text[clause[0] : clause[1]], clause[0])
-            )
+            chars = list(text[clause[0] : clause[1]])
+            for a, b in named:
+                lo, hi = max(a, clause[0]) - clause[0], min(b, clause[1]) - clause[0]
+                if lo < hi:
+                    chars[lo:hi] = " " * (hi - lo)
+            clause_text = "".join(chars)
             online = any(
                 not re.search(r"\b(?:without|not|no|offline)\s+(?:the\s+|an?\s+)?$", clause_text[max(0, m.start() - 12) : m.start()], re.I)
                 for m in _ONLINE.finditer(clause_text)
