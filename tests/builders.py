@@ -44,6 +44,15 @@ def make_docx(paragraphs: list[str], *, title: str | None = None) -> bytes:
     return buf.getvalue()
 
 
+def make_zip(files: dict[str, str]) -> bytes:
+    """A zip archive holding the given names and contents."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, content in files.items():
+            zf.writestr(name, content)
+    return buf.getvalue()
+
+
 def tiny_png() -> bytes:
     """A valid 1x1 PNG."""
 

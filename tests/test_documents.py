@@ -12,13 +12,12 @@ import random
 import subprocess
 import sys
 import tarfile
-import zipfile
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from tests.builders import make_docx, make_pdf
+from tests.builders import make_docx, make_pdf, make_zip as _zip
 
 from pipeline.documents import (
     DOCX,
@@ -358,14 +357,6 @@ def test_docx_paragraphs_and_title(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------------------------------
 # Files that are refused, each with its reason
-
-
-def _zip(names: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, content in names.items():
-            zf.writestr(name, content)
-    return buf.getvalue()
 
 
 def _tar() -> bytes:

@@ -10,19 +10,17 @@ the DuckDB database it leaves.
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import random
 import subprocess
 import sys
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from tests.builders import make_docx as docx, make_pdf as pdf, tiny_png
+from tests.builders import make_docx as docx, make_pdf as pdf, make_zip as _zip, tiny_png
 
 from pipeline.documents import DOCX, NO_TEXT_LAYER_REASON, SYMLINK_REASON, IngestResult, ingest, input_paths
 
@@ -187,14 +185,6 @@ def build_raw_folder(tmp_path: Path) -> RawFolder:
     size = (raw / "bad/huge.txt").stat().st_size
     folder.bad["bad/huge.txt"] = f"file too large: {size:,} bytes, over the limit of {MAX_BYTES:,} bytes (PIPELINE_MAX_BYTES)"
     return folder
-
-
-def _zip(files: dict[str, str]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, content in files.items():
-            zf.writestr(name, content)
-    return buf.getvalue()
 
 
 def assert_reason(document: str, reason: str, expected: str) -> None:
