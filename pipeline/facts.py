@@ -25,7 +25,7 @@ import calendar
 import hashlib
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -34,6 +34,7 @@ from pipeline.gazetteer import Gazetteers, Hit, gazetteers
 from pipeline.mentions import Mention, Number, find_numbers, parse_spelled
 from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy
 from pipeline.periods import Period, find_periods, published_date
+from pipeline.scan import SCANNER, ScannedText, prefilter
 from pipeline.segments import Layout, Sentence, layout
 
 EXTRACTOR_RELEASE = "1.0.0"
@@ -81,7 +82,7 @@ class Fact:
     extractor_version: str = EXTRACTOR_VERSION
 
     def to_row(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))  # field order; the values are immutable, so no deep copy is needed
 
 
 @dataclass
@@ -136,39 +137,39 @@ _VERB = re.compile(
     r"accounted|account|accounts|referred|linked)$",
     re.I,
 )
-_TOPIC = re.compile(
+_TOPIC = prefilter(re.compile(
     r"\bsex(?:ual(?:ly)?)?\b|\bsexting|groom(?:ing|ed|er|ers)\b|indecent|child (?:sex(?:ual)? )?abuse|\bcsa[me]?\b|\bcsea\b|"
     r"ocsae?|exploitation|exploited|paedophil|pedophil|child porn|\brapes?\b|sextortion|intimate image|cybertip|"
     r"abuse (?:images|imagery|material|content)|illegal (?:content|material|images)|enticement|trafficking|molestation",
     re.I,
-)
-_OFF_TOPIC = re.compile(
+))
+_OFF_TOPIC = prefilter(re.compile(
     r"\b(?:fraud|domestic (?:abuse|violence)|burglar|theft|robber|drugs?|murders?|homicides?|knife|violent crime|"
     r"overall (?:recorded )?crimes?|all crimes?|total crimes?|road|traffic|suicide|self-harm|bullying|scams?|hate crime|"
     r"terror|smartphones?|calls|mental health|petition|games? console)",
     re.I,
-)
+))
 _ONLINE = re.compile(
     r"\bonline\b|\binternet\b|\bcyber|\bweb\b|\bdigital|\bsocial media\b|\bapps?\b|\bplatforms?\b(?! was)|\bwebsites?\b",
     re.I,
 )
-_CHANGE_LEFT = re.compile(
+_CHANGE_LEFT = prefilter(re.compile(
     r"(?:\b(?:up|down|rise|rose|risen|rising|increase[sd]?|increasing|decrease[sd]?|decreasing|drop(?:ped|s)?|"
     r"fall(?:en|s|ing)?|fell|grow(?:n|s|ing)?|grew|growth|jump(?:ed|s)?|soar(?:ed|s|ing)?|surge[sd]?|climb(?:ed|s)?|"
     r"decline[sd]?|reduc(?:ed|tion)|hike[sd]?|spike[sd]?|boost(?:ed)?|doubl(?:ed|ing)|cut|change[sd]?)"
     r"(?:\s+by|\s+of)?|\bby)\s+(?:an?\s+|some\s+|about\s+|around\s+|almost\s+|nearly\s+|more\s+than\s+|over\s+|just\s+over\s+)?$",
     re.I,
-)
+))
 _CHANGE_RIGHT = re.compile(
     r"^\s*(?:\)\s*)?(?:year[\s-]on[\s-]year\s+)?(?:increase|increases|rise|rises|jump|surge|spike|drop|decrease|decline|fall|"
     r"reduction|growth|hike|more|fewer|less|higher|lower|up|down|uplift|change)\b",
     re.I,
 )
-_AGE_LEFT = re.compile(
+_AGE_LEFT = prefilter(re.compile(
     r"(?:\baged?|\bages|\bage of|as young as|as old as|younger than|older than|\bunder-|\bover-|\bi am|\bi'm|"
     r"\b(?:she|he|i) was|was just|\baged\s+(?:under|over|between|from|up to)|\b(?:aged|ages)\s+(?:between\s+)?\d+\s*(?:to|-|–|and))\s*$",
     re.I,
-)
+))
 _AGE_RIGHT = re.compile(
     r"^(?:[\s-]*(?:years?|yrs?)[\s-]*(?:old|of age)|[\s-]*year[\s-]*olds?|[\s-]*(?:or|and)\s+(?:younger|under|older|over)\b|"
     r"\s*(?:to|-|–|and)\s*\d+[\s-]*(?:years?[\s-]*olds?|year-olds?)|\s+(?:was|were) the (?:most common )?age)",
@@ -177,14 +178,14 @@ _AGE_RIGHT = re.compile(
 _DURATION_RIGHT = re.compile(
     r"^[\s-]*(?:years?|months?|weeks?|days?|hours?|minutes?|mins|seconds?|decades?|centuries|nights?)\b", re.I
 )
-_RATE = re.compile(r"\b(?:a|per|each|every)\s+(?:day|week|month|hour|minute|second|fortnight)\b|\bdaily\b", re.I)
-_REFERENCE_LEFT = re.compile(
+_RATE = prefilter(re.compile(r"\b(?:a|per|each|every)\s+(?:day|week|month|hour|minute|second|fortnight)\b|\bdaily\b", re.I))
+_REFERENCE_LEFT = prefilter(re.compile(
     r"(?:#|\bno\.|\bnumber|\brule|\bsection|\bs\.|\barticle|\bproposal|\bchannel|\bquarter|\bq|\bpage|\bpages|\bact|"
     r"\bbill|\blevel|\btier|\bcategory|\bphase|\bversion|\bv|\bchapter|\bparagraph|\bclause|\bschedule|\bitem|\bstep|"
     r"\broom|\bflight|\broute|\bcode|\bpo box|\bsuite|\bunit|\bgrade|\bstage|\btop|\bwave)\s*$",
     re.I,
-)
-_MONEY_LEFT = re.compile(r"(?:[$£€¥]|\b(?:US|A|C|NZ|HK)\$|\b(?:USD|GBP|EUR)\s?)\s?$")
+))
+_MONEY_LEFT = prefilter(re.compile(r"(?:[$£€¥]|\b(?:US|A|C|NZ|HK)\$|\b(?:USD|GBP|EUR)\s?)\s?$"))
 _MONEY_RIGHT = re.compile(r"^\s?(?:dollars|pounds|euros|usd|gbp|eur|in (?:advertising )?credits)\b", re.I)
 _VOTES_RIGHT = re.compile(r"^\s*(?:votes?|comments?|likes?|shares?|views?|followers?|stars?|ratings?|clicks?)\b", re.I)
 _SURVEY_RIGHT = re.compile(
@@ -192,32 +193,72 @@ _SURVEY_RIGHT = re.compile(
     r"told|felt|thought|believed?|agreed|own|owned)\b",
     re.I,
 )
-_AGE_SEX = re.compile(r"\b(?:girls?|boys?|female|male|gender|aged|ages)\b", re.I)
-_CLAUSE_BREAK = re.compile(
+_AGE_SEX = prefilter(re.compile(r"\b(?:girls?|boys?|female|male|gender|aged|ages)\b", re.I))
+_CLAUSE_BREAK = prefilter(re.compile(
     r";|:\s|,\s+and\s+(?=\d)|\s[–—]\s|\s-\s|,\s*(?:while|whereas|but|although|though)\b|\s(?:while|whereas)\s|"
     r"\b(?:saying|warning|adding|claiming)\b",
     re.I,
-)
-_RELATIVE = re.compile(r",\s*(?:which|who)\b[^,;]*,", re.I)
-_EXCEPT = re.compile(r"\b(?:except|excluding|apart from|other than|with the exception of)\b[^.;]*", re.I)
-_ANAPHOR = re.compile(
+))
+_RELATIVE = prefilter(re.compile(r",\s*(?:which|who)\b[^,;]*,", re.I))
+_EXCEPT = prefilter(re.compile(r"\b(?:except|excluding|apart from|other than|with the exception of)\b[^.;]*", re.I))
+_ANAPHOR = prefilter(re.compile(
     r"\b(?:these|those|them|the figure|the number|the total|this total|of which)\b|^(?:that|this|it)\s+(?:was|is|represents|marks)\b",
     re.I,
-)
-_EACH = re.compile(r"\b(?:each|both|respectively)\b", re.I)
-_RIGHT_PREP = re.compile(r"\b(?:on|via|through|over|using|from|to|involving|involved|mentioned|mentioning|named|citing)\s+(?:the\s+)?(?:\w+\s+){0,2}$", re.I)
+))
+_EACH = prefilter(re.compile(r"\b(?:each|both|respectively)\b", re.I))
+_RIGHT_PREP = prefilter(re.compile(r"\b(?:on|via|through|over|using|from|to|involving|involved|mentioned|mentioning|named|citing)\s+(?:the\s+)?(?:\w+\s+){0,2}$", re.I))
 _OR_OTHER = re.compile(r"^\s+or\s+other\s+$", re.I)
 _INCLUDING = re.compile(r"^\s*,?\s*(?:including|such as|like|e\.g\.?)\s", re.I)
-_PREV_YEAR = re.compile(r"\b(?:the|a)\s+(?:previous|prior|preceding)\s+year\b|\byear\s+(?:before|earlier)\b|\ba year earlier\b", re.I)
+_PREV_YEAR = prefilter(re.compile(r"\b(?:the|a)\s+(?:previous|prior|preceding)\s+year\b|\byear\s+(?:before|earlier)\b|\ba year earlier\b", re.I))
 _YEARS_AGO = re.compile(r"\b(\w+)\s+years?\s+ago\b", re.I)
-_LAST_YEAR = re.compile(r"\blast\s+year\b", re.I)
+_LAST_YEAR = prefilter(re.compile(r"\blast\s+year\b", re.I))
 _THIS_YEAR = re.compile(r"\b(?:this|the past|the last)\s+year\b", re.I)
-_FIRST_OF_NEW = re.compile(
+_FIRST_OF_NEW = prefilter(re.compile(
     r"\bfirst\s+(?:(\w+)\s+(months?|years?)|year)\s+(?:of|since|after)\s+(?:a|the)\s+new\s+(?:law|offence|offense)", re.I
+))
+_BASELINE_LEFT = prefilter(re.compile(r"\b(?:compared (?:to|with)|than|since|on|from|over|versus|vs\.?|launched in|founded in|set up in|introduced in|established in)\s+(?:the\s+)?(?:same\s+period\s+(?:in|of)\s+)?$", re.I))
+_SINCE_LEFT = prefilter(re.compile(r"\bsince\s+(?:the\s+)?$", re.I))
+_UP_FROM_LEFT = prefilter(re.compile(r"\b(?:up|down|rising|rose|fell|falling|dropped|increased|decreased)?\s*from\s+(?:the\s+)?$", re.I))
+
+_NATIONAL = prefilter(re.compile(r"\bnational(?:ly)?\b|across the country|\bnationwide\b|\ball (?:police )?forces\b|\bevery (?:police )?force\b", re.I))
+_LIST_JOINER = re.compile(r"\s*(?:police|constabulary|police service|police force)?\s*(?:,|and|or|&|/|,\s*and|,\s*or|\s)*\s*", re.I)
+_LIST_INCLUDING = re.compile(r"\s*,?\s*(?:including|such as|like|e\.g\.?)\s+")
+_OWNER_MEMBERS = re.compile(r"\s*[-–—(:,]\s*")
+_NOUN_WORDS = re.compile(r"[A-Za-z][A-Za-z'’+-]*|[^\sA-Za-z]")
+_MEASURE_WORDS = re.compile(r"[A-Za-z][A-Za-z-]*")
+_TRUNCATED_LEFT = re.compile(r"\b(?:from|of|to|by|in|at|for|and|the|a|an|with|than|about|over|was|were|is)\s+$", re.I)
+_TIME_RIGHT = re.compile(r"^\s?(?::\d|(?:am|pm|a\.m\.|p\.m\.)\b)", re.I)
+_TIME_LEFT = re.compile(r"\d:$")
+_NOT_DIGIT = re.compile(r"\D")
+_CODE_LEFT = re.compile(r"[A-Za-z]-?$|\d-$|\w\)\($")  # at most three characters: searched in the last three
+_YEAR_OLD_RIGHT = re.compile(r"^[\s-]*(?:year|yr)[\s-]*old", re.I)
+_COMPOUND_RIGHT = re.compile(r"^-[A-Za-z]")
+_TIMES_RIGHT = re.compile(r"^\s*(?:times|fold|-fold)\b", re.I)
+_EVERY_LEFT = prefilter(re.compile(r"\bevery\s+$", re.I))
+_OR_RIGHT = re.compile(r"^\s+or\s+\w+")
+_OR_LEFT = re.compile(r"\w+\s+or\s+$")
+_ORDINAL_LEFT = prefilter(re.compile(r"\b(?:the|first|second|last|latter|other|and\s+a)\s+$", re.I))
+_UNIT_RIGHT = re.compile(r"^\s+(?:an?\s+)?(?:hour|day|week|month|year|century|decade|dozen|mile|way)\b", re.I)
+_OF_RIGHT = re.compile(r"^\s*\)?\s*of\s+(?:the\s+|all\s+|those\s+|these\s+|its\s+|their\s+)?")
+_REPORTED_FOR = re.compile(
+    r"^\s*[\w\s]{0,30}?\b(?:were|was)\s+reported\s+(?:to\s+(?:the\s+)?police\s+)?(?:forces\s+)?(?:[\w\s]{0,30})?\bfor\b", re.I
 )
-_BASELINE_LEFT = re.compile(r"\b(?:compared (?:to|with)|than|since|on|from|over|versus|vs\.?|launched in|founded in|set up in|introduced in|established in)\s+(?:the\s+)?(?:same\s+period\s+(?:in|of)\s+)?$", re.I)
-_SINCE_LEFT = re.compile(r"\bsince\s+(?:the\s+)?$", re.I)
-_UP_FROM_LEFT = re.compile(r"\b(?:up|down|rising|rose|fell|falling|dropped|increased|decreased)?\s*from\s+(?:the\s+)?$", re.I)
+_GROUP_OF_LEFT = prefilter(re.compile(r"\b(?:team|group|panel|staff|workforce|crew|board|committee|network)\s+of\s+$", re.I))
+_PART_OF = prefilter(re.compile(r"\bof\s+(?:the|these|those)\s+[\d,]+\s+((?:[\w-]+\s+){0,2}[\w-]+)", re.I))
+_REGION_AFTER = re.compile(r"\b(?:in|across|throughout|for|from|(?<!followed )by)\s+(?:the\s+)?(?:\w+\s+){0,1}$", re.I)
+_OFFENCE_AFTER = re.compile(r"\s+(?:[\w-]+\s+){0,3}(?:of\s+|for\s+|involving\s+|relating to\s+|related to\s+|where\s+)?(?:[\w-]+\s+){0,2}")
+_PLUS_AND = re.compile(r",\s*(?:plus|and)\b|\bas well as\b")
+_FROM_TO_RIGHT = re.compile(r"\s*(?:\w+\s+){0,3}to\s+")
+_TO_LEFT = prefilter(re.compile(r"\bto\s+$"))
+_FROM = prefilter(re.compile(r"\bfrom\b"))
+_QUOTE_LEAD = re.compile(r"^[\s,;:–—\-(]*(?:and\s+|or\s+|but\s+|while\s+)?")
+_QUOTE_TAIL = re.compile(r"[\s,;:–—\-(]*(?:\s(?:and|or|but|while|with|to|from|of|the|a|an))*[\s,;:–—\-(]*$")
+_NEGATED_LEFT = re.compile(r"\b(?:without|not|no|offline)\s+(?:the\s+|an?\s+)?$", re.I)
+_OF_OFFENCE_RIGHT = re.compile(r"^\s*\)?\s*of\s+(?:the\s+|all\s+|these\s+|those\s+)?")
+_CHILDREN = prefilter(re.compile(r"\bchild(?:ren)?\b|under[- ]18s?|\bminors?\b", re.I))
+_CAPTION = re.compile(r"\s*(?:picture|photograph|photo|image|credit)\s*:", re.I)
+_TABLE_LABEL = re.compile(r"[A-Za-z]")
+_PERCENT_OPEN = re.compile(r"\s*\(\s*")
 
 _COUNT_SHARE_BETWEEN = re.compile(
     r"^(?:\s*\(\s*|,?\s+or\s+|\s+(?:\w+\s+){0,3}\(\s*|\s*(?:\w+\s+){0,2}[–—-]\s*(?:that[’']s\s+|which is\s+|or\s+)?)$",
@@ -305,9 +346,49 @@ class Context:
     excluded: list[tuple[int, int]]
     table_rows: dict[int, tuple[list[int], str]]  # sentence index -> (years per column, header text)
     topic_counts: list[int]  # topic cues per sentence
+    scanned: ScannedText  # the text with the candidate places of every prefiltered pattern
+    # per-sentence results computed once (keyed by sentence start)
+    _numbers: dict[int, list[Number]] = field(default_factory=dict)
+    _breaks: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    _relatives: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    _anaphoric: dict[int, bool] = field(default_factory=dict)
 
     def in_excluded(self, pos: int) -> bool:
         return any(a <= pos < b for a, b in self.excluded)
+
+    def search(self, pattern: re.Pattern[str], start: int, end: int) -> re.Match[str] | None:
+        """``pattern.search(text, start, end)``."""
+        return self.scanned.search(pattern, start, end)
+
+    def search_in(self, pattern: re.Pattern[str], start: int, end: int) -> re.Match[str] | None:
+        """``pattern.search(text[start:end])``: the slice as a string of its own ("^", "$" and \\b at its edges)."""
+        return self.scanned.search_slice(pattern, start, end)
+
+    def numbers(self, sent: Sentence) -> list[Number]:
+        """The numbers of a sentence (shared: do not modify the list)."""
+        found = self._numbers.get(sent.start)
+        if found is None:
+            found = self._numbers[sent.start] = find_numbers(self.text, sent.start, sent.end, self.scanned)
+        return found
+
+    def clause_breaks(self, sent: Sentence) -> list[tuple[int, int]]:
+        found = self._breaks.get(sent.start)
+        if found is None:
+            found = self._breaks[sent.start] = [m.span() for m in self.scanned.finditer(_CLAUSE_BREAK, sent.start, sent.end)]
+        return found
+
+    def relative_clauses(self, sent: Sentence) -> list[tuple[int, int]]:
+        found = self._relatives.get(sent.start)
+        if found is None:
+            found = self._relatives[sent.start] = [m.span() for m in self.scanned.finditer(_RELATIVE, sent.start, sent.end)]
+        return found
+
+    def anaphoric(self, sent: Sentence) -> bool:
+        """Whether the sentence refers back ("these", "the figure", "That was ...")."""
+        found = self._anaphoric.get(sent.start)
+        if found is None:
+            found = self._anaphoric[sent.start] = self.search_in(_ANAPHOR, sent.start, sent.end) is not None
+        return found
 
 
 # ---------------------------------------------------------------- helpers
@@ -317,20 +398,20 @@ def _hits_in(hits: list[Hit], start: int, end: int) -> list[Hit]:
     return [h for h in hits if h.start >= start and h.end <= end]
 
 
-def _clause(text: str, sent: Sentence, pos: int) -> tuple[int, int]:
+def _clause(ctx: Context, sent: Sentence, pos: int) -> tuple[int, int]:
     start, end = sent.start, sent.end
-    for m in _CLAUSE_BREAK.finditer(text, sent.start, sent.end):
-        if m.end() <= pos:
-            start = m.end()
-        elif m.start() >= pos:
-            end = m.start()
+    for a, b in ctx.clause_breaks(sent):
+        if b <= pos:
+            start = b
+        elif a >= pos:
+            end = a
             break
     return start, end
 
 
-def _relative_spans(text: str, sent: Sentence, pos: int) -> list[tuple[int, int]]:
+def _relative_spans(ctx: Context, sent: Sentence, pos: int) -> list[tuple[int, int]]:
     """Relative clauses (", which ... ,") that do not contain pos: names inside them describe something else."""
-    return [(m.start(), m.end()) for m in _RELATIVE.finditer(text, sent.start, sent.end) if not m.start() <= pos < m.end()]
+    return [(a, b) for a, b in ctx.relative_clauses(sent) if not a <= pos < b]
 
 
 def _outside(hits: list[Hit], spans: list[tuple[int, int]]) -> list[Hit]:
@@ -344,9 +425,7 @@ def _group(hits: list[Hit], text: str) -> list[list[Hit]]:
         if groups:
             between = text[groups[-1][-1].end : h.start]
             owner_group = load_taxonomy().platforms.get(groups[-1][-1].slug, {}).get("kind") == "group"
-            if re.fullmatch(r"\s*(?:police|constabulary|police service|police force)?\s*(?:,|and|or|&|/|,\s*and|,\s*or|\s)*\s*", between, re.I) or re.fullmatch(
-                r"\s*,?\s*(?:including|such as|like|e\.g\.?)\s+", between
-            ) or (owner_group and re.fullmatch(r"\s*[-–—(:,]\s*", between)):
+            if _LIST_JOINER.fullmatch(between) or _LIST_INCLUDING.fullmatch(between) or (owner_group and _OWNER_MEMBERS.fullmatch(between)):
                 groups[-1].append(h)
                 continue
         groups.append([h])
@@ -362,7 +441,7 @@ def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> list[str]:
         g_hit = next(h for h in group if h.slug == groups[0])
         members = [h for h in group if h.start > g_hit.start and h.slug not in groups]
         gap = text[g_hit.end : members[0].start] if members else ""
-        if members and re.fullmatch(r"\s+", gap):
+        if members and gap and gap.isspace():
             # "Facebook owned apps Instagram and WhatsApp": the apps named
             return sorted({h.slug for h in members})
         others = [s for s in slugs if s not in groups and tax.platforms.get(s, {}).get("owner_group") != owner]
@@ -381,7 +460,7 @@ def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> list[str]:
 
 def _noun_after(text: str, end: int, limit: int) -> tuple[str | None, str | None]:
     """(class, word) of the noun phrase right after a number: measure/people/org/other, or (None, None)."""
-    words = re.findall(r"[A-Za-z][A-Za-z'’+-]*|[^\sA-Za-z]", text[end : min(limit, end + 80)])
+    words = _NOUN_WORDS.findall(text, end, min(limit, end + 80))
     phrase: list[str] = []
     for w in words[:6]:
         lw = w.lower().strip("'’")
@@ -418,8 +497,8 @@ def _noun_after(text: str, end: int, limit: int) -> tuple[str | None, str | None
 def _measure_in(text: str, start: int, end: int) -> str | None:
     """The last measure noun in text[start:end]."""
     found = None
-    for m in re.finditer(r"[A-Za-z][A-Za-z-]*", text[start:end]):
-        w = m.group().lower()
+    for w in _MEASURE_WORDS.findall(text, start, end):
+        w = w.lower()
         if w in _MEASURE_NOUNS:
             found = _MEASURE_NOUNS[w]
     return found
@@ -440,32 +519,33 @@ def _national_region(regions: list[Hit], tax: Taxonomy) -> str | None:
 def _document_context(doc: Document, tax: Taxonomy) -> Context:
     text = doc.text
     lay = layout(text)
-    gaz = gazetteers(tax)
+    gaz = gazetteers(tax)  # before the scan: the gazetteers' patterns join the scanner when first built
+    scanned = SCANNER.scan(text)
     published = doc.published or published_date(text)
-    periods = find_periods(text, published)
-    excluded = [(m.start(), m.end()) for m in _EXCEPT.finditer(text)]
+    periods = find_periods(text, published, scanned)
+    excluded = [(m.start(), m.end()) for m in scanned.finditer(_EXCEPT)]
 
     def in_body(h: Hit) -> bool:
         return lay.furniture_reason(h.start, h.end) is None
 
-    platforms = [h for h in gaz.platforms.find(text) if in_body(h)]
-    regions = [h for h in gaz.regions.find(text) if in_body(h) and not any(a <= h.start < b for a, b in excluded)]
-    offences = [h for h in gaz.offences.find(text) if in_body(h)]
-    sources = [h for h in gaz.sources.find(text) if in_body(h)]
+    platforms = [h for h in gaz.platforms.find(text, scanned) if in_body(h)]
+    regions = [h for h in gaz.regions.find(text, scanned) if in_body(h) and not any(a <= h.start < b for a, b in excluded)]
+    offences = [h for h in gaz.offences.find(text, scanned) if in_body(h)]
+    sources = [h for h in gaz.sources.find(text, scanned) if in_body(h)]
 
-    topic_counts = [len(_TOPIC.findall(text, s.start, s.end)) for s in lay.sentences]
+    topic_counts = [scanned.count(_TOPIC, s.start, s.end) for s in lay.sentences]
     topical = [(s.start, s.end) for s, n in zip(lay.sentences, topic_counts, strict=True) if n]
     year_counts = Counter(
         p.year for p in periods if p.year and p.kind in ("financial_year", "range", "year_to", "year", "month")
         and lay.furniture_reason(p.start, p.end) is None
         and any(a <= p.start < b for a, b in topical)
-        and not _BASELINE_LEFT.search(text[max(0, p.start - 25) : p.start])
+        and not scanned.search_slice(_BASELINE_LEFT, max(0, p.start - 25), p.start)
     )
     if not year_counts:
         year_counts = Counter(
             p.year for p in periods if p.year and p.kind in ("financial_year", "range", "year_to", "year", "month")
             and lay.furniture_reason(p.start, p.end) is None
-            and not _BASELINE_LEFT.search(text[max(0, p.start - 25) : p.start])
+            and not scanned.search_slice(_BASELINE_LEFT, max(0, p.start - 25), p.start)
         )
     for p in periods:
         if p.year and p.kind in ("financial_year", "range", "year_to") and p.year in year_counts:
@@ -509,6 +589,7 @@ def _document_context(doc: Document, tax: Taxonomy) -> Context:
         widest_region=_national_region(regions, tax),
         default_offence=default_offence, default_source=default_source,
         on_topic=topic_hits >= 2 or lead_hits >= 1, excluded=excluded, table_rows={}, topic_counts=topic_counts,
+        scanned=scanned,
     )
     _find_tables(ctx)
     return ctx
@@ -521,14 +602,14 @@ def _find_tables(ctx: Context) -> None:
         years = [p for p in ctx.periods if s.start <= p.start and p.end <= s.end and p.kind in ("year", "financial_year")]
         if len(years) < 2:
             continue
-        others = [n for n in find_numbers(ctx.text, s.start, s.end) if not any(p.start <= n.start < p.end for p in years)]
+        others = [n for n in ctx.numbers(s) if not any(p.start <= n.start < p.end for p in years)]
         if others:
             continue
         cols = [p.year for p in years if p.year]
         for j in range(i + 1, min(len(sents), i + 40)):
             row = sents[j]
-            nums = [n for n in find_numbers(ctx.text, row.start, row.end) if not n.is_share]
-            if len(nums) != len(cols) or not re.match(r"[A-Za-z]", ctx.text[row.start : nums[0].start].strip() or "0"):
+            nums = [n for n in ctx.numbers(row) if not n.is_share]
+            if len(nums) != len(cols) or not _TABLE_LABEL.match(ctx.text[row.start : nums[0].start].strip() or "0"):
                 if j > i + 1:
                     break
                 continue
@@ -547,7 +628,7 @@ def _units(ctx: Context, numbers: list[Number]) -> list[Unit]:
             u = units[-1]
             between = text[u.end : n.span_start]
             last = u.numbers[-1]
-            if u.share is not None and u.count is None and n.is_share and last.form in ("fraction", "ratio") and n.form == "percent" and re.fullmatch(r"\s*\(\s*", between):
+            if u.share is not None and u.count is None and n.is_share and last.form in ("fraction", "ratio") and n.form == "percent" and _PERCENT_OPEN.fullmatch(between):
                 u.numbers.append(n)
                 u.share = n.value
                 u.precise_qualifier = True
@@ -577,13 +658,14 @@ def _not_a_fact(ctx: Context, u: Unit, sent: Sentence, next_start: int) -> str |
     """Why this figure is not a fact, or None if it may be one."""
     text = ctx.text
     first, last = u.numbers[0], u.numbers[-1]
-    left = text[max(sent.start, first.span_start - 60) : first.span_start]
-    left_num = text[max(sent.start, first.start - 60) : first.start]
+    left_at = max(sent.start, first.span_start - 60)  # left: text[left_at : first.span_start]
+    num_at = max(sent.start, first.start - 60)  # left_num: text[num_at : first.start]
+    left_num = text[num_at : first.start]
     right = text[last.end : min(sent.end, last.end + 80)]
     reason = ctx.lay.furniture_reason(u.start, u.end)
     if reason:
         return reason
-    if last.end == len(text) and re.search(r"\b(?:from|of|to|by|in|at|for|and|the|a|an|with|than|about|over|was|were|is)\s+$", left_num, re.I):
+    if last.end == len(text) and _TRUNCATED_LEFT.search(left_num):
         return "truncated at the end of the text"
     for p in ctx.periods:
         if p.start <= first.start < p.end or p.start < first.end <= p.end:
@@ -594,35 +676,34 @@ def _not_a_fact(ctx: Context, u: Unit, sent: Sentence, next_start: int) -> str |
             cls, _ = _noun_after(text, n.end, sent.end)
             if cls != "measure":
                 return "year"
-    if re.match(r"^\s?(?::\d|(?:am|pm|a\.m\.|p\.m\.)\b)", right, re.I) or re.search(r"\d:$", left_num):
+    if _TIME_RIGHT.match(right) or _TIME_LEFT.search(left_num[-2:]):
         return "time of day"
-    if _MONEY_LEFT.search(left_num) or _MONEY_RIGHT.match(right):
+    if ctx.search_in(_MONEY_LEFT, num_at, first.start) or _MONEY_RIGHT.match(right):
         return "money"
-    if not first.spelled and first.surface[:1] == "0" and len(re.sub(r"\D", "", first.surface)) >= 3 and "." not in first.surface:
+    if not first.spelled and first.surface[:1] == "0" and len(_NOT_DIGIT.sub("", first.surface)) >= 3 and "." not in first.surface:
         return "phone number or code"
-    if right[:1].isalpha() or re.search(r"[A-Za-z]-?$|\d-$|\w\)\($", left_num):
+    if right[:1].isalpha() or _CODE_LEFT.search(left_num[-3:]):
         return "code or reference"
-    if _REFERENCE_LEFT.search(left_num):
+    if ctx.search_in(_REFERENCE_LEFT, num_at, first.start):
         return "reference number, rank or label"
-    if _AGE_LEFT.search(left_num) or _AGE_RIGHT.match(right) or re.match(r"^[\s-]*(?:year|yr)[\s-]*old", right, re.I):
+    if ctx.search_in(_AGE_LEFT, num_at, first.start) or _AGE_RIGHT.match(right) or _YEAR_OLD_RIGHT.match(right):
         return "age"
     if _VOTES_RIGHT.match(right):
         return "votes, comments or ratings"
     if u.count is not None and u.share is None and _DURATION_RIGHT.match(right):
         return "duration"
-    if re.match(r"^-[A-Za-z]", right):
+    if _COMPOUND_RIGHT.match(right):
         return "part of a compound word"
-    if re.match(r"^\s*(?:times|fold|-fold)\b", right, re.I):
+    if _TIMES_RIGHT.match(right):
         return "multiple (times as many)"
-    if _CHANGE_LEFT.search(left) or _CHANGE_RIGHT.match(right):
+    if ctx.search_in(_CHANGE_LEFT, left_at, first.span_start) or _CHANGE_RIGHT.match(right):
         return "relative change"
-    segment = text[last.end : min(next_start, _clause(text, sent, last.end)[1])]
-    if _RATE.search(segment) or re.search(r"\bevery\s+$", left, re.I):
+    if ctx.search_in(_RATE, last.end, min(next_start, _clause(ctx, sent, last.end)[1])) or ctx.search_in(_EVERY_LEFT, left_at, first.span_start):
         return "rate per time unit"
     if first.spelled and u.share is None:
         if first.value == 1:
             return "the word 'one'"
-        if re.match(r"^\s+or\s+\w+", right) or re.search(r"\w+\s+or\s+$", left):
+        if _OR_RIGHT.match(right) or _OR_LEFT.search(text[left_at : first.span_start]):
             return "vague range"
     return None
 
@@ -631,10 +712,8 @@ def _share_problem(ctx: Context, u: Unit, sent: Sentence, clause: tuple[int, int
     text = ctx.text
     first, last = u.numbers[0], u.numbers[-1]
     right = text[last.end : min(sent.end, last.end + 80)]
-    left = text[max(sent.start, first.span_start - 30) : first.span_start]
     if first.form == "fraction" and (
-        re.search(r"\b(?:the|first|second|last|latter|other|and\s+a)\s+$", left, re.I)
-        or re.match(r"^\s+(?:an?\s+)?(?:hour|day|week|month|year|century|decade|dozen|mile|way)\b", right, re.I)
+        ctx.search_in(_ORDINAL_LEFT, max(sent.start, first.span_start - 30), first.span_start) or _UNIT_RIGHT.match(right)
     ):
         return "fraction word, not a share"
     if u.count is None and u.share is not None and u.share > 1:
@@ -645,12 +724,12 @@ def _share_problem(ctx: Context, u: Unit, sent: Sentence, clause: tuple[int, int
             return f"share of {word} (out of scope)"
     if _SURVEY_RIGHT.match(right):
         return "survey answer (share of people)"
-    of_phrase = re.match(r"^\s*\)?\s*of\s+(?:the\s+|all\s+|those\s+|these\s+|its\s+|their\s+)?", right)
+    of_phrase = _OF_RIGHT.match(right)
     if of_phrase:
         cls, word = _noun_after(text, last.end + of_phrase.end() - 1, sent.end)
         if cls == "people":
             return f"share of {word} (out of scope)"
-    if _AGE_SEX.search(text, sent.start, sent.end):
+    if ctx.search(_AGE_SEX, sent.start, sent.end):
         return "share of victims by age or sex (out of scope)"
     return None
 
@@ -668,7 +747,7 @@ def _count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: 
     if cls == "measure":
         return word, None
     if cls == "people":
-        if re.match(r"^\s*[\w\s]{0,30}?\b(?:were|was)\s+reported\s+(?:to\s+(?:the\s+)?police\s+)?(?:forces\s+)?(?:[\w\s]{0,30})?\bfor\b", text[n.end : sent.end], re.I):
+        if _REPORTED_FOR.match(text[n.end : sent.end]):
             return "reports", None
         return None, f"count of people ({word}): borderline, left out"
     if cls == "org":
@@ -677,7 +756,7 @@ def _count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: 
         return None, f"counts {word}: not offences, reports, images or cases"
     if n.spelled:
         return None, "spelled number without a counted noun"
-    if re.search(r"\b(?:team|group|panel|staff|workforce|crew|board|committee|network)\s+of\s+$", text[max(sent.start, n.start - 30) : n.start], re.I):
+    if ctx.search_in(_GROUP_OF_LEFT, max(sent.start, n.start - 30), n.start):
         return None, "count of people (a team or group of)"
     # a bare number: the counted noun comes from the sentence or its context
     idx = ctx.lay.sentence_at(sent.start)
@@ -685,7 +764,7 @@ def _count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: 
         header = ctx.table_rows[idx][1]
         return _measure_in(header, 0, len(header)) or "reports", None
     prev = [v for v in units[:k] if v.count is not None]
-    part = re.search(r"\bof\s+(?:the|these|those)\s+[\d,]+\s+((?:[\w-]+\s+){0,2}[\w-]+)", text[sent.start : n.start], re.I)
+    part = ctx.search_in(_PART_OF, sent.start, n.start)
     if part:
         cls2, word2 = _noun_after(text, sent.start + part.start(1) - 1, sent.end)
         if cls2 == "measure":
@@ -706,7 +785,7 @@ def _count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: 
         measure = _measure_in(text, lead.start, lead.end)
         if measure:
             return measure, None
-    if idx > 0 and _ANAPHOR.search(text[sent.start : sent.end]):
+    if idx > 0 and ctx.anaphoric(sent):
         before = ctx.lay.sentences[idx - 1]
         measure = _measure_in(text, before.start, before.end)
         if measure:
@@ -719,7 +798,7 @@ def _on_topic(ctx: Context, sent: Sentence, idx: int) -> bool:
     text = ctx.text
     if ctx.topic_counts[idx]:
         return True
-    if _OFF_TOPIC.search(text, sent.start, sent.end):
+    if ctx.search(_OFF_TOPIC, sent.start, sent.end):
         return False
     if ctx.on_topic:
         return True
@@ -729,7 +808,7 @@ def _on_topic(ctx: Context, sent: Sentence, idx: int) -> bool:
         return ctx.on_topic
     if idx > 0:
         prev = ctx.lay.sentences[idx - 1]
-        if prev.paragraph == sent.paragraph or _ANAPHOR.search(text[sent.start : sent.end]):
+        if prev.paragraph == sent.paragraph or ctx.anaphoric(sent):
             return bool(ctx.topic_counts[idx - 1])
     return False
 
@@ -746,7 +825,7 @@ def _context_sentences(ctx: Context, idx: int) -> list[Sentence]:
     while j >= 0 and sents[j].paragraph == sent.paragraph:
         out.append(sents[j])
         j -= 1
-    if _ANAPHOR.search(ctx.text[sent.start : sent.end]):
+    if ctx.anaphoric(sent):
         out.extend(sents[max(0, j - 1) : j + 1][::-1])
     return out
 
@@ -770,7 +849,7 @@ def _choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tupl
     if region is not _NOT_FOUND:
         return region, "sentence"  # type: ignore[return-value]
     text = ctx.text
-    if _NATIONAL.search(text, sent.start, sent.end):
+    if ctx.search(_NATIONAL, sent.start, sent.end):
         return ctx.widest_region, "national"
     for s in _context_sentences(ctx, idx):
         hits = _hits_in(ctx.regions, s.start, s.end)
@@ -782,16 +861,15 @@ def _choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tupl
 
 
 _NOT_FOUND = object()
-_NATIONAL = re.compile(r"\bnational(?:ly)?\b|across the country|\bnationwide\b|\ball (?:police )?forces\b|\bevery (?:police )?force\b", re.I)
 
 
 def _region_in_sentence(ctx: Context, sent: Sentence, u: Unit, clause: tuple[int, int], seg: tuple[int, int]) -> object:
     text = ctx.text
-    rel = _relative_spans(text, sent, u.number_start)
+    rel = _relative_spans(ctx, sent, u.number_start)
     in_sentence = _outside(_hits_in(ctx.regions, sent.start, sent.end), rel)
     if in_sentence:
         right = [h for h in in_sentence if seg[0] <= h.start < seg[1] and h.start >= u.end]
-        right = [h for h in right if re.search(r"\b(?:in|across|throughout|for|from|(?<!followed )by)\s+(?:the\s+)?(?:\w+\s+){0,1}$", text[u.end : h.start], re.I)]
+        right = [h for h in right if _REGION_AFTER.search(text[u.end : h.start])]
         if right:
             group = next(g for g in _group(in_sentence, text) if right[0] in g)
             return _fold_regions({h.slug for h in group})  # several regions named: None, the figure spans them
@@ -819,15 +897,14 @@ def _choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: st
         return hits[0].slug
 
     if in_sentence:
-        after = [h for h in in_sentence if h.start >= u.end and re.fullmatch(
-            r"\s+(?:[\w-]+\s+){0,3}(?:of\s+|for\s+|involving\s+|relating to\s+|related to\s+|where\s+)?(?:[\w-]+\s+){0,2}", text[u.end : h.start] + " ")]
+        after = [h for h in in_sentence if h.start >= u.end and _OFFENCE_AFTER.fullmatch(text[u.end : h.start] + " ")]
         if after:
             return prefer(after)
         left = [h for h in in_sentence if h.end <= u.start and h.start >= clause[0]]
         if left:
             return left[-1].slug
         right = [h for h in in_sentence if h.start >= u.end and h.start < clause[1]
-                 and not re.search(r",\s*(?:plus|and)\b|\bas well as\b", text[u.end : h.start])]
+                 and not _PLUS_AND.search(text[u.end : h.start])]
         if right:
             return prefer(right)
     for s in _context_sentences(ctx, idx):
@@ -851,13 +928,13 @@ def _choose_source(ctx: Context, sent: Sentence, idx: int, u: Unit) -> str | Non
 def _choose_platforms(ctx: Context, sent: Sentence, u: Unit, seg: tuple[int, int]) -> tuple[list[str], list[int]]:
     """(platform slugs, where each was named); ([], []) when none is named. 'Each' gives one slug per platform."""
     text = ctx.text
-    rel = _relative_spans(text, sent, u.number_start)
+    rel = _relative_spans(ctx, sent, u.number_start)
     hits = _outside(_hits_in(ctx.platforms, sent.start, sent.end), rel)
     hits = [h for h in hits if not (u.start <= h.start < u.end)]
     if not hits:
         return [], []
     groups = _group(hits, text)
-    right = [g for g in groups if u.end <= g[0].start < seg[1] and _RIGHT_PREP.search(text[u.end : g[0].start])]
+    right = [g for g in groups if u.end <= g[0].start < seg[1] and ctx.search_in(_RIGHT_PREP, u.end, g[0].start)]
     chosen = right[0] if right else None
     if chosen is None:
         left = [g for g in groups if g[-1].end <= u.start]
@@ -866,8 +943,11 @@ def _choose_platforms(ctx: Context, sent: Sentence, u: Unit, seg: tuple[int, int
     if chosen is None:
         return [], []
     slugs = _platform_of_group(chosen, text, ctx.tax)
-    tail = text[chosen[-1].end : min(sent.end, u.end + 30)]
-    each = len(slugs) > 1 and bool(_EACH.search(tail)) and not _INCLUDING.match(text[chosen[-1].end : chosen[-1].end + 15])
+    each = (
+        len(slugs) > 1
+        and ctx.search_in(_EACH, chosen[-1].end, min(sent.end, u.end + 30)) is not None
+        and not _INCLUDING.match(text[chosen[-1].end : chosen[-1].end + 15])
+    )
     if each:
         starts = []
         for s in slugs:
@@ -880,24 +960,24 @@ def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int,
     text = ctx.text
     if idx in ctx.table_rows:
         cols, _ = ctx.table_rows[idx]
-        nums = [n for n in find_numbers(text, sent.start, sent.end) if not n.is_share]
+        nums = [n for n in ctx.numbers(sent) if not n.is_share]
         for col, n in zip(cols, nums, strict=False):
             if n.start == u.numbers[0].start:
                 return date(col, 1, 1), date(col, 12, 31), col
-    own = [p for p in ctx.periods if seg[0] <= p.start < seg[1] and p.kind != "date" and not _BASELINE_LEFT.search(text[max(0, p.start - 25) : p.start])]
-    relation = _PREV_YEAR.search(text[seg[0] : seg[1]]) or _UP_FROM_LEFT.search(text[max(sent.start, u.start - 20) : u.start])
-    if not own and not relation and lseg[0] == _clause(text, sent, u.start)[0]:
+    own = [p for p in ctx.periods if seg[0] <= p.start < seg[1] and p.kind != "date" and not ctx.search_in(_BASELINE_LEFT, max(0, p.start - 25), p.start)]
+    relation = ctx.search_in(_PREV_YEAR, seg[0], seg[1]) or ctx.search_in(_UP_FROM_LEFT, max(sent.start, u.start - 20), u.start)
+    if not own and not relation and lseg[0] == _clause(ctx, sent, u.start)[0]:
         own = [p for p in ctx.periods if lseg[0] <= p.start < lseg[1] and p.kind != "date"]
         own = own[-1:]
     if own:
         return _dates_of(ctx, own[0])
     reference_year = ctx.default_year
     main = [p for p in ctx.periods if sent.start <= p.start < seg[1] and p.kind != "date" and p.year
-            and not _BASELINE_LEFT.search(text[max(0, p.start - 25) : p.start])]
+            and not ctx.search_in(_BASELINE_LEFT, max(0, p.start - 25), p.start)]
     if main:
         reference_year = main[-1].year
     window = text[seg[0] : seg[1]] + " " + text[lseg[0] : lseg[1]]
-    if _PREV_YEAR.search(text[seg[0] : seg[1]]) and reference_year:
+    if ctx.search_in(_PREV_YEAR, seg[0], seg[1]) and reference_year:
         return None, None, reference_year - 1
     ago = _YEARS_AGO.search(window)
     if ago and reference_year:
@@ -907,7 +987,7 @@ def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int,
     if _LAST_YEAR.search(window):
         year = ctx.published.year - 1 if ctx.published else ctx.default_year
         return None, None, year
-    first_new = _FIRST_OF_NEW.search(text, sent.start, sent.end)
+    first_new = ctx.search(_FIRST_OF_NEW, sent.start, sent.end)
     if first_new and offence in ctx.gaz.offence_start:
         begin = ctx.gaz.offence_start[offence]
         if first_new.group(2) and first_new.group(2).lower().startswith("month"):
@@ -920,11 +1000,11 @@ def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int,
         last = date(year, month, calendar.monthrange(year, month)[1])
         return begin, last, last.year
     # "dropped from 96 to 79": the first figure is the earlier period
-    if units_after and _UP_FROM_LEFT.search(text[max(sent.start, u.start - 20) : u.start]) and reference_year:
+    if units_after and ctx.search_in(_UP_FROM_LEFT, max(sent.start, u.start - 20), u.start) and reference_year:
         nxt = units_after[0]
-        if re.fullmatch(r"\s*(?:\w+\s+){0,3}to\s+", text[u.end : nxt.start]):
+        if _FROM_TO_RIGHT.fullmatch(text[u.end : nxt.start]):
             return None, None, reference_year - 1
-    if re.search(r"\bto\s+$", text[max(sent.start, u.start - 10) : u.start]) and re.search(r"\bfrom\b", text[sent.start : u.start]):
+    if ctx.search_in(_TO_LEFT, max(sent.start, u.start - 10), u.start) and ctx.search_in(_FROM, sent.start, u.start):
         return None, None, ctx.default_year  # "went from 668 in 2021/22 to 765": the later figure is the current one
     if main:
         return _dates_of(ctx, main[-1])
@@ -938,7 +1018,7 @@ def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int,
 
 def _dates_of(ctx: Context, p: Period) -> tuple[date | None, date | None, int | None]:
     """A period's dates; "since 2017/18" runs to the document's date."""
-    if _SINCE_LEFT.search(ctx.text[max(0, p.start - 10) : p.start]):
+    if ctx.search_in(_SINCE_LEFT, max(0, p.start - 10), p.start):
         ref = ctx.published or (date(ctx.default_year, 12, 31) if ctx.default_year else None)
         return p.first, ref, ref.year if ref else None
     return p.first, p.last, p.year
@@ -952,9 +1032,9 @@ def _quote_span(ctx: Context, sent: Sentence, u: Unit, lseg_start: int, seg_end:
     end = max(u.end, seg_end)
     # trim to words and drop dangling joiners at either edge
     quote = text[start:end]
-    lead = re.match(r"^[\s,;:–—\-(]*(?:and\s+|or\s+|but\s+|while\s+)?", quote)
+    lead = _QUOTE_LEAD.match(quote)
     start += lead.end() if lead else 0
-    tail = re.search(r"[\s,;:–—\-(]*(?:\s(?:and|or|but|while|with|to|from|of|the|a|an))*[\s,;:–—\-(]*$", text[start:end])
+    tail = _QUOTE_TAIL.search(text[start:end])
     if tail and start + tail.start() >= u.end:
         end = start + tail.start()
     end = max(end, u.end)
@@ -976,7 +1056,7 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
     unit_of: dict[tuple[int, int], Unit] = {}
 
     for idx, sent in enumerate(ctx.lay.sentences):
-        numbers = find_numbers(text, sent.start, sent.end)
+        numbers = ctx.numbers(sent)
         if not numbers:
             continue
         dated = [n for n in numbers if any(p.start <= n.start < p.end or p.start < n.end <= p.end for p in ctx.periods)]
@@ -1002,7 +1082,7 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
             next_start = units[k + 1].start if k + 1 < len(units) else sent.end
             prev_end = units[k - 1].end if k > 0 else sent.start
             reason = None
-            clause = _clause(text, sent, u.number_start)
+            clause = _clause(ctx, sent, u.number_start)
             seg = (u.end, min(next_start, clause[1]))
             lseg = (max(prev_end, clause[0]), u.start)
             measure = None
@@ -1010,7 +1090,7 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
                 measure, reason = _count_measure(ctx, u, sent, units, k)
             if reason is None and u.share is not None:
                 reason = _share_problem(ctx, u, sent, clause)
-            elif reason is None and _AGE_SEX.search(text, clause[0], clause[1]):
+            elif reason is None and ctx.search(_AGE_SEX, clause[0], clause[1]):
                 reason = "count of victims by age or sex (out of scope)"
             if reason is None and not _on_topic(ctx, sent, idx):
                 reason = "not about child sexual abuse"
@@ -1020,7 +1100,7 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
             platforms, p_starts = _choose_platforms(ctx, sent, u, seg)
             if u.is_base:
                 platforms, p_starts = [], []
-            rel = _relative_spans(text, sent, u.number_start)
+            rel = _relative_spans(ctx, sent, u.number_start)
             named = rel + [(h.start, h.end) for h in _hits_in(ctx.platforms, clause[0], clause[1])]
             chars = list(text[clause[0] : clause[1]])
             for a, b in named:
@@ -1029,14 +1109,14 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
                     chars[lo:hi] = " " * (hi - lo)
             clause_text = "".join(chars)
             online = any(
-                not re.search(r"\b(?:without|not|no|offline)\s+(?:the\s+|an?\s+)?$", clause_text[max(0, m.start() - 12) : m.start()], re.I)
+                not _NEGATED_LEFT.search(clause_text[max(0, m.start() - 12) : m.start()])
                 for m in _ONLINE.finditer(clause_text)
             )
             if not platforms:
                 platforms, p_starts = (["online_any"] if online else ["all_platforms"]), [None]  # type: ignore[list-item]
             if u.share is not None and u.count is None and platforms == ["all_platforms"]:
-                of_offence = re.match(r"^\s*\)?\s*of\s+(?:the\s+|all\s+|these\s+|those\s+)?", text[u.end : u.end + 20])
-                if not of_offence and not _ANAPHOR.search(text[sent.start : sent.end]):
+                of_offence = _OF_OFFENCE_RIGHT.match(text[u.end : u.end + 20])
+                if not of_offence and not ctx.anaphoric(sent):
                     decisions[key] = ("share with nothing it is a share of", text[u.start : u.end], idx)
                     continue
             if measure is None and u.share is not None:
@@ -1049,7 +1129,7 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
                     offence = "online_child_sexual_exploitation"
                 else:
                     offence = _ONLINE_VARIANT[offence]
-            if offence == "sexual_crimes" and re.search(r"\bchild(?:ren)?\b|under[- ]18s?|\bminors?\b", text[clause[0] : clause[1]], re.I):
+            if offence == "sexual_crimes" and ctx.search_in(_CHILDREN, clause[0], clause[1]):
                 offence = "online_child_sexual_offences" if online else "child_sexual_offences"
             region, region_how = _choose_region(ctx, sent, idx, u, clause, seg)
             source = _choose_source(ctx, sent, idx, u)
@@ -1062,7 +1142,7 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
             confidence -= 0.1 if u.is_base else 0
             confidence += 0.05 if region_how == "sentence" else 0
             line_end = text.find("\n", sent.end)
-            if re.match(r"\s*(?:picture|photograph|photo|image|credit)\s*:", text[sent.end : line_end if line_end >= 0 else len(text)], re.I):
+            if _CAPTION.match(text[sent.end : line_end if line_end >= 0 else len(text)]):
                 confidence -= 0.2  # a caption repeating the article: the article's wording wins
             if sent.is_item:
                 confidence -= 0.05
@@ -1094,7 +1174,7 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
         if start and c.period[2] and c.period[2] < start.year and c.offence in _FALLBACK_BEFORE_START:
             c.offence = _FALLBACK_BEFORE_START[c.offence]  # figures from before an offence existed count its predecessor
     for a, b, why in ctx.lay.furniture:
-        for n in find_numbers(text, a, b):
+        for n in find_numbers(text, a, b, ctx.scanned):
             key = (n.span_start, n.end)
             if key not in decisions:
                 unit_of[key] = Unit([n], count=None if n.is_share else round(n.value), share=n.value if n.is_share else None)

@@ -14,6 +14,7 @@ from datetime import date
 from functools import lru_cache
 
 from pipeline.metadata.taxonomy import Taxonomy, _read_csv, load_taxonomy
+from pipeline.scan import ScannedText, prefilter
 
 # Platform aliases that are everyday words: matched only when capitalised in the text.
 _COMMON_WORDS = {
@@ -108,11 +109,11 @@ class Gazetteer:
         bodies = [(f"g{i}", alias if regex else _flexible(alias)) for i, (_, alias, _) in enumerate(entries)]
         parts = _by_first_char(bodies)
         pattern = r"(?<![\w@#])(?:" + "|".join(parts) + r")(?![\w])" if parts else r"(?!x)x"
-        self.pattern = re.compile(pattern, re.I)
+        self.pattern = prefilter(re.compile(pattern, re.I))
 
-    def find(self, text: str) -> list[Hit]:
+    def find(self, text: str, scanned: ScannedText | None = None) -> list[Hit]:
         hits = []
-        for m in self.pattern.finditer(text):
+        for m in scanned.finditer(self.pattern) if scanned else self.pattern.finditer(text):
             i = int(m.lastgroup[1:])  # type: ignore[index]
             slug, alias, case = self.entries[i]
             found = m.group()

@@ -12,8 +12,10 @@ later, in ``facts.py``, from its context.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
+
+from pipeline.scan import SCANNER, ScannedText, prefilter
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class Mention:
     sentence: str | None = None
 
     def to_row(self, document: str) -> dict[str, Any]:
-        return {"document": document, **asdict(self)}
+        return {"document": document, **vars(self)}  # the values are immutable: no deep copy needed
 
 
 @dataclass(frozen=True)
@@ -77,13 +79,13 @@ _DIGITS = r"(?:\d{1,3}(?:,\d{3,4})+|\d+)(?:\.\d+)?"
 _PERCENT = r"(?:\s?%|\s?per[\s-]?cent\b|\s?percent\b|\s?pr\s?cent\b|\s?pc\b|\s?p\.c\.)"
 _MULT = r"(?:\s?(?:thousand|millions?|billion|mln|mn|bn)\b|(?:k|m|b)\b)"
 
-NUMBER_RE = re.compile(
+NUMBER_RE = prefilter(re.compile(
     rf"(?P<ratio>\b(?P<rn>{_SMALL})\s+(?:in|out\s+of)\s+(?:every\s+)?(?P<rd>{_SMALL})\b)"
     rf"|(?P<frac>\b(?:(?P<fn>an?|one|two|three|four|five|six|seven|eight|nine)[\s-]+)?(?P<fd>half|halves|thirds?|quarters?|fifths?|sixths?|sevenths?|eighths?|ninths?|tenths?)\b)"
     rf"|(?P<digits>(?<![\w.,])(?P<dnum>{_DIGITS})(?P<dmult>{_MULT})?(?P<dpct>{_PERCENT})?)"
     rf"|(?P<spelled>\b(?P<snum>{_SPELLED})\b(?P<spct>{_PERCENT})?)",
     re.I,
-)
+))
 
 # the same without ratios and fractions, for a number that only looked like the start of a ratio
 _SINGLE_RE = re.compile(
@@ -100,10 +102,10 @@ _QUALIFIERS = [
     ("less_than", r"less\s+than|fewer\s+than|just\s+under|under|below|almost|nearly|not\s+quite"),
     ("about", r"around|about|approximately|approx\.?|roughly|some|circa|an\s+estimated|estimated|close\s+to|c\.|~"),
 ]
-_QUALIFIER_RE = re.compile(
+_QUALIFIER_RE = prefilter(re.compile(
     r"(?:" + "|".join(f"(?P<{name}>\\b(?:{pattern}))" for name, pattern in _QUALIFIERS) + r")[\s-]*$",
     re.I,
-)
+))
 
 
 def parse_spelled(words: str) -> int | None:
@@ -173,10 +175,10 @@ def _share_of(m: re.Match[str]) -> float | None:
     return None
 
 
-def qualifier_before(text: str, start: int, limit: int) -> tuple[str, int | None]:
+def qualifier_before(text: str, start: int, limit: int, scanned: ScannedText | None = None) -> tuple[str, int | None]:
     """The qualifier written just before ``start`` ('more than 9,477' -> more_than), and where it begins."""
     window_start = max(limit, start - 40)
-    m = _QUALIFIER_RE.search(text, window_start, start)
+    m = scanned.search(_QUALIFIER_RE, window_start, start) if scanned else _QUALIFIER_RE.search(text, window_start, start)
     if not m:
         return "exact", None
     for name, _ in _QUALIFIERS:
@@ -185,13 +187,17 @@ def qualifier_before(text: str, start: int, limit: int) -> tuple[str, int | None
     return "exact", None
 
 
-def find_numbers(text: str, start: int = 0, end: int | None = None) -> list[Number]:
-    """Every number in text[start:end], in order, with value and qualifier."""
+def find_numbers(text: str, start: int = 0, end: int | None = None, scanned: ScannedText | None = None) -> list[Number]:
+    """Every number in text[start:end], in order, with value and qualifier.
+
+    ``scanned``: the text as scanned by ``scan.SCANNER``, when the caller searches it many times.
+    """
     end = len(text) if end is None else end
+    scanned = scanned or SCANNER.scan(text)
     out: list[Number] = []
     pos = start
     while True:
-        m = NUMBER_RE.search(text, pos, end)
+        m = scanned.search(NUMBER_RE, pos, end)
         if m is None:
             break
         pos = m.end()
@@ -223,7 +229,7 @@ def find_numbers(text: str, start: int = 0, end: int | None = None) -> list[Numb
             else:
                 value, is_share, form = float(parsed), False, "spelled"
             spelled = True
-        qualifier, q_start = qualifier_before(text, m.start(), start)
+        qualifier, q_start = qualifier_before(text, m.start(), start, scanned)
         out.append(
             Number(
                 start=m.start(),

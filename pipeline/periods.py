@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from pipeline.scan import SCANNER, ScannedText, prefilter
+
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})
 MONTHS["sept"] = 9
@@ -35,14 +37,14 @@ _DATE = (
 def _date_re(prefix: str) -> str:
     return _DATE.replace("@", prefix)
 
-_RANGE_RE = re.compile(
+_RANGE_RE = prefilter(re.compile(
     rf"\b(?:(?:between|from)\s+(?:the\s+months\s+of\s+)?)?(?P<a>{_date_re('a')}),?\s+(?:to|and|until|till|through|-|–|—)\s+(?P<b>{_date_re('b')})\b",
     re.I,
-)
-_FY_RE = re.compile(rf"\b(?P<y1>{_YEAR})\s?[/\-–]\s?(?P<y2>\d{{4}}|\d{{2}})\b|(?<![\d/.,])(?P<s1>\d{{2}})/(?P<s2>\d{{2}})(?![\d/])")
-_YEAR_TO_RE = re.compile(rf"\b(?:in\s+)?the\s+(?:12\s+months|year)\s+(?:to|up\s+to|ending)\s+(?:the\s+end\s+of\s+)?(?P<m>{_MONTH})(?:\s+(?P<y>{_YEAR}|this\s+year|last\s+year))?", re.I)
-_SINGLE_DATE_RE = re.compile(rf"\b{_date_re('s')}\b", re.I)
-_ISO_RE = re.compile(r"\b(?P<y>(?:19|20)\d{2})-(?P<m>[01]\d)-(?P<d>[0-3]\d)\b")
+))
+_FY_RE = prefilter(re.compile(rf"\b(?P<y1>{_YEAR})\s?[/\-–]\s?(?P<y2>\d{{4}}|\d{{2}})\b|(?<![\d/.,])(?P<s1>\d{{2}})/(?P<s2>\d{{2}})(?![\d/])"))
+_YEAR_TO_RE = prefilter(re.compile(rf"\b(?:in\s+)?the\s+(?:12\s+months|year)\s+(?:to|up\s+to|ending)\s+(?:the\s+end\s+of\s+)?(?P<m>{_MONTH})(?:\s+(?P<y>{_YEAR}|this\s+year|last\s+year))?", re.I))
+_SINGLE_DATE_RE = prefilter(re.compile(rf"\b{_date_re('s')}\b", re.I))
+_ISO_RE = prefilter(re.compile(r"\b(?P<y>(?:19|20)\d{2})-(?P<m>[01]\d)-(?P<d>[0-3]\d)\b"))
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,12 @@ def _bound(y: int, m: int | None, d: int | None, *, end: bool) -> date | None:
     return date(y, m, d)
 
 
-def find_periods(text: str, reference: date | None = None) -> list[Period]:
-    """Every period or date expression in text, longest first where they overlap, in text order."""
+def find_periods(text: str, reference: date | None = None, scanned: ScannedText | None = None) -> list[Period]:
+    """Every period or date expression in text, longest first where they overlap, in text order.
+
+    ``scanned``: the text as scanned by ``scan.SCANNER``, if the caller has it already.
+    """
+    scanned = scanned or SCANNER.scan(text)
     found: list[Period] = []
     taken: list[tuple[int, int]] = []
 
@@ -114,7 +120,7 @@ def find_periods(text: str, reference: date | None = None) -> list[Period]:
         found.append(p)
         taken.append((p.start, p.end))
 
-    for m in _RANGE_RE.finditer(text):
+    for m in scanned.finditer(_RANGE_RE):
         ya, ma, da = _date_parts(m, "a", reference)
         yb, mb, db = _date_parts(m, "b", reference)
         if ya is None and ma is None:
@@ -139,7 +145,7 @@ def find_periods(text: str, reference: date | None = None) -> list[Period]:
             pass
         add(Period(m.start(), m.end(), first, last, "range"))
 
-    for m in _YEAR_TO_RE.finditer(text):
+    for m in scanned.finditer(_YEAR_TO_RE):
         if not free(m.start(), m.end()):
             continue
         month = MONTHS[m.group("m").lower().rstrip(".")]
@@ -152,7 +158,7 @@ def find_periods(text: str, reference: date | None = None) -> list[Period]:
         first = date(year - 1, month % 12 + 1, 1) if month < 12 else date(year, 1, 1)
         add(Period(m.start(), m.end(), first, last, "year_to"))
 
-    for m in _FY_RE.finditer(text):
+    for m in scanned.finditer(_FY_RE):
         if not free(m.start(), m.end()):
             continue
         if m.group("y1"):
@@ -169,7 +175,7 @@ def find_periods(text: str, reference: date | None = None) -> list[Period]:
                 y1 = 2000 + s1
                 add(Period(m.start(), m.end(), date(y1, 4, 1), date(y1 + 1, 3, 31), "financial_year"))
 
-    for m in _ISO_RE.finditer(text):
+    for m in scanned.finditer(_ISO_RE):
         if free(m.start(), m.end()):
             try:
                 d = date(int(m.group("y")), int(m.group("m")), int(m.group("d")))
@@ -177,7 +183,7 @@ def find_periods(text: str, reference: date | None = None) -> list[Period]:
                 continue
             add(Period(m.start(), m.end(), d, d, "date"))
 
-    for m in _SINGLE_DATE_RE.finditer(text):
+    for m in scanned.finditer(_SINGLE_DATE_RE):
         if not free(m.start(), m.end()):
             continue
         y, mo, d = _date_parts(m, "s", reference)

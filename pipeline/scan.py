@@ -1,0 +1,345 @@
+"""Fast regex search for the extractor: a literal-prefix prefilter over one Aho-Corasick pass.
+
+Python's ``re`` has no multi-pattern engine: a pattern such as a gazetteer (hundreds of names)
+or the number grammar (digits or any of forty number words) is tried at every position of the
+text, alternative after alternative, which costs about 0.3 microseconds a character. Yet every
+match of such a pattern starts with one of a few short literal strings: "face", "inst", "one ",
+a digit. ``literal_prefixes`` reads them off the parsed pattern; one Aho-Corasick pass
+(pyahocorasick, in C) over the lower-cased text finds every place where one of the prefixes of
+every registered pattern begins; and the pattern itself is tried only there, with
+``pattern.match``. The text is searched once per document instead of once per pattern and
+position.
+
+The matches are exactly those of ``pattern.finditer`` / ``pattern.search``, by construction:
+
+* the prefixes are a superset: every string the pattern can match starts with one of them, after
+  the normalisation below (a prefix is cut short wherever the pattern is too open to list);
+* the pattern is then run by ``re`` itself at each candidate position, with the same ``pos`` and
+  ``endpos``, so lookbehinds, word boundaries and alternation order behave as before; positions
+  that are no candidate cannot start a match, so skipping them changes nothing.
+
+Normalisation (``str.lower``, white space to " ") keeps offsets, so a prefix found in the
+normalised text is at the same offset in the original. Texts where it would not (a character
+whose lower case is two characters, such as "İ") or where ``re.IGNORECASE`` equates characters
+that ``str.lower`` does not ("ſ" and "s", "ı" and "i"; see ``re._casefix``), or that hold digits
+other than 0-9, are searched with the plain patterns: slower, the same matches.
+
+Patterns that may match the empty string or may start with almost any character ("\\w", ".")
+are not prefiltered; ``Scanner.add`` keeps them and they run as plain ``re``.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from collections.abc import Iterator
+
+try:  # the parser behind re.compile; private, so a Python without it only loses the speed-up
+    from re import _constants as _sre
+    from re import _parser as _sre_parse
+except ImportError:  # pragma: no cover
+    _sre = _sre_parse = None  # type: ignore[assignment]
+
+import ahocorasick_rs
+
+PREFIX_CHARS = 6  # longest prefix listed: longer is more selective, but multiplies the keys
+MAX_PREFIXES = 300  # per pattern; past this the prefixes are cut shorter
+_WIDE_CLASS = 64  # a character class with more members than this ends a prefix
+
+# Characters re.IGNORECASE matches to another character that str.lower() does not map them to
+# (re._casefix._EXTRA_CASES, minus i and s); a text holding one is searched with plain patterns.
+_CASE_EXTRAS = frozenset(
+    "ıſµͅΐΰβεθικμπρςσφϐϑϕϖϰϱϵвдостъѣᲀᲁᲂᲃᲄᲅᲆᲇᲈṡẛιΐΰꙋﬅﬆ"
+    "Σ"  # str.lower() makes it "ς" or "σ" by its place in the word
+)
+# white space other than " " (a class of listed characters: re scans for those fast)
+_OTHER_SPACE = re.compile("[" + "".join(re.escape(chr(i)) for i in range(0x3001) if chr(i).isspace() and i != 32) + "]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def normalise(text: str) -> str | None:
+    """The text lower-cased with white space as " ", offsets kept; None where that cannot be done exactly."""
+    if not text.isascii():
+        odd = set(_NON_ASCII.findall(text))
+        if any(c in _CASE_EXTRAS or c.isdecimal() or len(c.lower()) != 1 for c in odd):
+            return None
+    return _OTHER_SPACE.sub(" ", text.lower())
+
+
+# ---------------------------------------------------------------- prefixes of a pattern
+
+_WIDE = object()  # a character class too wide to list
+
+
+def _char(code: int) -> str:
+    c = chr(code)
+    return " " if c.isspace() else c.lower()
+
+
+def _class_chars(items: list) -> object:
+    """Normalised characters of a character class ``[...]``, or _WIDE."""
+    out: set[str] = set()
+    for op, av in items:
+        if op is _sre.LITERAL:
+            out.add(_char(av))
+        elif op is _sre.RANGE:
+            lo, hi = av
+            if hi - lo > _WIDE_CLASS:
+                return _WIDE
+            out.update(_char(c) for c in range(lo, hi + 1))
+        elif op is _sre.CATEGORY and av in (_sre.CATEGORY_SPACE, _sre.CATEGORY_UNI_SPACE):
+            out.add(" ")
+        elif op is _sre.CATEGORY and av in (_sre.CATEGORY_DIGIT, _sre.CATEGORY_UNI_DIGIT):
+            out.update("0123456789")  # other digits send the text to the plain patterns (normalise)
+        else:  # NEGATE, \w, \S and the like
+            return _WIDE
+    return out
+
+
+class _Walk:
+    """Enumerates the first PREFIX_CHARS characters of every string a parsed pattern matches."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        self.done: set[str] = set()  # finished prefixes: no longer extended
+
+    def close(self, strings: set[str]) -> set[str]:
+        self.done |= strings
+        return set()
+
+    def seq(self, items: list, opens: set[str]) -> set[str]:
+        """Extend the open prefixes by a sequence of items; return those still open after it."""
+        for op, av in items:
+            if not opens:
+                break
+            opens = self.item(op, av, opens)
+        return opens
+
+    def item(self, op: object, av: object, opens: set[str]) -> set[str]:
+        if op in (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT):
+            return opens  # zero width
+        if op is _sre.LITERAL:
+            return self.extend(opens, {_char(av)})  # type: ignore[arg-type]
+        if op is _sre.IN:
+            chars = _class_chars(av)  # type: ignore[arg-type]
+            return self.close(opens) if chars is _WIDE else self.extend(opens, chars)  # type: ignore[arg-type]
+        if op is _sre.SUBPATTERN:
+            return self.seq(list(av[-1]), opens)  # type: ignore[index]
+        if op is getattr(_sre, "ATOMIC_GROUP", None):
+            return self.seq(list(av), opens)  # type: ignore[arg-type]
+        if op is _sre.BRANCH:
+            out: set[str] = set()
+            for alternative in av[1]:  # type: ignore[index]
+                out |= self.seq(list(alternative), set(opens))
+            return self.cap(out)
+        if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", None)):
+            return self.repeat(*av, opens)  # type: ignore[misc]
+        return self.close(opens)  # ANY, NOT_LITERAL, group references...: anything may follow
+
+    def repeat(self, low: int, high: int, sub: object, opens: set[str]) -> set[str]:
+        out = set(opens) if low == 0 else set()
+        current = opens
+        rounds = 0
+        while current and rounds < min(high, self.size + 1):
+            current = self.seq(list(sub), current)  # type: ignore[call-overload]
+            rounds += 1
+            if rounds >= low:
+                out |= current
+        if current and (rounds < low or rounds < high):
+            self.close(current)  # more repetitions may follow: what is known so far is a prefix
+            if rounds < low:
+                return self.cap(out)
+        return self.cap(out)
+
+    def extend(self, opens: set[str], chars: set[str]) -> set[str]:
+        if len(opens) * len(chars) > self.limit:
+            return self.close(opens)
+        out = {s + c for s in opens for c in chars}
+        full = {s for s in out if len(s) >= self.size}
+        self.done |= full
+        return self.cap(out - full)
+
+    def cap(self, opens: set[str]) -> set[str]:
+        return self.close(opens) if len(opens) > self.limit else opens
+
+
+def literal_prefixes(pattern: re.Pattern[str], size: int = PREFIX_CHARS, limit: int = MAX_PREFIXES) -> frozenset[str] | None:
+    """Normalised strings one of which begins every match of ``pattern``; None if there are none to give.
+
+    None for a pattern that can match the empty string or start with a character from a wide
+    class: it would need every position anyway.
+    """
+    if _sre_parse is None:
+        return None
+    try:
+        tree = _sre_parse.parse(pattern.pattern, pattern.flags)
+    except Exception:  # pragma: no cover - the pattern compiled, so it parses
+        return None
+    if tree.getwidth()[0] == 0:
+        return None
+    walk = _Walk(size, limit)
+    walk.close(walk.seq(list(tree), {""}))
+    if "" in walk.done or not walk.done:
+        return None
+    # a prefix that begins with a shorter one adds nothing: the shorter one already marks the place
+    shortest = sorted(walk.done, key=len)
+    kept: set[str] = set()
+    for prefix in shortest:
+        if not any(prefix[:n] in kept for n in range(1, len(prefix))):
+            kept.add(prefix)
+    return frozenset(kept)
+
+
+# ---------------------------------------------------------------- the scanner
+
+
+class Scanner:
+    """Patterns searched together: one Aho-Corasick pass per text finds where each may match."""
+
+    def __init__(self) -> None:
+        # keyed by id(pattern): hashing a Pattern hashes its whole compiled code
+        self._patterns: dict[int, tuple[re.Pattern[str], frozenset[str] | None]] = {}  # -> (pattern, prefixes)
+        self._automaton: ahocorasick_rs.AhoCorasick | None = None
+        self._key_ids: list[tuple[int, ...]] = []  # automaton key -> ids of the patterns it is a prefix of
+        self._ids: list[int] = []  # ids of the prefiltered patterns
+
+    def add(self, pattern: re.Pattern[str]) -> re.Pattern[str]:
+        """Register a pattern (idempotent); returns it, so a module can write ``X = SCANNER.add(re.compile(...))``."""
+        if id(pattern) not in self._patterns:
+            self._patterns[id(pattern)] = (pattern, literal_prefixes(pattern))
+            self._automaton = None
+        return pattern
+
+    def prefiltered(self, pattern: re.Pattern[str]) -> bool:
+        return self._patterns.get(id(pattern), (None, None))[1] is not None
+
+    def _build(self) -> ahocorasick_rs.AhoCorasick | None:
+        keys: dict[str, list[int]] = {}
+        self._ids = []
+        for pid, (_, prefixes) in self._patterns.items():
+            if prefixes is not None:
+                self._ids.append(pid)
+                for key in prefixes:
+                    keys.setdefault(key, []).append(pid)
+        self._key_ids = [tuple(ids) for ids in keys.values()]
+        self._automaton = ahocorasick_rs.AhoCorasick(list(keys), implementation=ahocorasick_rs.Implementation.DFA) if keys else None
+        return self._automaton
+
+    def scan(self, text: str) -> ScannedText:
+        automaton = self._automaton or self._build()
+        folded = normalise(text)
+        if folded is None or automaton is None:
+            return ScannedText(text, None)
+        starts: dict[int, list[int]] = {pid: [] for pid in self._ids}
+        key_ids = self._key_ids
+        for key, start, _ in automaton.find_matches_as_indexes(folded, overlapping=True):
+            for pid in key_ids[key]:
+                starts[pid].append(start)
+        for found in starts.values():
+            found.sort()  # no duplicates: no prefix of a pattern begins with another of its prefixes
+        return ScannedText(text, starts)
+
+
+class ScannedText:
+    """A text with the candidate positions of every prefiltered pattern; ``re``-compatible search.
+
+    Patterns that were not prefiltered when the text was scanned run as plain ``re``.
+    """
+
+    def __init__(self, text: str, starts: dict[int, list[int]] | None) -> None:
+        self.text = text
+        self._starts = starts  # id(pattern) -> sorted candidate positions; None: search everything plainly
+
+    def _candidates(self, pattern: re.Pattern[str]) -> list[int] | None:
+        return None if self._starts is None else self._starts.get(id(pattern))
+
+    def finditer(self, pattern: re.Pattern[str], pos: int = 0, endpos: int | None = None) -> Iterator[re.Match[str]]:
+        """The matches of ``pattern.finditer(text, pos, endpos)``."""
+        text = self.text
+        endpos = len(text) if endpos is None else endpos
+        starts = self._candidates(pattern)
+        if starts is None:
+            yield from pattern.finditer(text, pos, endpos)
+            return
+        match = pattern.match
+        last = pos
+        for k in range(bisect_left(starts, pos), len(starts)):
+            at = starts[k]
+            if at >= endpos:
+                break
+            if at < last:
+                continue
+            m = match(text, at, endpos)
+            if m is not None:
+                yield m
+                last = m.end()
+
+    def count(self, pattern: re.Pattern[str], pos: int, endpos: int) -> int:
+        """``len(pattern.findall(text, pos, endpos))`` for a pattern that never matches the empty string."""
+        starts = self._candidates(pattern)
+        if starts is None:
+            return len(pattern.findall(self.text, pos, endpos))
+        text, match = self.text, pattern.match
+        n, last = 0, pos
+        for k in range(bisect_left(starts, pos), len(starts)):
+            at = starts[k]
+            if at >= endpos:
+                break
+            if at >= last:
+                m = match(text, at, endpos)
+                if m is not None:
+                    n += 1
+                    last = m.end()
+        return n
+
+    def search(self, pattern: re.Pattern[str], pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
+        """``pattern.search(text, pos, endpos)``."""
+        endpos = len(self.text) if endpos is None else endpos
+        starts = self._candidates(pattern)
+        if starts is None:
+            return pattern.search(self.text, pos, endpos)
+        text, match = self.text, pattern.match
+        for k in range(bisect_left(starts, pos), len(starts)):
+            at = starts[k]
+            if at >= endpos:
+                return None
+            m = match(text, at, endpos)
+            if m is not None:
+                return m
+        return None
+
+    def search_slice(self, pattern: re.Pattern[str], pos: int, endpos: int) -> re.Match[str] | None:
+        """``pattern.search(text[pos:endpos])``: the slice is a string of its own (match offsets are in it)."""
+        starts = self._candidates(pattern)
+        if starts is None:
+            return pattern.search(self.text[pos:endpos])
+        k = bisect_left(starts, pos)
+        if k == len(starts) or starts[k] >= endpos:
+            return None
+        piece = self.text[pos:endpos]
+        match = pattern.match
+        for k in range(k, len(starts)):
+            at = starts[k]
+            if at >= endpos:
+                break
+            m = match(piece, at - pos)
+            if m is not None:
+                return m
+        return None
+
+    def may_match(self, pattern: re.Pattern[str], pos: int, endpos: int) -> bool:
+        """False only if no match of ``pattern`` can start in [pos, endpos) (also within a slice of the text)."""
+        starts = self._candidates(pattern)
+        if starts is None:
+            return True
+        k = bisect_left(starts, pos)
+        return k < len(starts) and starts[k] < endpos
+
+
+SCANNER = Scanner()
+
+
+def prefilter(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """Register ``pattern`` with the extractor's scanner; returns it unchanged."""
+    return SCANNER.add(pattern)
