@@ -76,7 +76,7 @@ def test_literal_prefixes_of_simple_patterns():
     assert literal_prefixes(re.compile(r"(?:online )?grooming")) == {"online", "groomi"}
     assert literal_prefixes(re.compile(r"[Cc]at\s+dog")) == {"cat do", "cat  d", "cat   "}  # white space repeats
     digits = literal_prefixes(re.compile(r"\d+%"))
-    assert {"7%", "12%", "123456"} <= digits and all(p[0].isdigit() for p in digits)
+    assert {"7%", "12"} <= digits and all(p[0].isdigit() for p in digits)  # cut short where the list would grow too long
     # a prefix that begins with a shorter one is dropped
     assert literal_prefixes(re.compile(r"ab|abc")) == {"ab"}
 
