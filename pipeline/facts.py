@@ -518,9 +518,9 @@ def _national_region(regions: list[Hit], tax: Taxonomy) -> str | None:
 
 def _document_context(doc: Document, tax: Taxonomy) -> Context:
     text = doc.text
-    lay = layout(text)
     gaz = gazetteers(tax)  # before the scan: the gazetteers' patterns join the scanner when first built
     scanned = SCANNER.scan(text)
+    lay = layout(text, scanned)
     published = doc.published or published_date(text)
     periods = find_periods(text, published, scanned)
     excluded = [(m.start(), m.end()) for m in scanned.finditer(_EXCEPT)]
@@ -1044,6 +1044,12 @@ def _quote_span(ctx: Context, sent: Sentence, u: Unit, lseg_start: int, seg_end:
 
 
 # ---------------------------------------------------------------- the entry point
+
+
+def prepare(taxonomy: Taxonomy | None = None) -> None:
+    """Build the gazetteers and the scanner now (else the first document pays), e.g. before forking workers."""
+    gazetteers(taxonomy or load_taxonomy())
+    SCANNER.scan("")
 
 
 def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extraction:

@@ -27,7 +27,7 @@ _NOT_NAMES = {"online", "internet", "cyber element", "cyber-enabled", "x", "soci
 _LOWER_OK_REGIONS = {"worldwide", "globally", "around the world", "across the globe"}
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # built by the thousand: a frozen dataclass costs three times as much to make
 class Hit:
     start: int
     end: int

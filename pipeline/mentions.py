@@ -36,7 +36,7 @@ class Mention:
         return {"document": document, **vars(self)}  # the values are immutable: no deep copy needed
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # built by the thousand: a frozen dataclass costs three times as much to make
 class Number:
     """A number as written, before any decision about it."""
 
@@ -52,7 +52,7 @@ class Number:
 
     @property
     def span_start(self) -> int:
-        return self.qualifier_start if self.qualifier_start is not None else self.start
+        return self.start if self.qualifier_start is None else self.qualifier_start
 
 
 _UNITS = {

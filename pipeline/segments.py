@@ -10,28 +10,32 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
+from pipeline.scan import SCANNER, ScannedText, prefilter
+
 # A line that opens the reader-comments section: everything after it is not the article.
-_COMMENTS_OPEN = re.compile(
+_COMMENTS_OPEN = prefilter(re.compile(
     r"^\s*(?:leave a (?:comment|reply)|post a comment|add (?:a|your) comment|view all comments|show comments"
     r"|join the (?:discussion|conversation)|reader comments|comments are closed|have your say|comments?\s*\(\d+\)"
     r"|fill in your details below.*)\s*$",
     re.I,
-)
+))
 # "6 Comments" opens the comments only when comment-widget words follow closely.
-_COMMENT_COUNT = re.compile(r"^\s*\d+\s+comments?\s*$", re.I)
+_COMMENT_COUNT = prefilter(re.compile(r"^\s*\d+\s+comments?\s*$", re.I))
 _COMMENT_WIDGET = re.compile(r"\b(?:oldest|newest|most voted|inline feedbacks|view all comments|sort by|notify of)\b", re.I)
-# A whole line of page furniture: counters, vote widgets, navigation, advert slots, bylines.
+# A whole line of page furniture: counters, vote widgets, navigation, advert slots, bylines,
+# or a line ending in a licence ("Photo: Jane Doe, CC BY-SA 4.0": a search, so it needs no ".*" in front).
 _FURNITURE_LINE = re.compile(
     r"^\s*(?:\d{1,4}|[\d\s.,]*\s?(?:votes?|likes?|shares?|comments?|views?|rating)|[\s.,:/|-]*"
     r"|(?:comments?\s*)?\d+\s+comments?"
     r"|(?:hide ad|advertisement|sponsored|related articles|related stories|back to top.*|close|skip to .*"
     r"|share this.*|follow us.*|sign up.*|subscribe|article rating|notify of|guest|newspapers (?:in|from) .*"
-    r"|watch more.*|visit .* now|image: .*|credit: .*|- advertisement -|.*\bcc by(?:-[a-z]+)* \d(?:\.\d)?)"
+    r"|watch more.*|visit .* now|image: .*|credit: .*|- advertisement -)"
     r")\s*$",
     re.I,
 )
+_LICENCE_LINE_END = prefilter(re.compile(r"\bcc by(?:-[a-z]+)* \d(?:\.\d)?\s*$", re.I))
 # From these words to the end of the line is a link to another story.
-_READ_MORE = re.compile(r"\b(?:read more|see also|more on this story|related)\s*:", re.I)
+_READ_MORE = prefilter(re.compile(r"\b(?:read more|see also|more on this story|related)\s*:", re.I))
 _ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "st", "no", "nos", "inc", "ltd", "co", "corp", "vs", "v", "e.g", "i.e", "etc", "approx",
     "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "d.c",
@@ -42,7 +46,7 @@ _DATE_HEADER = re.compile(r"^\s*(?:date|published|updated)\s*:?\s*\d{4}-\d{2}-\d
 _BULLET = re.compile(r"^\s*(?:[•·*▪◦‣–-]|\d+[.)])\s+")
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # built by the thousand: a frozen dataclass costs three times as much to make
 class Sentence:
     start: int
     end: int
@@ -82,15 +86,17 @@ def _split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     out = []
     cut = start
     for m in _SENTENCE_END.finditer(text, start, end):
-        before = text[cut : m.start()].rsplit(None, 1)
-        word = before[-1].lower().rstrip(".") if before else ""
-        if m.group().startswith(".") and (word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())):
-            continue
-        stop = m.start() + len(m.group().rstrip())
-        if text[cut:stop].strip():
+        found = m.group()
+        if found[0] == ".":
+            before = text[cut : m.start()].rsplit(None, 1)
+            word = before[-1].lower().rstrip(".") if before else ""
+            if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+                continue
+        stop = m.start() + len(found.rstrip())
+        if not text[cut:stop].isspace() and cut < stop:
             out.append((cut, stop))
         cut = m.end()
-    if text[cut:end].strip():
+    if cut < end and not text[cut:end].isspace():
         out.append((cut, end))
     # trim leading white space so a span starts on a character
     trimmed = []
@@ -104,16 +110,18 @@ def _split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return trimmed
 
 
-def layout(text: str) -> Layout:
+def layout(text: str, scanned: ScannedText | None = None) -> Layout:
+    """``scanned``: the text as scanned by ``scan.SCANNER``, if the caller has it already."""
+    scanned = scanned or SCANNER.scan(text)
     lines = _lines(text)
     furniture: list[tuple[int, int, str]] = []
     comments_from = len(text)
     for i, (a, b) in enumerate(lines):
-        line = text[a:b]
-        if _COMMENTS_OPEN.match(line):
+        # both patterns start with "^": searching the line is matching it
+        if scanned.search_slice(_COMMENTS_OPEN, a, b):
             comments_from = a
             break
-        if _COMMENT_COUNT.match(line):
+        if scanned.search_slice(_COMMENT_COUNT, a, b):
             following = " ".join(text[x:y] for x, y in lines[i + 1 : i + 7])
             if _COMMENT_WIDGET.search(following):
                 comments_from = a
@@ -128,9 +136,10 @@ def layout(text: str) -> Layout:
         if a >= comments_from:
             break
         line = text[a:b]
-        if not line.strip():
+        stripped = line.strip()
+        if not stripped:
             continue
-        if _FURNITURE_LINE.match(line) and line.strip():
+        if _FURNITURE_LINE.match(line) or scanned.search_slice(_LICENCE_LINE_END, a, b):
             furniture.append((a, b, "page furniture"))
             continue
         header = _DATE_HEADER.match(line)
@@ -138,16 +147,18 @@ def layout(text: str) -> Layout:
             furniture.append((a, a + header.end(), "date header"))
             a += header.end()
             line = text[a:b]
-        more = _READ_MORE.search(line)
+            stripped = line.strip()
+        more = scanned.search_slice(_READ_MORE, a, b)
         if more:
             furniture.append((a + more.start(), b, "link to another story"))
         bullet = bool(_BULLET.match(line))
-        short = len(line.strip()) <= 220
+        short = len(stripped) <= 220
         is_item = bullet or (lead_in is not None and items_left > 0 and short)
         if not is_item:
             lead_in, items_left = None, 0
+        item_of = lead_in if is_item else None
         for s, e in _split_sentences(text, a, b):
-            sentences.append(Sentence(s, e, p, item_of=lead_in if is_item else None, is_item=is_item))
+            sentences.append(Sentence(s, e, p, item_of, is_item))
         if is_item:
             items_left -= 1
         if line.rstrip().endswith(":"):
