@@ -24,8 +24,10 @@ from __future__ import annotations
 import calendar
 import hashlib
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from datetime import date
 from typing import Any
 
@@ -34,7 +36,7 @@ from pipeline.gazetteer import Gazetteers, Hit, gazetteers
 from pipeline.mentions import Mention, Number, find_numbers, parse_spelled
 from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy
 from pipeline.periods import Period, find_periods, published_date
-from pipeline.scan import SCANNER, ScannedText, prefilter
+from pipeline.scan import SCANNER, ScannedText, literal_prefixes, matches_at, prefilter
 from pipeline.segments import Layout, Sentence, layout
 
 EXTRACTOR_RELEASE = "1.0.0"
@@ -122,13 +124,12 @@ _ORG_NOUNS = {
     "nations", "states", "types", "categories", "areas", "games", "partners", "esps", "businesses", "councils",
     "teams", "units",
 }
-_STOP_AFTER_NUMBER = re.compile(
-    r"^(?:were|was|are|is|had|have|has|in|of|for|from|to|at|on|by|with|and|or|but|which|who|that|where|when|"
-    r"than|compared|between|during|over|since|per|a|an|the|each|this|these|those|it|its|their|they|there|"
-    r"recorded|reported|related|involving|including|made|took|showed|said|across|among|within|against|about|"
-    r"under|after|before|via|through|into|like|than|as|also|not|had|would|could|will|may|being|been|being|"
-    r"committed|logged|received|identified|assessed|confirmed|found|flagged|made|sent|seen|where|while)$",
-    re.I,
+_STOP_AFTER_NUMBER = frozenset(
+    "were was are is had have has in of for from to at on by with and or but which who that where when "
+    "than compared between during over since per a an the each this these those it its their they there "
+    "recorded reported related involving including made took showed said across among within against about "
+    "under after before via through into like than as also not had would could will may being been being "
+    "committed logged received identified assessed confirmed found flagged made sent seen where while".split()
 )
 _VERB = re.compile(
     r"^(?:came|come|comes|went|go|saw|see|took|take|rose|fell|grew|got|gave|led|left|remain(?:ed|s)?|occur(?:red|s)?|"
@@ -149,10 +150,13 @@ _OFF_TOPIC = prefilter(re.compile(
     r"terror|smartphones?|calls|mental health|petition|games? console)",
     re.I,
 ))
-_ONLINE = re.compile(
+_ONLINE = prefilter(re.compile(
     r"\bonline\b|\binternet\b|\bcyber|\bweb\b|\bdigital|\bsocial media\b|\bapps?\b|\bplatforms?\b(?! was)|\bwebsites?\b",
     re.I,
-)
+))
+# _online searches a copy of a clause with some names blanked out at the candidate places found in the
+# original text: sound while no prefix holds white space (blanking makes white space, never a letter).
+assert not any(" " in p for p in literal_prefixes(_ONLINE) or ()), "_ONLINE prefixes must not hold white space"
 _CHANGE_LEFT = prefilter(re.compile(
     r"(?:\b(?:up|down|rise|rose|risen|rising|increase[sd]?|increasing|decrease[sd]?|decreasing|drop(?:ped|s)?|"
     r"fall(?:en|s|ing)?|fell|grow(?:n|s|ing)?|grew|growth|jump(?:ed|s)?|soar(?:ed|s|ing)?|surge[sd]?|climb(?:ed|s)?|"
@@ -253,6 +257,7 @@ _TO_LEFT = prefilter(re.compile(r"\bto\s+$"))
 _FROM = prefilter(re.compile(r"\bfrom\b"))
 _QUOTE_LEAD = re.compile(r"^[\s,;:–—\-(]*(?:and\s+|or\s+|but\s+|while\s+)?")
 _QUOTE_TAIL = re.compile(r"[\s,;:–—\-(]*(?:\s(?:and|or|but|while|with|to|from|of|the|a|an))*[\s,;:–—\-(]*$")
+_TAIL_CHARS = ",;:–—-(" + "andorbutwhilewithtofromofthea" + "".join(chr(i) for i in range(0x3001) if chr(i).isspace())
 _NEGATED_LEFT = re.compile(r"\b(?:without|not|no|offline)\s+(?:the\s+|an?\s+)?$", re.I)
 _OF_OFFENCE_RIGHT = re.compile(r"^\s*\)?\s*of\s+(?:the\s+|all\s+|these\s+|those\s+)?")
 _CHILDREN = prefilter(re.compile(r"\bchild(?:ren)?\b|under[- ]18s?|\bminors?\b", re.I))
@@ -290,17 +295,20 @@ class Unit:
     is_base: bool = False  # the "2,097" in "70 per cent of 2,097 cases"
     precise_qualifier: bool = False  # "almost half (48%)": the bracketed figure is the one stated exactly
 
+    # the numbers are in text order and do not overlap
+
     @property
     def start(self) -> int:
-        return min(n.span_start for n in self.numbers)
+        numbers = self.numbers
+        return numbers[0].span_start if len(numbers) == 1 else min([n.span_start for n in numbers])
 
     @property
     def end(self) -> int:
-        return max(n.end for n in self.numbers)
+        return self.numbers[-1].end
 
     @property
     def number_start(self) -> int:
-        return min(n.start for n in self.numbers)
+        return self.numbers[0].start
 
     @property
     def surface_numbers(self) -> str:
@@ -347,6 +355,7 @@ class Context:
     table_rows: dict[int, tuple[list[int], str]]  # sentence index -> (years per column, header text)
     topic_counts: list[int]  # topic cues per sentence
     scanned: ScannedText  # the text with the candidate places of every prefiltered pattern
+    period_starts: list[int]
     # per-sentence results computed once (keyed by sentence start)
     _numbers: dict[int, list[Number]] = field(default_factory=dict)
     _breaks: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
@@ -356,13 +365,19 @@ class Context:
     def in_excluded(self, pos: int) -> bool:
         return any(a <= pos < b for a, b in self.excluded)
 
-    def search(self, pattern: re.Pattern[str], start: int, end: int) -> re.Match[str] | None:
-        """``pattern.search(text, start, end)``."""
-        return self.scanned.search(pattern, start, end)
+    def in_period(self, start: int, end: int) -> bool:
+        """Whether a span starts or ends inside a date or period (they are sorted and never overlap)."""
+        periods = self.periods
+        k = bisect_right(self.period_starts, start) - 1
+        if k >= 0 and start < periods[k].end:
+            return True
+        k = bisect_left(self.period_starts, end) - 1
+        return k >= 0 and end <= periods[k].end
 
-    def search_in(self, pattern: re.Pattern[str], start: int, end: int) -> re.Match[str] | None:
-        """``pattern.search(text[start:end])``: the slice as a string of its own ("^", "$" and \\b at its edges)."""
-        return self.scanned.search_slice(pattern, start, end)
+    def __post_init__(self) -> None:
+        self.search = self.scanned.search  # pattern.search(text, start, end)
+        # pattern.search(text[start:end]): the slice as a string of its own ("^", "$" and \\b at its edges)
+        self.search_in = self.scanned.search_slice
 
     def numbers(self, sent: Sentence) -> list[Number]:
         """The numbers of a sentence (shared: do not modify the list)."""
@@ -460,14 +475,14 @@ def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> list[str]:
 
 def _noun_after(text: str, end: int, limit: int) -> tuple[str | None, str | None]:
     """(class, word) of the noun phrase right after a number: measure/people/org/other, or (None, None)."""
-    words = _NOUN_WORDS.findall(text, end, min(limit, end + 80))
+    words = _NOUN_WORDS.finditer(text, end, min(limit, end + 80))
     phrase: list[str] = []
-    for w in words[:6]:
+    for w in islice((m.group() for m in words), 6):
         lw = w.lower().strip("'’")
         if lw in _MEASURE_NOUNS:  # "seven mentions", "100 reports": after a number these are nouns
             phrase.append(lw)
             continue
-        if not w[0].isalpha() or _STOP_AFTER_NUMBER.match(lw) or _VERB.match(lw):
+        if not w[0].isalpha() or lw in _STOP_AFTER_NUMBER or _VERB.match(lw):
             break
         if lw.endswith("ed") and (not phrase or phrase[-1].endswith("s")) and lw not in _PEOPLE_NOUNS:
             break  # "35.9 million came from", "25 analysts reviewed": a verb, not part of the noun
@@ -589,7 +604,7 @@ def _document_context(doc: Document, tax: Taxonomy) -> Context:
         widest_region=_national_region(regions, tax),
         default_offence=default_offence, default_source=default_source,
         on_topic=topic_hits >= 2 or lead_hits >= 1, excluded=excluded, table_rows={}, topic_counts=topic_counts,
-        scanned=scanned,
+        scanned=scanned, period_starts=[p.start for p in periods],
     )
     _find_tables(ctx)
     return ctx
@@ -667,9 +682,6 @@ def _not_a_fact(ctx: Context, u: Unit, sent: Sentence, next_start: int) -> str |
         return reason
     if last.end == len(text) and _TRUNCATED_LEFT.search(left_num):
         return "truncated at the end of the text"
-    for p in ctx.periods:
-        if p.start <= first.start < p.end or p.start < first.end <= p.end:
-            return "date or period"
     if u.count is not None and u.share is None:
         n = first
         if not n.spelled and "," not in n.surface and "." not in n.surface and 1900 <= n.value <= 2100 and not n.surface.lower().endswith(("m", "k", "n", "illion", "thousand")):
@@ -979,7 +991,7 @@ def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int,
     window = text[seg[0] : seg[1]] + " " + text[lseg[0] : lseg[1]]
     if ctx.search_in(_PREV_YEAR, seg[0], seg[1]) and reference_year:
         return None, None, reference_year - 1
-    ago = _YEARS_AGO.search(window)
+    ago = _YEARS_AGO.search(window) if "ago" in window.lower() else None
     if ago and reference_year:
         n = int(ago.group(1)) if ago.group(1).isdigit() else parse_spelled(ago.group(1))
         if n:
@@ -1034,7 +1046,9 @@ def _quote_span(ctx: Context, sent: Sentence, u: Unit, lseg_start: int, seg_end:
     quote = text[start:end]
     lead = _QUOTE_LEAD.match(quote)
     start += lead.end() if lead else 0
-    tail = _QUOTE_TAIL.search(text[start:end])
+    # the dangling tail holds nothing but _TAIL_CHARS, so no match starts before them: search from there
+    piece = text[start:end]
+    tail = _QUOTE_TAIL.search(piece, len(piece.rstrip(_TAIL_CHARS)))
     if tail and start + tail.start() >= u.end:
         end = start + tail.start()
     end = max(end, u.end)
@@ -1065,7 +1079,7 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
         numbers = ctx.numbers(sent)
         if not numbers:
             continue
-        dated = [n for n in numbers if any(p.start <= n.start < p.end or p.start < n.end <= p.end for p in ctx.periods)]
+        dated = [n for n in numbers if ctx.in_period(n.start, n.end)]
         for n in dated:
             key = (n.span_start, n.end)
             unit_of[key] = Unit([n], count=round(n.value))
@@ -1114,9 +1128,10 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
                 if lo < hi:
                     chars[lo:hi] = " " * (hi - lo)
             clause_text = "".join(chars)
+            offsets = ctx.scanned.starts_in(_ONLINE, clause[0], clause[1])
             online = any(
                 not _NEGATED_LEFT.search(clause_text[max(0, m.start() - 12) : m.start()])
-                for m in _ONLINE.finditer(clause_text)
+                for m in (_ONLINE.finditer(clause_text) if offsets is None else matches_at(_ONLINE, clause_text, [p - clause[0] for p in offsets]))
             )
             if not platforms:
                 platforms, p_starts = (["online_any"] if online else ["all_platforms"]), [None]  # type: ignore[list-item]

@@ -200,6 +200,7 @@ class Scanner:
     def __init__(self) -> None:
         # keyed by id(pattern): hashing a Pattern hashes its whole compiled code
         self._patterns: dict[int, tuple[re.Pattern[str], frozenset[str] | None]] = {}  # -> (pattern, prefixes)
+        self._anchored: set[int] = set()  # patterns starting with "^" or "\\A" (not MULTILINE): they match at the start only
         self._automaton: ahocorasick_rs.AhoCorasick | None = None
         self._key_ids: list[tuple[int, ...]] = []  # automaton key -> ids of the patterns it is a prefix of
         self._ids: list[int] = []  # ids of the prefiltered patterns
@@ -208,6 +209,8 @@ class Scanner:
         """Register a pattern (idempotent); returns it, so a module can write ``X = SCANNER.add(re.compile(...))``."""
         if id(pattern) not in self._patterns:
             self._patterns[id(pattern)] = (pattern, literal_prefixes(pattern))
+            if _starts_anchored(pattern):
+                self._anchored.add(id(pattern))
             self._automaton = None
         return pattern
 
@@ -230,7 +233,7 @@ class Scanner:
         automaton = self._automaton or self._build()
         folded = normalise(text)
         if folded is None or automaton is None:
-            return ScannedText(text, None)
+            return ScannedText(text, None, self._anchored)
         starts: dict[int, list[int]] = {pid: [] for pid in self._ids}
         key_ids = self._key_ids
         for key, start, _ in automaton.find_matches_as_indexes(folded, overlapping=True):
@@ -238,7 +241,7 @@ class Scanner:
                 starts[pid].append(start)
         for found in starts.values():
             found.sort()  # no duplicates: no prefix of a pattern begins with another of its prefixes
-        return ScannedText(text, starts)
+        return ScannedText(text, starts, self._anchored)
 
 
 class ScannedText:
@@ -247,9 +250,10 @@ class ScannedText:
     Patterns that were not prefiltered when the text was scanned run as plain ``re``.
     """
 
-    def __init__(self, text: str, starts: dict[int, list[int]] | None) -> None:
+    def __init__(self, text: str, starts: dict[int, list[int]] | None, anchored: set[int]) -> None:
         self.text = text
         self._starts = starts  # id(pattern) -> sorted candidate positions; None: search everything plainly
+        self._anchored = anchored
 
     def _candidates(self, pattern: re.Pattern[str]) -> list[int] | None:
         return None if self._starts is None else self._starts.get(id(pattern))
@@ -275,14 +279,19 @@ class ScannedText:
                 yield m
                 last = m.end()
 
+    # The methods below are the extractor's inner loop: the candidate lookup is written out in each.
+
     def count(self, pattern: re.Pattern[str], pos: int, endpos: int) -> int:
         """``len(pattern.findall(text, pos, endpos))`` for a pattern that never matches the empty string."""
-        starts = self._candidates(pattern)
+        starts = None if self._starts is None else self._starts.get(id(pattern))
         if starts is None:
             return len(pattern.findall(self.text, pos, endpos))
+        k = bisect_left(starts, pos)
+        if k == len(starts) or starts[k] >= endpos:
+            return 0
         text, match = self.text, pattern.match
         n, last = 0, pos
-        for k in range(bisect_left(starts, pos), len(starts)):
+        for k in range(k, len(starts)):
             at = starts[k]
             if at >= endpos:
                 break
@@ -295,12 +304,16 @@ class ScannedText:
 
     def search(self, pattern: re.Pattern[str], pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
         """``pattern.search(text, pos, endpos)``."""
-        endpos = len(self.text) if endpos is None else endpos
-        starts = self._candidates(pattern)
+        starts = None if self._starts is None else self._starts.get(id(pattern))
+        if endpos is None:
+            endpos = len(self.text)
         if starts is None:
             return pattern.search(self.text, pos, endpos)
+        k = bisect_left(starts, pos)
+        if k == len(starts) or starts[k] >= endpos:
+            return None
         text, match = self.text, pattern.match
-        for k in range(bisect_left(starts, pos), len(starts)):
+        for k in range(k, len(starts)):
             at = starts[k]
             if at >= endpos:
                 return None
@@ -311,12 +324,14 @@ class ScannedText:
 
     def search_slice(self, pattern: re.Pattern[str], pos: int, endpos: int) -> re.Match[str] | None:
         """``pattern.search(text[pos:endpos])``: the slice is a string of its own (match offsets are in it)."""
-        starts = self._candidates(pattern)
+        starts = None if self._starts is None else self._starts.get(id(pattern))
         if starts is None:
             return pattern.search(self.text[pos:endpos])
         k = bisect_left(starts, pos)
         if k == len(starts) or starts[k] >= endpos:
             return None
+        if id(pattern) in self._anchored:  # "^" matches at the start of the slice only
+            return pattern.match(self.text[pos:endpos]) if starts[k] == pos else None
         piece = self.text[pos:endpos]
         match = pattern.match
         for k in range(k, len(starts)):
@@ -328,6 +343,13 @@ class ScannedText:
                 return m
         return None
 
+    def starts_in(self, pattern: re.Pattern[str], pos: int, endpos: int) -> list[int] | None:
+        """Candidate positions of ``pattern`` in [pos, endpos); None if it is not prefiltered."""
+        starts = self._candidates(pattern)
+        if starts is None:
+            return None
+        return starts[bisect_left(starts, pos) : bisect_left(starts, endpos)]
+
     def may_match(self, pattern: re.Pattern[str], pos: int, endpos: int) -> bool:
         """False only if no match of ``pattern`` can start in [pos, endpos) (also within a slice of the text)."""
         starts = self._candidates(pattern)
@@ -335,6 +357,24 @@ class ScannedText:
             return True
         k = bisect_left(starts, pos)
         return k < len(starts) and starts[k] < endpos
+
+
+def matches_at(pattern: re.Pattern[str], string: str, offsets: list[int]) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(string)`` when every match is known to start at one of the sorted ``offsets``."""
+    last = 0
+    for at in offsets:
+        if at >= last:
+            m = pattern.match(string, at)
+            if m is not None:
+                yield m
+                last = m.end()
+
+
+def _starts_anchored(pattern: re.Pattern[str]) -> bool:
+    if _sre_parse is None or pattern.flags & re.MULTILINE:
+        return False
+    tree = _sre_parse.parse(pattern.pattern, pattern.flags)
+    return bool(tree.data) and tree.data[0] == (_sre.AT, _sre.AT_BEGINNING) or tree.data[:1] == [(_sre.AT, _sre.AT_BEGINNING_STRING)]
 
 
 SCANNER = Scanner()

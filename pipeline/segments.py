@@ -24,15 +24,17 @@ _COMMENT_COUNT = prefilter(re.compile(r"^\s*\d+\s+comments?\s*$", re.I))
 _COMMENT_WIDGET = re.compile(r"\b(?:oldest|newest|most voted|inline feedbacks|view all comments|sort by|notify of)\b", re.I)
 # A whole line of page furniture: counters, vote widgets, navigation, advert slots, bylines,
 # or a line ending in a licence ("Photo: Jane Doe, CC BY-SA 4.0": a search, so it needs no ".*" in front).
-_FURNITURE_LINE = re.compile(
-    r"^\s*(?:\d{1,4}|[\d\s.,]*\s?(?:votes?|likes?|shares?|comments?|views?|rating)|[\s.,:/|-]*"
+# (Only non-blank lines are tested: for them "[\s.,:/|-]+" is the same as "*", and never matching the
+# empty string lets the scanner prefilter the pattern.)
+_FURNITURE_LINE = prefilter(re.compile(
+    r"^\s*(?:\d{1,4}|[\d\s.,]*\s?(?:votes?|likes?|shares?|comments?|views?|rating)|[\s.,:/|-]+"
     r"|(?:comments?\s*)?\d+\s+comments?"
     r"|(?:hide ad|advertisement|sponsored|related articles|related stories|back to top.*|close|skip to .*"
     r"|share this.*|follow us.*|sign up.*|subscribe|article rating|notify of|guest|newspapers (?:in|from) .*"
     r"|watch more.*|visit .* now|image: .*|credit: .*|- advertisement -)"
     r")\s*$",
     re.I,
-)
+))
 _LICENCE_LINE_END = prefilter(re.compile(r"\bcc by(?:-[a-z]+)* \d(?:\.\d)?\s*$", re.I))
 # From these words to the end of the line is a link to another story.
 _READ_MORE = prefilter(re.compile(r"\b(?:read more|see also|more on this story|related)\s*:", re.I))
@@ -41,7 +43,8 @@ _ABBREVIATIONS = {
     "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "d.c",
     "prof", "sgt", "insp", "supt", "det", "ch", "gen", "gov", "rep", "sen", "jr", "sr", "fig", "ave", "rd",
 }
-_SENTENCE_END = re.compile(r"[.!?]+[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9•£$€#])|[.!?]+[\"”’')\]]*$")
+# One [.!?] in front of the alternatives (rather than "[.!?]+" in each) lets re skip to those characters fast.
+_SENTENCE_END = re.compile(r"[.!?](?:[.!?]*[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9•£$€#])|[.!?]*[\"”’')\]]*$)")
 _DATE_HEADER = re.compile(r"^\s*(?:date|published|updated)\s*:?\s*\d{4}-\d{2}-\d{2}\s*", re.I)
 _BULLET = re.compile(r"^\s*(?:[•·*▪◦‣–-]|\d+[.)])\s+")
 
@@ -139,7 +142,7 @@ def layout(text: str, scanned: ScannedText | None = None) -> Layout:
         stripped = line.strip()
         if not stripped:
             continue
-        if _FURNITURE_LINE.match(line) or scanned.search_slice(_LICENCE_LINE_END, a, b):
+        if scanned.search_slice(_FURNITURE_LINE, a, b) or scanned.search_slice(_LICENCE_LINE_END, a, b):
             furniture.append((a, b, "page furniture"))
             continue
         header = _DATE_HEADER.match(line)
