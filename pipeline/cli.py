@@ -11,15 +11,8 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {value!r}")
 
 
 def _expand(paths: Sequence[str]) -> Iterator[tuple[Path, str]]:
@@ -55,8 +48,14 @@ def _extract_file(item: tuple[Path, str]) -> tuple[str, str | None]:
         doc = read_document(path, document=name)
     except (DocumentError, OSError) as exc:
         return "", f"pipeline extract: {path}: {exc}"
-    rows = (json.dumps(f.to_row(), default=_json_default, ensure_ascii=False) for f in extract_document(doc).facts)
-    return "".join(row + "\n" for row in rows), None
+    lines = []
+    for fact in extract_document(doc).facts:
+        row = fact.to_row()
+        for key in ("period_start", "period_end"):  # dates as ISO strings: json's C encoder, no default hook
+            if row[key] is not None:
+                row[key] = row[key].isoformat()
+        lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+    return "".join(lines), None
 
 
 def _worker_count(n_files: int, requested: int) -> int:

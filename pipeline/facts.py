@@ -807,7 +807,6 @@ def _count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: 
 
 def _on_topic(ctx: Context, sent: Sentence, idx: int) -> bool:
     """About child sexual abuse: said in the sentence, or the document is and the sentence is about nothing else."""
-    text = ctx.text
     if ctx.topic_counts[idx]:
         return True
     if ctx.search(_OFF_TOPIC, sent.start, sent.end):
@@ -860,7 +859,6 @@ def _choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tupl
     region = _region_in_sentence(ctx, sent, u, clause, seg)
     if region is not _NOT_FOUND:
         return region, "sentence"  # type: ignore[return-value]
-    text = ctx.text
     if ctx.search(_NATIONAL, sent.start, sent.end):
         return ctx.widest_region, "national"
     for s in _context_sentences(ctx, idx):

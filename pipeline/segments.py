@@ -20,21 +20,19 @@ _COMMENTS_OPEN = prefilter(re.compile(
     re.I,
 ))
 # "6 Comments" opens the comments only when comment-widget words follow closely.
-_COMMENT_COUNT = prefilter(re.compile(r"^\s*\d+\s+comments?\s*$", re.I))
+_COMMENT_COUNT = re.compile(r"^\s*\d+\s+comments?\s*$", re.I)
 _COMMENT_WIDGET = re.compile(r"\b(?:oldest|newest|most voted|inline feedbacks|view all comments|sort by|notify of)\b", re.I)
 # A whole line of page furniture: counters, vote widgets, navigation, advert slots, bylines,
 # or a line ending in a licence ("Photo: Jane Doe, CC BY-SA 4.0": a search, so it needs no ".*" in front).
-# (Only non-blank lines are tested: for them "[\s.,:/|-]+" is the same as "*", and never matching the
-# empty string lets the scanner prefilter the pattern.)
-_FURNITURE_LINE = prefilter(re.compile(
-    r"^\s*(?:\d{1,4}|[\d\s.,]*\s?(?:votes?|likes?|shares?|comments?|views?|rating)|[\s.,:/|-]+"
+_FURNITURE_LINE = re.compile(
+    r"^\s*(?:\d{1,4}|[\d\s.,]*\s?(?:votes?|likes?|shares?|comments?|views?|rating)|[\s.,:/|-]*"
     r"|(?:comments?\s*)?\d+\s+comments?"
     r"|(?:hide ad|advertisement|sponsored|related articles|related stories|back to top.*|close|skip to .*"
     r"|share this.*|follow us.*|sign up.*|subscribe|article rating|notify of|guest|newspapers (?:in|from) .*"
     r"|watch more.*|visit .* now|image: .*|credit: .*|- advertisement -)"
     r")\s*$",
     re.I,
-))
+)
 _LICENCE_LINE_END = prefilter(re.compile(r"\bcc by(?:-[a-z]+)* \d(?:\.\d)?\s*$", re.I))
 # From these words to the end of the line is a link to another story.
 _READ_MORE = prefilter(re.compile(r"\b(?:read more|see also|more on this story|related)\s*:", re.I))
@@ -124,7 +122,7 @@ def layout(text: str, scanned: ScannedText | None = None) -> Layout:
         if scanned.search_slice(_COMMENTS_OPEN, a, b):
             comments_from = a
             break
-        if scanned.search_slice(_COMMENT_COUNT, a, b):
+        if _COMMENT_COUNT.match(text[a:b]):
             following = " ".join(text[x:y] for x, y in lines[i + 1 : i + 7])
             if _COMMENT_WIDGET.search(following):
                 comments_from = a
@@ -142,7 +140,7 @@ def layout(text: str, scanned: ScannedText | None = None) -> Layout:
         stripped = line.strip()
         if not stripped:
             continue
-        if scanned.search_slice(_FURNITURE_LINE, a, b) or scanned.search_slice(_LICENCE_LINE_END, a, b):
+        if _FURNITURE_LINE.match(line) or scanned.search_slice(_LICENCE_LINE_END, a, b):
             furniture.append((a, b, "page furniture"))
             continue
         header = _DATE_HEADER.match(line)

@@ -1,0 +1,72 @@
+"""`pipeline extract`: facts of files as JSON Lines, the same from one process or several."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import PARALLEL_MIN_FILES
+from pipeline.documents import read_document
+from pipeline.facts import extract_document
+
+from conftest import SEEDS
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def run_extract(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "extract", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def many_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Enough copies of the seed documents for extract to start worker processes."""
+    folder = tmp_path_factory.mktemp("many")
+    seeds = sorted(SEEDS.glob("*.txt"))
+    for i in range(PARALLEL_MIN_FILES // len(seeds) + 2):
+        for seed in seeds:
+            shutil.copy(seed, folder / f"{i:03d}-{seed.name}")
+    return folder
+
+
+def test_extract_prints_each_fact_once_with_its_quote_at_its_span() -> None:
+    done = run_extract(str(SEEDS))
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    expected = sum(len(extract_document(read_document(p, document=p.name)).facts) for p in SEEDS.glob("*.txt"))
+    assert len(rows) == expected > 0
+    assert len({r["fact_id"] for r in rows}) == len(rows)
+    for row in rows:
+        text = (SEEDS / row["document"]).read_text(encoding="utf-8")
+        assert text[row["char_start"] : row["char_end"]] == row["quote"]
+        assert row["period_end"] is None or len(row["period_end"]) == 10  # ISO dates
+
+
+def test_worker_processes_give_the_same_output_in_the_same_order(many_files: Path) -> None:
+    serial = run_extract("--workers", "1", str(many_files))
+    parallel = run_extract("--workers", "2", str(many_files))
+    assert serial.returncode == parallel.returncode == 0, parallel.stderr
+    assert serial.stdout.count("\n") > 100
+    assert parallel.stdout == serial.stdout
+
+
+def test_an_unreadable_file_is_reported_and_the_others_still_come_out(many_files: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    shutil.copytree(many_files, folder)
+    (folder / "000-empty.txt").write_bytes(b"")
+    (folder / "zzz-binary.txt").write_bytes(b"\x00\x01\x02" * 100)
+    done = run_extract(str(folder))  # many files: the worker processes report the failures
+    assert done.returncode == 1
+    assert "000-empty.txt" in done.stderr and "zzz-binary.txt" in done.stderr
+    expected = run_extract(str(many_files)).stdout
+    assert done.stdout == expected
