@@ -204,11 +204,10 @@ def find_periods(text: str, reference: date | None = None, scanned: ScannedText 
     return found
 
 
-_PUBLISHED_LINE = re.compile(
-    r"^\s*(?:(?:published|updated|posted|filed|last\s+updated)(?:\s+(?:date|on))?\s*:?\s*|date\s*:?\s*)?"
-    r"(?:[A-Za-z]+,?\s+)?(?:\d{1,2}:\d{2}\s*(?:am|pm)?\s*(?:[A-Z]{2,4}\s+)?)?",
-    re.I,
-)
+_DIGIT = re.compile(r"\d")
+_GLUED_DIGIT = re.compile(r"(?<=[A-Za-z])(?=\d)")
+_RANGE_WORD_BEFORE = re.compile(r"\b(?:in|since|between|from|to|and|until|by|of)\s*$", re.I)
+_SENTENCE_MARK = re.compile(r"[.!?]")
 
 
 def published_date(text: str, head_chars: int = 600) -> date | None:
@@ -219,8 +218,10 @@ def published_date(text: str, head_chars: int = 600) -> date | None:
     """
     head = text[:head_chars]
     for line in head.split("\n")[:25]:
+        if not _DIGIT.search(line):
+            continue  # every date taken here has a day and a year in digits
         # "Published date24 August 2023": labels are sometimes glued to the date
-        stripped = re.sub(r"(?<=[A-Za-z])(?=\d)", " ", line.strip())
+        stripped = _GLUED_DIGIT.sub(" ", line.strip())
         iso = _ISO_RE.search(stripped)
         if iso and iso.start() < 12:
             try:
@@ -235,8 +236,8 @@ def published_date(text: str, head_chars: int = 600) -> date | None:
                 continue
             prefix = stripped[: m.start()]
             rest = stripped[m.end() :].strip(" ,.")
-            short_prefix = len(prefix) <= 40 and not re.search(r"\b(?:in|since|between|from|to|and|until|by|of)\s*$", prefix, re.I)
-            short_rest = len(rest) <= 25 and not re.search(r"[.!?]", rest)
+            short_prefix = len(prefix) <= 40 and not _RANGE_WORD_BEFORE.search(prefix)
+            short_rest = len(rest) <= 25 and not _SENTENCE_MARK.search(rest)
             if short_prefix and short_rest:
                 return date(y, mo, d)
     return None

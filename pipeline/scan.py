@@ -66,6 +66,16 @@ def normalise(text: str) -> str | None:
     return _OTHER_SPACE.sub(" ", text.lower())
 
 
+def _one_byte_each(text: str) -> bytes:
+    """The text as one byte per character, so that byte offsets are character offsets.
+
+    Characters past U+00FF all become "?": keys and texts are encoded alike, so a key still matches
+    wherever it matched before, and only a few extra candidates appear (re.match then rejects them).
+    Searching bytes also spares the automaton its own mapping of UTF-8 offsets back to characters.
+    """
+    return text.encode("latin-1", "replace")
+
+
 # ---------------------------------------------------------------- prefixes of a pattern
 
 _WIDE = object()  # a character class too wide to list
@@ -201,7 +211,7 @@ class Scanner:
         # keyed by id(pattern): hashing a Pattern hashes its whole compiled code
         self._patterns: dict[int, tuple[re.Pattern[str], frozenset[str] | None]] = {}  # -> (pattern, prefixes)
         self._anchored: set[int] = set()  # patterns starting with "^" or "\\A" (not MULTILINE): they match at the start only
-        self._automaton: ahocorasick_rs.AhoCorasick | None = None
+        self._automaton: ahocorasick_rs.BytesAhoCorasick | None = None
         self._key_ids: list[tuple[int, ...]] = []  # automaton key -> ids of the patterns it is a prefix of
         self._ids: list[int] = []  # ids of the prefiltered patterns
 
@@ -217,7 +227,7 @@ class Scanner:
     def prefiltered(self, pattern: re.Pattern[str]) -> bool:
         return self._patterns.get(id(pattern), (None, None))[1] is not None
 
-    def _build(self) -> ahocorasick_rs.AhoCorasick | None:
+    def _build(self) -> ahocorasick_rs.BytesAhoCorasick | None:
         keys: dict[str, list[int]] = {}
         self._ids = []
         for pid, (_, prefixes) in self._patterns.items():
@@ -226,7 +236,11 @@ class Scanner:
                 for key in prefixes:
                     keys.setdefault(key, []).append(pid)
         self._key_ids = [tuple(ids) for ids in keys.values()]
-        self._automaton = ahocorasick_rs.AhoCorasick(list(keys), implementation=ahocorasick_rs.Implementation.DFA) if keys else None
+        self._automaton = (
+            ahocorasick_rs.BytesAhoCorasick([_one_byte_each(k) for k in keys], implementation=ahocorasick_rs.Implementation.DFA)
+            if keys
+            else None
+        )
         return self._automaton
 
     def scan(self, text: str) -> ScannedText:
@@ -236,7 +250,7 @@ class Scanner:
             return ScannedText(text, None, self._anchored)
         starts: dict[int, list[int]] = {pid: [] for pid in self._ids}
         key_ids = self._key_ids
-        for key, start, _ in automaton.find_matches_as_indexes(folded, overlapping=True):
+        for key, start, _ in automaton.find_matches_as_indexes(_one_byte_each(folded), overlapping=True):
             for pid in key_ids[key]:
                 starts[pid].append(start)
         for found in starts.values():
