@@ -174,22 +174,28 @@ class _Walk:
         return self.close(opens) if len(opens) > self.limit else opens
 
 
-def literal_prefixes(pattern: re.Pattern[str], size: int = PREFIX_CHARS, limit: int = MAX_PREFIXES) -> frozenset[str] | None:
-    """Normalised strings one of which begins every match of ``pattern``; None if there are none to give.
-
-    None for a pattern that can match the empty string or start with a character from a wide
-    class: it would need every position anyway.
-    """
+def _parse(pattern: re.Pattern[str]) -> object | None:
     if _sre_parse is None:
         return None
     try:
-        tree = _sre_parse.parse(pattern.pattern, pattern.flags)
+        return _sre_parse.parse(pattern.pattern, pattern.flags)
     except Exception:  # pragma: no cover - the pattern compiled, so it parses
         return None
-    if tree.getwidth()[0] == 0:
+
+
+def literal_prefixes(
+    pattern: re.Pattern[str], size: int = PREFIX_CHARS, limit: int = MAX_PREFIXES, tree: object | None = None
+) -> frozenset[str] | None:
+    """Normalised strings one of which begins every match of ``pattern``; None if there are none to give.
+
+    None for a pattern that can match the empty string or start with a character from a wide
+    class: it would need every position anyway. ``tree``: the pattern already parsed.
+    """
+    tree = tree or _parse(pattern)
+    if tree is None or tree.getwidth()[0] == 0:  # type: ignore[attr-defined]
         return None
     walk = _Walk(size, limit)
-    walk.close(walk.seq(list(tree), {""}))
+    walk.close(walk.seq(list(tree), {""}))  # type: ignore[call-overload]
     if "" in walk.done or not walk.done:
         return None
     # a prefix that begins with a shorter one adds nothing: the shorter one already marks the place
@@ -218,8 +224,9 @@ class Scanner:
     def add(self, pattern: re.Pattern[str]) -> re.Pattern[str]:
         """Register a pattern (idempotent); returns it, so a module can write ``X = SCANNER.add(re.compile(...))``."""
         if id(pattern) not in self._patterns:
-            self._patterns[id(pattern)] = (pattern, literal_prefixes(pattern))
-            if _starts_anchored(pattern):
+            tree = _parse(pattern)
+            self._patterns[id(pattern)] = (pattern, literal_prefixes(pattern, tree=tree))
+            if _starts_anchored(pattern, tree):
                 self._anchored.add(id(pattern))
             self._automaton = None
         return pattern
@@ -384,11 +391,12 @@ def matches_at(pattern: re.Pattern[str], string: str, offsets: list[int]) -> Ite
                 last = m.end()
 
 
-def _starts_anchored(pattern: re.Pattern[str]) -> bool:
-    if _sre_parse is None or pattern.flags & re.MULTILINE:
+def _starts_anchored(pattern: re.Pattern[str], tree: object | None) -> bool:
+    """Whether the pattern begins with "^" or "\\A" (and is not MULTILINE): it can match at the start only."""
+    if tree is None or pattern.flags & re.MULTILINE:
         return False
-    tree = _sre_parse.parse(pattern.pattern, pattern.flags)
-    return bool(tree.data) and tree.data[0] == (_sre.AT, _sre.AT_BEGINNING) or tree.data[:1] == [(_sre.AT, _sre.AT_BEGINNING_STRING)]
+    first = tree.data[:1]  # type: ignore[attr-defined]
+    return first in ([(_sre.AT, _sre.AT_BEGINNING)], [(_sre.AT, _sre.AT_BEGINNING_STRING)])
 
 
 SCANNER = Scanner()
