@@ -102,10 +102,27 @@ _QUALIFIERS = [
     ("less_than", r"less\s+than|fewer\s+than|just\s+under|under|below|almost|nearly|not\s+quite"),
     ("about", r"around|about|approximately|approx\.?|roughly|some|circa|an\s+estimated|estimated|close\s+to|c\.|~"),
 ]
+# a word boundary before the words; "~" needs none ("about ~640" and "~640" alike)
 _QUALIFIER_RE = prefilter(re.compile(
-    r"(?:" + "|".join(f"(?P<{name}>\\b(?:{pattern}))" for name, pattern in _QUALIFIERS) + r")[\s-]*$",
+    r"(?:" + "|".join(f"(?P<{name}>(?:\\b|(?=~))(?:{pattern}))" for name, pattern in _QUALIFIERS) + r")[\s-]*$",
     re.I,
 ))
+
+
+def _last_words(patterns: list[str]) -> tuple[str, ...]:
+    """The words the qualifiers end with ("than", "of", "approx.", "~"): the text before a number must end in one."""
+    words = set()
+    for alternative in "|".join(patterns).split("|"):
+        last = alternative.split(r"\s+")[-1]
+        assert re.fullmatch(r"[a-z~]+(?:\\\.\??)?", last), f"qualifier {alternative!r} is not plain words"
+        if last.endswith("?"):  # "approx\.?"
+            words.add(last[:-3])
+        words.add(last.replace("\\.?", ".").replace("\\.", "."))
+    return tuple(sorted(words))
+
+
+_QUALIFIER_ENDINGS = _last_words([pattern for _, pattern in _QUALIFIERS])
+_SPACE_OR_HYPHEN = "-" + "".join(chr(i) for i in range(0x3001) if chr(i).isspace())
 
 
 def parse_spelled(words: str) -> int | None:
@@ -178,6 +195,9 @@ def _share_of(m: re.Match[str]) -> float | None:
 def qualifier_before(text: str, start: int, limit: int, scanned: ScannedText | None = None) -> tuple[str, int | None]:
     """The qualifier written just before ``start`` ('more than 9,477' -> more_than), and where it begins."""
     window_start = max(limit, start - 40)
+    before = text[window_start:start].rstrip(_SPACE_OR_HYPHEN)
+    if before.isascii() and not before.lower().endswith(_QUALIFIER_ENDINGS):
+        return "exact", None  # (only ASCII: re.IGNORECASE matches a few other letters str.lower() leaves alone)
     m = scanned.search(_QUALIFIER_RE, window_start, start) if scanned else _QUALIFIER_RE.search(text, window_start, start)
     if not m:
         return "exact", None
@@ -230,17 +250,6 @@ def find_numbers(text: str, start: int = 0, end: int | None = None, scanned: Sca
                 value, is_share, form = float(parsed), False, "spelled"
             spelled = True
         qualifier, q_start = qualifier_before(text, m.start(), start, scanned)
-        out.append(
-            Number(
-                start=m.start(),
-                end=m.end(),
-                surface=m.group(),
-                value=value,
-                is_share=is_share,
-                spelled=spelled,
-                form=form,
-                qualifier=qualifier,
-                qualifier_start=q_start,
-            )
-        )
+        # positional: start, end, surface, value, is_share, spelled, form, qualifier, qualifier_start
+        out.append(Number(m.start(), m.end(), m.group(), value, is_share, spelled, form, qualifier, q_start))
     return out

@@ -93,3 +93,30 @@ def test_spans_index_the_text():
     text = "In all, 1.5 million reports and 12% of cases."
     for n in find_numbers(text):
         assert text[n.start : n.end] == n.surface
+
+
+QUALIFIER_PHRASES = {
+    "more_than": ["more than", "just over", "well over", "over", "in excess of", "upwards of", "above", "exceeding", "greater than"],
+    "at_least": ["at least", "no fewer than", "no less than", "a minimum of"],
+    "up_to": ["up to", "as many as"],
+    "less_than": ["less than", "fewer than", "just under", "under", "below", "almost", "nearly", "not quite"],
+    "about": ["around", "about", "approximately", "approx.", "approx", "roughly", "some", "circa", "an estimated",
+              "estimated", "close to", "c.", "~"],
+}
+
+
+@pytest.mark.parametrize(
+    ("phrase", "qualifier"), [(phrase, q) for q, phrases in QUALIFIER_PHRASES.items() for phrase in phrases]
+)
+@pytest.mark.parametrize("layout", ["{p} 640", "{P} 640", "{p}\u00a0- 640", "{p}  640"])
+def test_every_qualifier_in_every_spacing_and_case(phrase, qualifier, layout):
+    # what comes before the number is checked first for a qualifier's last word, then by the pattern
+    text = "Police logged " + layout.format(p=phrase, P=phrase.upper()) + " reports."
+    numbers = find_numbers(text)
+    assert [n.surface for n in numbers] == ["640"]
+    assert numbers[0].qualifier == qualifier
+    assert text[numbers[0].span_start : numbers[0].end].lower().startswith(phrase.split()[0])
+
+
+def test_a_dash_is_no_qualifier_joiner():
+    assert find_numbers("Police logged more than \u2013 640 reports.")[0].qualifier == "exact"
