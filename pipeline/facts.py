@@ -26,8 +26,10 @@ import hashlib
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from itertools import islice
+from operator import attrgetter
 from datetime import date
 from typing import Any
 
@@ -410,7 +412,18 @@ class Context:
 
 
 def _hits_in(hits: list[Hit], start: int, end: int) -> list[Hit]:
-    return [h for h in hits if h.start >= start and h.end <= end]
+    """The hits inside [start, end); hit lists are in text order."""
+    out = []
+    for k in range(bisect_left(hits, start, key=_HIT_START), len(hits)):
+        h = hits[k]
+        if h.start >= end:
+            break
+        if h.end <= end:
+            out.append(h)
+    return out
+
+
+_HIT_START = attrgetter("start")
 
 
 def _clause(ctx: Context, sent: Sentence, pos: int) -> tuple[int, int]:
@@ -549,15 +562,19 @@ def _document_context(doc: Document, tax: Taxonomy) -> Context:
     sources = [h for h in gaz.sources.find(text, scanned) if in_body(h)]
 
     topic_counts = [scanned.count(_TOPIC, s.start, s.end) for s in lay.sentences]
-    topical = [(s.start, s.end) for s, n in zip(lay.sentences, topic_counts, strict=True) if n]
-    year_counts = Counter(
+
+    def in_topical_sentence(pos: int) -> bool:
+        i = lay.sentence_at(pos)
+        return bool(lay.sentences) and lay.sentences[i].start <= pos < lay.sentences[i].end and topic_counts[i] > 0
+
+    year_counts = _tally(
         p.year for p in periods if p.year and p.kind in ("financial_year", "range", "year_to", "year", "month")
         and lay.furniture_reason(p.start, p.end) is None
-        and any(a <= p.start < b for a, b in topical)
+        and in_topical_sentence(p.start)
         and not scanned.search_slice(_BASELINE_LEFT, max(0, p.start - 25), p.start)
     )
     if not year_counts:
-        year_counts = Counter(
+        year_counts = _tally(
             p.year for p in periods if p.year and p.kind in ("financial_year", "range", "year_to", "year", "month")
             and lay.furniture_reason(p.start, p.end) is None
             and not scanned.search_slice(_BASELINE_LEFT, max(0, p.start - 25), p.start)
@@ -580,16 +597,16 @@ def _document_context(doc: Document, tax: Taxonomy) -> Context:
             slug = _fold_regions({h.slug for h in group})
             if slug:
                 folded.append((group[0].start, slug))
-        counts = Counter(slug for _, slug in folded)
+        counts = _tally(slug for _, slug in folded)
         if counts:
             default_region = min(counts, key=lambda s: (-counts[s], next(a for a, x in folded if x == s)))
-    offence_counts = Counter(h.slug for h in offences)
+    offence_counts = _tally(h.slug for h in offences)
     default_offence = (
         max(offence_counts, key=lambda s: (offence_counts[s], -next(h.start for h in offences if h.slug == s)))
         if offences
         else None
     )
-    source_counts = Counter(h.slug for h in sources)
+    source_counts = _tally(h.slug for h in sources)
     default_source = (
         max(source_counts, key=lambda s: (source_counts[s], -next(h.start for h in sources if h.slug == s)))
         if sources
@@ -610,11 +627,27 @@ def _document_context(doc: Document, tax: Taxonomy) -> Context:
     return ctx
 
 
+def _tally(items: Iterable[Any]) -> dict[Any, int]:
+    """How often each item occurs, in order of first occurrence (a Counter, without its cost on small inputs)."""
+    counts: dict[Any, int] = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    return counts
+
+
 def _find_tables(ctx: Context) -> None:
     """A line naming two or more years, followed by lines of a label and one number per year."""
     sents = ctx.lay.sentences
-    for i, s in enumerate(sents):
-        years = [p for p in ctx.periods if s.start <= p.start and p.end <= s.end and p.kind in ("year", "financial_year")]
+    if not sents:
+        return
+    years_in: dict[int, list[Period]] = {}  # sentence index -> its years, in text order
+    for p in ctx.periods:
+        if p.kind in ("year", "financial_year"):
+            i = ctx.lay.sentence_at(p.start)
+            if sents[i].start <= p.start and p.end <= sents[i].end:
+                years_in.setdefault(i, []).append(p)
+    for i, years in years_in.items():
+        s = sents[i]
         if len(years) < 2:
             continue
         others = [n for n in ctx.numbers(s) if not any(p.start <= n.start < p.end for p in years)]
@@ -1155,7 +1188,8 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
             confidence = 0.55
             confidence += 0.1 if _hits_in(ctx.offences, sent.start, sent.end) else 0
             confidence += 0.1 if _hits_in(ctx.sources, sent.start, sent.end) else 0
-            confidence += 0.05 if period[2] and any(sent.start <= p.start < sent.end for p in ctx.periods) else 0
+            k_period = bisect_left(ctx.period_starts, sent.start)
+            confidence += 0.05 if period[2] and k_period < len(ctx.periods) and ctx.period_starts[k_period] < sent.end else 0
             confidence += 0.1 if p_starts[0] is not None else 0
             confidence -= 0.15 if u.numbers[0].spelled and u.share is None else 0
             confidence -= 0.1 if u.is_base else 0

@@ -18,7 +18,7 @@ from typing import Any
 from pipeline.scan import SCANNER, ScannedText, prefilter
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: built by the thousand, and a frozen dataclass costs three times as much to make
 class Mention:
     """One number seen in a document: the audit-trail row of the mentions table."""
 
