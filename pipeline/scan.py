@@ -52,27 +52,31 @@ _CASE_EXTRAS = frozenset(
     "ıſµͅΐΰβεθικμπρςσφϐϑϕϖϰϱϵвдостъѣᲀᲁᲂᲃᲄᲅᲆᲇᲈṡẛιΐΰꙋﬅﬆ"
     "Σ"  # str.lower() makes it "ς" or "σ" by its place in the word
 )
-# white space other than " " (a class of listed characters: re scans for those fast)
-_OTHER_SPACE = re.compile("[" + "".join(re.escape(chr(i)) for i in range(0x3001) if chr(i).isspace() and i != 32) + "]")
+_SPACES = "".join(chr(i) for i in range(0x3001) if chr(i).isspace())
+_OTHER_SPACE = re.compile("[" + re.escape(_SPACES.replace(" ", "")) + "]")
+_LATIN1_SPACES = "".join(c for c in _SPACES if ord(c) < 256)
+_LATIN1_SPACE_TO_BLANK = bytes.maketrans(_LATIN1_SPACES.encode("latin-1"), b" " * len(_LATIN1_SPACES))
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
-def normalise(text: str) -> str | None:
-    """The text lower-cased with white space as " ", offsets kept; None where that cannot be done exactly."""
+def normalise(text: str) -> bytes | None:
+    """The text lower-cased, white space as " ", one byte per character; None where that cannot be done exactly.
+
+    One byte per character keeps offsets (byte offsets are character offsets) and lets the
+    automaton skip mapping UTF-8 offsets back to characters. Characters past U+00FF all become
+    "?": keys are encoded alike (``_one_byte_each``), so a key still matches wherever it did, and
+    the few extra candidates are rejected by ``re.match``.
+    """
     if not text.isascii():
         odd = set(_NON_ASCII.findall(text))
         if any(c in _CASE_EXTRAS or c.isdecimal() or len(c.lower()) != 1 for c in odd):
             return None
-    return _OTHER_SPACE.sub(" ", text.lower())
+        if any(ord(c) > 255 and c.isspace() for c in odd):  # white space "?" would hide: make it " " first
+            text = _OTHER_SPACE.sub(" ", text)
+    return _one_byte_each(text.lower()).translate(_LATIN1_SPACE_TO_BLANK)
 
 
 def _one_byte_each(text: str) -> bytes:
-    """The text as one byte per character, so that byte offsets are character offsets.
-
-    Characters past U+00FF all become "?": keys and texts are encoded alike, so a key still matches
-    wherever it matched before, and only a few extra candidates appear (re.match then rejects them).
-    Searching bytes also spares the automaton its own mapping of UTF-8 offsets back to characters.
-    """
     return text.encode("latin-1", "replace")
 
 
@@ -257,7 +261,7 @@ class Scanner:
             return ScannedText(text, None, self._anchored)
         starts: dict[int, list[int]] = {pid: [] for pid in self._ids}
         key_ids = self._key_ids
-        for key, start, _ in automaton.find_matches_as_indexes(_one_byte_each(folded), overlapping=True):
+        for key, start, _ in automaton.find_matches_as_indexes(folded, overlapping=True):
             for pid in key_ids[key]:
                 starts[pid].append(start)
         for found in starts.values():
