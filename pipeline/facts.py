@@ -1097,8 +1097,8 @@ def prepare(taxonomy: Taxonomy | None = None) -> None:
     SCANNER.scan("")
 
 
-def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extraction:
-    """All mentions (with decisions) and facts of one document."""
+def extract_document(doc: Document, taxonomy: Taxonomy | None = None, *, audit: bool = True) -> Extraction:
+    """All mentions (with decisions) and facts of one document; ``audit=False`` leaves the mentions out."""
     tax = taxonomy or load_taxonomy()
     ctx = _document_context(doc, tax)
     text = ctx.text
@@ -1226,13 +1226,15 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None) -> Extract
         start = ctx.gaz.offence_start.get(c.offence or "")
         if start and c.period[2] and c.period[2] < start.year and c.offence in _FALLBACK_BEFORE_START:
             c.offence = _FALLBACK_BEFORE_START[c.offence]  # figures from before an offence existed count its predecessor
+    facts, fact_of_unit, merged = _merge(ctx, candidates)
+    if not audit:
+        return Extraction(facts=facts)
     for a, b, why in ctx.lay.furniture:
         for n in find_numbers(text, a, b, ctx.scanned):
             key = (n.span_start, n.end)
             if key not in decisions:
                 unit_of[key] = Unit([n], count=None if n.is_share else round(n.value), share=n.value if n.is_share else None)
                 decisions[key] = (why, text[n.span_start : n.end], -1)  # not in any article sentence
-    facts, fact_of_unit, merged = _merge(ctx, candidates)
     mentions = []
     for (start, end), (reason, surface, idx) in sorted(decisions.items()):
         u = unit_of[(start, end)]

@@ -232,3 +232,14 @@ def test_a_team_of_people_is_not_a_count_of_offences():
 def test_a_sentence_starting_that_was_refers_back_to_the_figure_before():
     text = "Police in Avon recorded 214 grooming offences in 2022/23, the NSPCC said. That was up from 176 in the previous year."
     assert sorted((f.count, f.year) for f in facts(text)) == [(176, 2022), (214, 2023)]
+
+
+def test_without_the_audit_trail_the_facts_are_the_same():
+    text = (
+        "Police recorded 5,441 sexual communication with a child offences in 2023/24, the NSPCC said.\n"
+        "Reader comments\n12 people liked this. Call 0808 800 5000."
+    )
+    full = extract_document(doc(text))
+    lean = extract_document(doc(text), audit=False)
+    assert lean.facts == full.facts and len(full.facts) == 1
+    assert lean.mentions == [] and len(full.mentions) >= 3
