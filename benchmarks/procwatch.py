@@ -33,6 +33,7 @@ class Measured:
     peak_at: float  # time.time() of the poll that saw the peak
     max_process_rss: int  # bytes
     max_processes: int  # most processes seen in the tree at once
+    cpu_s: float  # user + system CPU time of the process and the descendants it waited for (its workers)
     stdout: str  # decoded, unless counted only
     stderr: str
     stdout_bytes: int
@@ -114,6 +115,7 @@ def run(
         peak_at=peak_at,
         max_process_rss=usage.ru_maxrss * 1024,  # type: ignore[attr-defined]  # Linux reports KiB
         max_processes=most,
+        cpu_s=usage.ru_utime + usage.ru_stime,  # type: ignore[attr-defined]
         stdout=b"".join(chunks).decode("utf-8", "replace"),
         stderr=b"".join(err).decode("utf-8", "replace"),
         stdout_bytes=counts["bytes"],

@@ -137,7 +137,7 @@ def extraction(scale: Scale, originals: list[corpus_builder.Original]) -> dict[s
     one = [procwatch.run(pipeline_cmd("extract", str(files[0])), cwd=REPO, env=clean_env()) for _ in range(3)]
     startup_s = min(m.wall_s for m in one)
 
-    log(f"python -m pipeline extract over {len(files):,} files in {len(parts)} folders (one process)")
+    log(f"python -m pipeline extract over {len(files):,} files in {len(parts)} folders (one command, a worker per core)")
     m = procwatch.run(pipeline_cmd("extract", *map(str, parts)), cwd=REPO, env=clean_env(), keep_stdout=False)
     if m.returncode != 0:
         raise SystemExit(f"pipeline extract failed ({m.returncode}):\n{m.stderr[-3000:]}")
@@ -152,6 +152,10 @@ def extraction(scale: Scale, originals: list[corpus_builder.Original]) -> dict[s
         "facts_per_s": m.stdout_lines / m.wall_s,
         "max_rss_mb": round(m.max_process_rss / MB, 1),
         "startup_one_file_s": round(startup_s, 3),
+        "cpu_s": round(m.cpu_s, 2),
+        "cores_used": round(m.cpu_s / m.wall_s, 2),
+        "mb_per_cpu_s": n_bytes / MB / m.cpu_s,
+        "cpu_ms_per_doc": 1000 * m.cpu_s / len(files),
     }
 
     log("regex floor over the same files")
@@ -401,6 +405,8 @@ def table(results: dict[str, Any]) -> str:
         f"  pipeline / quantulum3:          {r['extract_vs_quantulum3']:8.1f}x   (in-process, like for like: {r['extract_in_process_vs_quantulum3']:.1f}x)",
         f"  regex floor / pipeline:         {r['regex_floor_vs_extract']:8.1f}x   (scan only: {r['regex_scan_only_vs_extract']:.0f}x)",
         f"  pipeline extract start-up:      {p['startup_one_file_s']:8.2f} s  (one small file)",
+        f"  pipeline extract CPU time:      {p['cpu_s']:8.1f} s  ({p['cores_used']:.2f} cores busy): "
+        f"{p['cpu_ms_per_doc']:.2f} ms a document, {p['mb_per_cpu_s']:.2f} MB per CPU-second",
         "",
         "End to end and incremental (python -m pipeline run --quiet)",
         f"  {e2e['documents']:,} documents:           wall {e2e['wall_s']:7.1f} s   peak RSS {e2e['peak_tree_rss_mb']:7.0f} MB "
