@@ -23,6 +23,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.documents import Document, Rejected
 from pipeline.metadata import schema
@@ -81,6 +82,16 @@ def rows_to_arrow(table: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pydict(data, schema=arrow_schema.with_metadata(None))
 
 
+def as_arrow(table: str, data: pa.Table | Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Rows, or an Arrow table with exactly the table's columns, as an Arrow table with its metadata schema."""
+    if not isinstance(data, pa.Table):
+        return rows_to_arrow(table, data)
+    columns = [f.name for f in TABLES[table].fields]
+    if data.column_names != columns:
+        raise ValueError(f"{table}: columns {data.column_names} are not the table's {columns}")
+    return data.cast(schema.arrow_schema(table).with_metadata(None))
+
+
 def records_to_rows(records: Iterable[Any]) -> list[dict[str, Any]]:
     """Dataclass records (Document, Rejected) as column dicts."""
     return [{f.name: getattr(r, f.name) for f in dataclasses.fields(r)} for r in records]
@@ -96,10 +107,14 @@ def taxonomy_rows(taxonomy: Taxonomy | None = None) -> dict[str, list[dict[str, 
     return out
 
 
-def duplicate_keys(table: str, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+def duplicate_keys(table: str, rows: pa.Table | Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
     key = TABLES[table].primary_key
-    counts = Counter(tuple(row.get(k) for k in key) for row in rows)
-    return sorted((k for k, n in counts.items() if n > 1), key=repr)
+    if isinstance(rows, pa.Table):
+        counts = rows.group_by(list(key)).aggregate([([], "count_all")])
+        repeated = counts.filter(pc.greater(counts["count_all"], 1)).select(list(key)).to_pylist()
+        return sorted((tuple(r[k] for k in key) for r in repeated), key=repr)
+    tally = Counter(tuple(row.get(k) for k in key) for row in rows)
+    return sorted((k for k, n in tally.items() if n > 1), key=repr)
 
 
 def load_database(
@@ -107,7 +122,7 @@ def load_database(
     *,
     documents: Sequence[Document],
     rejected: Sequence[Rejected],
-    mentions: Sequence[Mapping[str, Any]],
+    mentions: pa.Table | Sequence[Mapping[str, Any]],
     facts: Sequence[Mapping[str, Any]],
     taxonomy: Taxonomy | None = None,
 ) -> dict[str, int]:
@@ -121,7 +136,7 @@ def load_database(
     data = {
         "documents": records_to_rows(documents),
         "rejected_documents": records_to_rows(rejected),
-        "mentions": list(mentions),
+        "mentions": mentions if isinstance(mentions, pa.Table) else list(mentions),
         "facts": list(facts),
         **taxonomy_rows(taxonomy),
     }
@@ -151,7 +166,7 @@ def load_database(
     return counts
 
 
-def _build(tmp: Path, data: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+def _build(tmp: Path, data: Mapping[str, pa.Table | Sequence[Mapping[str, Any]]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     con = duckdb.connect(str(tmp))
     try:
@@ -160,7 +175,7 @@ def _build(tmp: Path, data: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
                 con.execute(statement)
         # Dimensions first, so the order mirrors what facts reference.
         for table in [*TAXONOMY_TABLES, *(t for t in TABLES if t not in TAXONOMY_TABLES)]:
-            arrow = rows_to_arrow(table, data[table])
+            arrow = as_arrow(table, data[table])
             con.register("arrow_rows", arrow)
             try:
                 con.execute(f'INSERT INTO "{table}" SELECT * FROM arrow_rows')

@@ -63,9 +63,15 @@ Entry = tuple[str, Rows, Rows]  # (document path the rows were extracted under, 
 PARTITION_FILES = ("documents", "mentions", "facts")
 
 
+def _no_mentions() -> pa.Table:
+    return rows_to_arrow("mentions", [])
+
+
 @dataclass
 class BatchExtraction:
-    mentions: Rows = field(default_factory=list)
+    # Mentions are many (about 20 a document) and only ever loaded in bulk, so they stay an Arrow
+    # table from the cache to the database: a row as a Python dict costs ten times the memory.
+    mentions: pa.Table = field(default_factory=_no_mentions)
     facts: Rows = field(default_factory=list)
     extracted: list[str] = field(default_factory=list)  # documents run through the extractor
     cached: list[str] = field(default_factory=list)  # documents served from the cache
@@ -107,12 +113,12 @@ def extract_documents(
     """
     keys = [extraction_key(doc) for doc in documents]
     store = version_dir(cache_dir) if cache_dir is not None else None
-    hits = _read_cache(store, set(keys)) if store is not None else {}
+    hits = _read_cache(store, set(keys)) if store is not None else _Cached()
 
     # One extraction per distinct content: a second copy under another path is re-keyed.
     todo: dict[str, Document] = {}
     for doc, key in zip(documents, keys, strict=True):
-        if key not in hits:
+        if key not in hits.extracted_as:
             todo.setdefault(key, doc)
     fresh = _run_extractor(list(todo.values()), workers=workers, progress=progress)
     new_entries = {key: (doc.document, *rows) for (key, doc), rows in zip(todo.items(), fresh, strict=True)}
@@ -120,25 +126,58 @@ def extract_documents(
         _write_partition(store, new_entries)
         _compact(store)
 
-    served = {**hits, **new_entries}
+    extracted_as = {**hits.extracted_as, **{key: entry[0] for key, entry in new_entries.items()}}
+    fact_rows = {**hits.facts, **{key: entry[2] for key, entry in new_entries.items()}}
+    mention_tables = hits.mentions + ([_with_key("mentions", new_entries, 1)] if new_entries else [])
     out = BatchExtraction()
+    targets: dict[str, list[str]] = {}  # key -> the documents of this batch with that content
     for doc, key in zip(documents, keys, strict=True):
-        extracted_as, mentions, facts = served[key]
         (out.extracted if todo.get(key) is doc else out.cached).append(doc.document)
-        if extracted_as != doc.document:
-            mentions, facts = _rekey(mentions, facts, doc.document)
-        out.mentions.extend(mentions)
+        targets.setdefault(key, []).append(doc.document)
+        facts = fact_rows[key]
+        if extracted_as[key] != doc.document:
+            facts = _rekey([], facts, doc.document)[1]
         out.facts.extend(facts)
-    out.mentions.sort(key=lambda r: (r["document"], r["char_start"], r["char_end"]))
+    out.mentions = _mentions_for(mention_tables, targets, extracted_as, fact_rows)
     out.facts.sort(key=lambda r: (r["document"], r["char_start"], r["char_end"], r["fact_id"]))
     log.info(
         "extracted %d documents, %d from cache: %d mentions, %d facts",
         len(out.extracted),
         len(out.cached),
-        len(out.mentions),
+        out.mentions.num_rows,
         len(out.facts),
     )
     return out
+
+
+def _mentions_for(
+    tables: list[pa.Table], targets: dict[str, list[str]], extracted_as: dict[str, str], fact_rows: dict[str, Rows]
+) -> pa.Table:
+    """The mention rows of every target document, sorted by document and position.
+
+    ``tables`` hold rows with a ``key`` column, each under the path its content was extracted as.
+    Content served under that same path (nearly always) is kept as Arrow; content under another
+    path, or under several, goes through ``_rekey`` as rows.
+    """
+    schema = rows_to_arrow("mentions", []).schema
+    if not tables:
+        return rows_to_arrow("mentions", [])
+    rows = pa.concat_tables([t.select(["key", *schema.names]) for t in tables], promote_options="permissive")
+    as_is = [key for key, docs in targets.items() if docs == [extracted_as[key]]]
+    moved = [key for key, docs in targets.items() if docs != [extracted_as[key]]]
+    parts = [rows.filter(pc.is_in(rows["key"], value_set=pa.array(as_is, pa.string()))).drop_columns(["key"]).cast(schema)]
+    if moved:
+        by_key: dict[str, Rows] = {}
+        for row in rows.filter(pc.is_in(rows["key"], value_set=pa.array(moved, pa.string()))).to_pylist():
+            by_key.setdefault(row.pop("key"), []).append(row)
+        for key in moved:
+            for document in targets[key]:
+                mentions = by_key.get(key, [])
+                if document != extracted_as[key]:
+                    mentions = _rekey(mentions, fact_rows[key], document)[0]
+                parts.append(rows_to_arrow("mentions", mentions))
+    combined = pa.concat_tables(parts)
+    return combined.sort_by([("document", "ascending"), ("char_start", "ascending"), ("char_end", "ascending")])
 
 
 # Running the extractor
@@ -228,33 +267,48 @@ def _partitions(store: Path) -> list[Path]:
     return sorted(p for p in store.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def _read_cache(store: Path, wanted: set[str]) -> dict[str, Entry]:
-    """key -> (document path it was extracted under, mention rows, fact rows), for wanted keys present."""
-    found: dict[str, Entry] = {}
+@dataclass
+class _Cached:
+    """What the cache holds of the wanted keys."""
+
+    extracted_as: dict[str, str] = field(default_factory=dict)  # key -> the path its rows were extracted under
+    mentions: list[pa.Table] = field(default_factory=list)  # mention rows with their key, one table a partition
+    facts: dict[str, Rows] = field(default_factory=dict)  # key -> fact rows
+
+
+def _read_cache(store: Path, wanted: set[str]) -> _Cached:
+    """The cached rows of the wanted keys that are present; the first partition holding a key wins."""
+    found = _Cached()
     for part in _partitions(store):
         try:
-            index = pq.read_table(part / "documents.parquet").to_pylist()
-            keys = {row["key"]: row["document"] for row in index if row["key"] in wanted and row["key"] not in found}
+            index = _read_parquet(part / "documents.parquet").to_pylist()
+            keys = {row["key"]: row["document"] for row in index if row["key"] in wanted and row["key"] not in found.extracted_as}
             if not keys:
                 continue
-            mentions = _read_rows(part / "mentions.parquet", keys)
-            facts = _read_rows(part / "facts.parquet", keys)
+            key_set = pa.array(list(keys), pa.string())
+            mentions = _read_keyed(part / "mentions.parquet", key_set)
+            facts = _read_keyed(part / "facts.parquet", key_set).to_pylist()
         except (FileNotFoundError, pa.ArrowInvalid) as exc:
             # A partition removed by compaction, or damaged: its documents are simply extracted again.
             log.warning("skipping cache partition %s: %s", part, exc)
             continue
-        for key, document in keys.items():
-            found[key] = (document, mentions.get(key, []), facts.get(key, []))
+        found.extracted_as.update(keys)
+        found.mentions.append(mentions)
+        for key in keys:
+            found.facts[key] = []
+        for row in facts:
+            found.facts[row.pop("key")].append(row)
     return found
 
 
-def _read_rows(path: Path, keys: Iterable[str]) -> dict[str, Rows]:
-    table = pq.read_table(path)
-    table = table.filter(pc.is_in(table["key"], pa.array(list(keys), pa.string())))
-    out: dict[str, Rows] = {}
-    for row in table.to_pylist():
-        out.setdefault(row.pop("key"), []).append(row)
-    return out
+def _read_parquet(path: Path) -> pa.Table:
+    # ParquetFile rather than pq.read_table: reading one file needs no pyarrow.dataset (0.4 s to import)
+    return pq.ParquetFile(path).read()
+
+
+def _read_keyed(path: Path, keys: pa.Array) -> pa.Table:
+    table = _read_parquet(path)
+    return table.filter(pc.is_in(table["key"], value_set=keys))
 
 
 def _with_key(table: str, entries: dict[str, Entry], which: int) -> pa.Table:
@@ -309,11 +363,11 @@ def _compact(store: Path) -> None:
     seen: set[str] = set()
     merged: dict[str, list[pa.Table]] = {name: [] for name in PARTITION_FILES}
     for part in parts:
-        new_keys = [k for k in pq.read_table(part / "documents.parquet")["key"].to_pylist() if k not in seen]
+        new_keys = [k for k in _read_parquet(part / "documents.parquet")["key"].to_pylist() if k not in seen]
         seen.update(new_keys)
         mask = pa.array(new_keys, pa.string())
         for name, tables in merged.items():
-            table = pq.read_table(part / f"{name}.parquet")
+            table = _read_parquet(part / f"{name}.parquet")
             tables.append(table.filter(pc.is_in(table["key"], mask)))
     final = _write_tables(store, _partition_name(seen), {f: pa.concat_tables(t) for f, t in merged.items()})
     for part in parts:

@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipeline.database import DuplicateKeyError, field_errors, load_database, reference_errors
+from pipeline.database import DuplicateKeyError, field_errors, load_database, reference_errors, rows_to_arrow
 from pipeline.documents import Document, Rejected
 from pipeline.facts import Fact, make_fact_id
 from pipeline.mentions import Mention
@@ -156,6 +156,21 @@ def test_duplicate_fact_ids_fail_loudly_and_keep_the_old_database(tmp_path: Path
         load(db, facts=[fact(), other_span])
     assert db.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stats.duckdb"]
+
+
+def test_mentions_load_from_an_arrow_table_as_from_rows(tmp_path: Path) -> None:
+    rows = [mention()]
+    load(tmp_path / "rows.duckdb", mentions=rows)
+    load(tmp_path / "arrow.duckdb", mentions=rows_to_arrow("mentions", rows))
+    read = []
+    for name in ("rows", "arrow"):
+        with duckdb.connect(str(tmp_path / f"{name}.duckdb"), read_only=True) as con:
+            read.append(con.execute("SELECT * FROM mentions").fetchall())
+    assert read[0] == read[1] and len(read[0]) == 1
+    with pytest.raises(DuplicateKeyError, match=r"mentions: 1 duplicate value\(s\) of the primary key"):
+        load(tmp_path / "twice.duckdb", mentions=rows_to_arrow("mentions", rows + rows))
+    with pytest.raises(ValueError, match="columns"):
+        load(tmp_path / "bad.duckdb", mentions=rows_to_arrow("mentions", rows).drop_columns(["sentence"]))
 
 
 def test_a_constraint_violation_in_the_database_keeps_the_old_file_readable(tmp_path: Path) -> None:
