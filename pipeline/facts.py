@@ -544,10 +544,9 @@ def _national_region(regions: list[Hit], tax: Taxonomy) -> str | None:
     return min(counts, key=lambda r: (-counts[r], _REGION_RANK.get(tax.regions[r].get("kind", ""), 9)))
 
 
-def _document_context(doc: Document, tax: Taxonomy) -> Context:
+def _document_context(doc: Document, tax: Taxonomy, scanned: ScannedText) -> Context:
     text = doc.text
-    gaz = gazetteers(tax)  # before the scan: the gazetteers' patterns join the scanner when first built
-    scanned = SCANNER.scan(text)
+    gaz = gazetteers(tax)
     lay = layout(text, scanned)
     published = doc.published or published_date(text)
     periods = find_periods(text, published, scanned)
@@ -1100,7 +1099,13 @@ def prepare(taxonomy: Taxonomy | None = None) -> None:
 def extract_document(doc: Document, taxonomy: Taxonomy | None = None, *, audit: bool = True) -> Extraction:
     """All mentions (with decisions) and facts of one document; ``audit=False`` leaves the mentions out."""
     tax = taxonomy or load_taxonomy()
-    ctx = _document_context(doc, tax)
+    gazetteers(tax)  # before the scan: the gazetteers' patterns join the scanner when first built
+    scanned = SCANNER.scan(doc.text)
+    if not audit and not scanned.may_match(_TOPIC, 0, len(doc.text)):
+        # Not one cue of the topic anywhere, so no sentence is about it and no number can be a fact.
+        # (Only without the audit trail: its reasons need the other tests run on every number.)
+        return Extraction()
+    ctx = _document_context(doc, tax, scanned)
     text = ctx.text
     candidates: list[Candidate] = []
     decisions: dict[tuple[int, int], tuple[str, str, int]] = {}  # (start, end) -> (reason, surface, sentence idx)
