@@ -38,7 +38,7 @@ from pipeline.gazetteer import Gazetteers, Hit, gazetteers
 from pipeline.mentions import Mention, Number, find_numbers, parse_spelled
 from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy
 from pipeline.periods import Period, find_periods, published_date
-from pipeline.scan import SCANNER, ScannedText, literal_prefixes, matches_at, prefilter
+from pipeline.scan import SCANNER, SPACES, ScannedText, literal_prefixes, matches_at, prefilter
 from pipeline.segments import Layout, Sentence, layout
 
 EXTRACTOR_RELEASE = "1.0.0"
@@ -259,7 +259,7 @@ _TO_LEFT = prefilter(re.compile(r"\bto\s+$"))
 _FROM = prefilter(re.compile(r"\bfrom\b"))
 _QUOTE_LEAD = re.compile(r"^[\s,;:–—\-(]*(?:and\s+|or\s+|but\s+|while\s+)?")
 _QUOTE_TAIL = re.compile(r"[\s,;:–—\-(]*(?:\s(?:and|or|but|while|with|to|from|of|the|a|an))*[\s,;:–—\-(]*$")
-_TAIL_CHARS = ",;:–—-(" + "andorbutwhilewithtofromofthea" + "".join(chr(i) for i in range(0x3001) if chr(i).isspace())
+_TAIL_CHARS = ",;:–—-(" + "andorbutwhilewithtofromofthea" + SPACES
 _NEGATED_LEFT = re.compile(r"\b(?:without|not|no|offline)\s+(?:the\s+|an?\s+)?$", re.I)
 _OF_OFFENCE_RIGHT = re.compile(r"^\s*\)?\s*of\s+(?:the\s+|all\s+|these\s+|those\s+)?")
 _CHILDREN = prefilter(re.compile(r"\bchild(?:ren)?\b|under[- ]18s?|\bminors?\b", re.I))

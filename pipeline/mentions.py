@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.scan import SCANNER, ScannedText, prefilter
+from pipeline.scan import SCANNER, SPACES, ScannedText, prefilter
 
 
 @dataclass  # not frozen: built by the thousand, and a frozen dataclass costs three times as much to make
@@ -122,7 +122,7 @@ def _last_words(patterns: list[str]) -> tuple[str, ...]:
 
 
 _QUALIFIER_ENDINGS = _last_words([pattern for _, pattern in _QUALIFIERS])
-_SPACE_OR_HYPHEN = "-" + "".join(chr(i) for i in range(0x3001) if chr(i).isspace())
+_SPACE_OR_HYPHEN = "-" + SPACES
 
 
 def parse_spelled(words: str) -> int | None:

@@ -52,9 +52,10 @@ _CASE_EXTRAS = frozenset(
     "ıſµͅΐΰβεθικμπρςσφϐϑϕϖϰϱϵвдостъѣᲀᲁᲂᲃᲄᲅᲆᲇᲈṡẛιΐΰꙋﬅﬆ"
     "Σ"  # str.lower() makes it "ς" or "σ" by its place in the word
 )
-_SPACES = "".join(chr(i) for i in range(0x3001) if chr(i).isspace())
-_OTHER_SPACE = re.compile("[" + re.escape(_SPACES.replace(" ", "")) + "]")
-_LATIN1_SPACES = "".join(c for c in _SPACES if ord(c) < 256)
+# Every character str.isspace() and re's \s take for white space (none lies past U+3000).
+SPACES = "".join(chr(i) for i in range(0x3001) if chr(i).isspace())
+_OTHER_SPACE = re.compile("[" + re.escape(SPACES.replace(" ", "")) + "]")
+_LATIN1_SPACES = "".join(c for c in SPACES if ord(c) < 256)
 _LATIN1_SPACE_TO_BLANK = bytes.maketrans(_LATIN1_SPACES.encode("latin-1"), b" " * len(_LATIN1_SPACES))
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
