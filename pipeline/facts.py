@@ -50,7 +50,7 @@ def _code_fingerprint() -> str:
 
     digest = hashlib.sha256()
     package = resources.files("pipeline")
-    for name in ("mentions.py", "facts.py", "segments.py", "periods.py", "gazetteer.py"):
+    for name in ("mentions.py", "facts.py", "segments.py", "periods.py", "gazetteer.py", "scan.py"):
         digest.update(package.joinpath(name).read_bytes())
     for folder in ("taxonomy", "aliases"):
         for entry in sorted(package.joinpath("metadata", folder).iterdir(), key=lambda e: e.name):

@@ -3,12 +3,12 @@
 Python's ``re`` has no multi-pattern engine: a pattern such as a gazetteer (hundreds of names)
 or the number grammar (digits or any of forty number words) is tried at every position of the
 text, alternative after alternative, which costs about 0.3 microseconds a character. Yet every
-match of such a pattern starts with one of a few short literal strings: "face", "inst", "one ",
-a digit. ``literal_prefixes`` reads them off the parsed pattern; one Aho-Corasick pass
-(pyahocorasick, in C) over the lower-cased text finds every place where one of the prefixes of
-every registered pattern begins; and the pattern itself is tried only there, with
+match of such a pattern starts with one of a few short literal strings: "facebo", "sexual",
+"one ", a digit. ``literal_prefixes`` reads them off the parsed pattern; one Aho-Corasick pass
+(ahocorasick-rs, in Rust) over the lower-cased text finds every place where one of the prefixes
+of every registered pattern begins; and the pattern itself is tried only there, with
 ``pattern.match``. The text is searched once per document instead of once per pattern and
-position.
+position. A pattern that starts with "^" is tried at the start of the searched slice only.
 
 The matches are exactly those of ``pattern.finditer`` / ``pattern.search``, by construction:
 
@@ -18,11 +18,11 @@ The matches are exactly those of ``pattern.finditer`` / ``pattern.search``, by c
   ``endpos``, so lookbehinds, word boundaries and alternation order behave as before; positions
   that are no candidate cannot start a match, so skipping them changes nothing.
 
-Normalisation (``str.lower``, white space to " ") keeps offsets, so a prefix found in the
-normalised text is at the same offset in the original. Texts where it would not (a character
-whose lower case is two characters, such as "İ") or where ``re.IGNORECASE`` equates characters
-that ``str.lower`` does not ("ſ" and "s", "ı" and "i"; see ``re._casefix``), or that hold digits
-other than 0-9, are searched with the plain patterns: slower, the same matches.
+Normalisation (``str.lower``, white space to " ", one byte per character) keeps offsets, so a
+prefix found in the normalised text is at the same offset in the original. Texts where it would
+not (a character whose lower case is two characters, such as "İ"), where ``re.IGNORECASE``
+equates characters that ``str.lower`` does not ("ſ" and "s", "ı" and "i"; see ``re._casefix``),
+or that hold digits other than 0-9, are searched with the plain patterns: slower, the same matches.
 
 Patterns that may match the empty string or may start with almost any character ("\\w", ".")
 are not prefiltered; ``Scanner.add`` keeps them and they run as plain ``re``.
@@ -161,10 +161,8 @@ class _Walk:
             rounds += 1
             if rounds >= low:
                 out |= current
-        if current and (rounds < low or rounds < high):
-            self.close(current)  # more repetitions may follow: what is known so far is a prefix
-            if rounds < low:
-                return self.cap(out)
+        if current and rounds < high:
+            self.close(current)  # more repetitions may (or, below low, must) follow: what is known so far is a prefix
         return self.cap(out)
 
     def extend(self, opens: set[str], chars: set[str]) -> set[str]:
