@@ -78,20 +78,21 @@ _SMALL = rf"(?:\d{{1,3}}|{_WORD})"
 _DIGITS = r"(?:\d{1,3}(?:,\d{3,4})+|\d+)(?:\.\d+)?"
 _PERCENT = r"(?:\s?%|\s?per[\s-]?cent\b|\s?percent\b|\s?pr\s?cent\b|\s?pc\b|\s?p\.c\.)"
 _MULT = r"(?:\s?(?:thousand|millions?|billion|mln|mn|bn)\b|(?:k|m|b)\b)"
+_PLUS = r"(?:\+(?![\d+])|-plus\b)"  # "10,000+", "3,000-plus": that many or more
+_NUMBER_DIGITS = rf"(?P<digits>(?<![\w.,])(?P<dnum>{_DIGITS})(?P<dmult>{_MULT})?(?P<dpct>{_PERCENT})?(?P<dplus>{_PLUS})?)"
+_NUMBER_SPELLED = rf"(?P<spelled>\b(?P<snum>{_SPELLED})\b(?P<spct>{_PERCENT})?)"
 
 NUMBER_RE = prefilter(re.compile(
     rf"(?P<ratio>\b(?P<rn>{_SMALL})\s+(?:in|out\s+of)\s+(?:every\s+)?(?P<rd>{_SMALL})\b)"
     rf"|(?P<frac>\b(?:(?P<fn>an?|one|two|three|four|five|six|seven|eight|nine)[\s-]+)?(?P<fd>half|halves|thirds?|quarters?|fifths?|sixths?|sevenths?|eighths?|ninths?|tenths?)\b)"
-    rf"|(?P<digits>(?<![\w.,])(?P<dnum>{_DIGITS})(?P<dmult>{_MULT})?(?P<dpct>{_PERCENT})?)"
-    rf"|(?P<spelled>\b(?P<snum>{_SPELLED})\b(?P<spct>{_PERCENT})?)",
+    rf"|{_NUMBER_DIGITS}|{_NUMBER_SPELLED}",
     re.I,
 ))
 
 # the same without ratios and fractions, for a number that only looked like the start of a ratio
 _SINGLE_RE = re.compile(
     r"(?P<ratio>(?!))(?P<rn>(?!))(?P<rd>(?!))(?P<frac>(?!))(?P<fn>(?!))(?P<fd>(?!))"
-    rf"|(?P<digits>(?<![\w.,])(?P<dnum>{_DIGITS})(?P<dmult>{_MULT})?(?P<dpct>{_PERCENT})?)"
-    rf"|(?P<spelled>\b(?P<snum>{_SPELLED})\b(?P<spct>{_PERCENT})?)",
+    rf"|{_NUMBER_DIGITS}|{_NUMBER_SPELLED}",
     re.I,
 )
 
@@ -250,6 +251,8 @@ def find_numbers(text: str, start: int = 0, end: int | None = None, scanned: Sca
                 value, is_share, form = float(parsed), False, "spelled"
             spelled = True
         qualifier, q_start = qualifier_before(text, m.start(), start, scanned)
+        if qualifier == "exact" and m.group("digits") and m.group("dplus"):
+            qualifier = "at_least"  # "3,000-plus": the bound is written after the number
         # positional: start, end, surface, value, is_share, spelled, form, qualifier, qualifier_start
         out.append(Number(m.start(), m.end(), m.group(), value, is_share, spelled, form, qualifier, q_start))
     return out

@@ -250,3 +250,8 @@ def test_a_document_without_a_word_of_the_topic_gives_no_facts_either_way():
     assert extract_document(doc(text)).facts == []
     assert extract_document(doc(text), audit=False).facts == []
     assert len(extract_document(doc(text)).mentions) >= 2  # the audit trail still gives every number its reason
+
+
+def test_a_count_written_with_plus_is_a_fact_bounded_from_below():
+    f = only("Police recorded 3,000-plus online grooming offences on Snapchat in 2023, the NSPCC said.")
+    assert (f.count, f.qualifier, f.platform) == (3000, "at_least", "snapchat")

@@ -120,3 +120,13 @@ def test_every_qualifier_in_every_spacing_and_case(phrase, qualifier, layout):
 
 def test_a_dash_is_no_qualifier_joiner():
     assert find_numbers("Police logged more than \u2013 640 reports.")[0].qualifier == "exact"
+
+
+@pytest.mark.parametrize(("text", "surface", "value"), [("Police logged 3,000-plus reports.", "3,000-plus", 3000), ("Police logged 10,000+ reports.", "10,000+", 10000)])
+def test_a_plus_after_the_number_bounds_it_from_below(text, surface, value):
+    (number,) = find_numbers(text)
+    assert (number.surface, number.value, number.qualifier) == (surface, value, "at_least")
+
+
+def test_a_plus_between_numbers_is_no_bound():
+    assert [n.qualifier for n in find_numbers("The score was 3+4, or 7 + 2.")] == ["exact"] * 4
