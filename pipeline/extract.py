@@ -70,7 +70,7 @@ def _no_mentions() -> pa.Table:
 @dataclass
 class BatchExtraction:
     # Mentions are many (about 20 a document) and only ever loaded in bulk, so they stay an Arrow
-    # table from the cache to the database: a row as a Python dict costs ten times the memory.
+    # table from the cache to the database: as Python dicts they would cost several times the memory.
     mentions: pa.Table = field(default_factory=_no_mentions)
     facts: Rows = field(default_factory=list)
     extracted: list[str] = field(default_factory=list)  # documents run through the extractor
@@ -159,9 +159,10 @@ def _mentions_for(
     Content served under that same path (nearly always) is kept as Arrow; content under another
     path, or under several, goes through ``_rekey`` as rows.
     """
-    schema = rows_to_arrow("mentions", []).schema
+    empty = _no_mentions()
     if not tables:
-        return rows_to_arrow("mentions", [])
+        return empty
+    schema = empty.schema
     rows = pa.concat_tables([t.select(["key", *schema.names]) for t in tables], promote_options="permissive")
     as_is = [key for key, docs in targets.items() if docs == [extracted_as[key]]]
     moved = [key for key, docs in targets.items() if docs != [extracted_as[key]]]
