@@ -38,7 +38,7 @@ from pipeline.gazetteer import Gazetteers, Hit, gazetteers
 from pipeline.mentions import Mention, Number, find_numbers, parse_spelled
 from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy
 from pipeline.periods import Period, find_periods, published_date
-from pipeline.scan import SCANNER, SPACES, ScannedText, literal_prefixes, matches_at, prefilter
+from pipeline.scan import SCANNER, SPACES, ScannedText, matches_at, prefilter
 from pipeline.segments import Layout, Sentence, layout
 
 EXTRACTOR_RELEASE = "1.0.0"
@@ -156,9 +156,9 @@ _ONLINE = prefilter(re.compile(
     r"\bonline\b|\binternet\b|\bcyber|\bweb\b|\bdigital|\bsocial media\b|\bapps?\b|\bplatforms?\b(?! was)|\bwebsites?\b",
     re.I,
 ))
-# _online searches a copy of a clause with some names blanked out at the candidate places found in the
-# original text: sound while no prefix holds white space (blanking makes white space, never a letter).
-assert not any(" " in p for p in literal_prefixes(_ONLINE) or ()), "_ONLINE prefixes must not hold white space"
+# Online cues are searched in a copy of a clause with some names blanked out, at the candidate places
+# found in the original text: sound while no prefix holds white space (blanking makes white space, never
+# a letter); tests/test_scan.py checks that it holds.
 _CHANGE_LEFT = prefilter(re.compile(
     r"(?:\b(?:up|down|rise|rose|risen|rising|increase[sd]?|increasing|decrease[sd]?|decreasing|drop(?:ped|s)?|"
     r"fall(?:en|s|ing)?|fell|grow(?:n|s|ing)?|grew|growth|jump(?:ed|s)?|soar(?:ed|s|ing)?|surge[sd]?|climb(?:ed|s)?|"
@@ -544,9 +544,8 @@ def _national_region(regions: list[Hit], tax: Taxonomy) -> str | None:
     return min(counts, key=lambda r: (-counts[r], _REGION_RANK.get(tax.regions[r].get("kind", ""), 9)))
 
 
-def _document_context(doc: Document, tax: Taxonomy, scanned: ScannedText) -> Context:
+def _document_context(doc: Document, tax: Taxonomy, gaz: Gazetteers, scanned: ScannedText) -> Context:
     text = doc.text
-    gaz = gazetteers(tax)
     lay = layout(text, scanned)
     published = doc.published or published_date(text)
     periods = find_periods(text, published, scanned)
@@ -1099,13 +1098,13 @@ def prepare(taxonomy: Taxonomy | None = None) -> None:
 def extract_document(doc: Document, taxonomy: Taxonomy | None = None, *, audit: bool = True) -> Extraction:
     """All mentions (with decisions) and facts of one document; ``audit=False`` leaves the mentions out."""
     tax = taxonomy or load_taxonomy()
-    gazetteers(tax)  # before the scan: the gazetteers' patterns join the scanner when first built
+    gaz = gazetteers(tax)  # before the scan: the gazetteers' patterns join the scanner when first built
     scanned = SCANNER.scan(doc.text)
     if not audit and not scanned.may_match(_TOPIC, 0, len(doc.text)):
         # Not one cue of the topic anywhere, so no sentence is about it and no number can be a fact.
         # (Only without the audit trail: its reasons need the other tests run on every number.)
         return Extraction()
-    ctx = _document_context(doc, tax, scanned)
+    ctx = _document_context(doc, tax, gaz, scanned)
     text = ctx.text
     candidates: list[Candidate] = []
     decisions: dict[tuple[int, int], tuple[str, str, int]] = {}  # (start, end) -> (reason, surface, sentence idx)

@@ -22,8 +22,7 @@ _COMMENTS_OPEN = prefilter(re.compile(
 # "6 Comments" opens the comments only when comment-widget words follow closely.
 _COMMENT_COUNT = re.compile(r"^\s*\d+\s+comments?\s*$", re.I)
 _COMMENT_WIDGET = re.compile(r"\b(?:oldest|newest|most voted|inline feedbacks|view all comments|sort by|notify of)\b", re.I)
-# A whole line of page furniture: counters, vote widgets, navigation, advert slots, bylines,
-# or a line ending in a licence ("Photo: Jane Doe, CC BY-SA 4.0": a search, so it needs no ".*" in front).
+# A whole line of page furniture: counters, vote widgets, navigation, advert slots, bylines.
 _FURNITURE_LINE = re.compile(
     r"^\s*(?:\d{1,4}|[\d\s.,]*\s?(?:votes?|likes?|shares?|comments?|views?|rating)|[\s.,:/|-]*"
     r"|(?:comments?\s*)?\d+\s+comments?"
@@ -33,6 +32,7 @@ _FURNITURE_LINE = re.compile(
     r")\s*$",
     re.I,
 )
+# Also furniture: a line ending in a licence ("Photo: Jane Doe, CC BY-SA 4.0"); searched for, so no ".*" in front.
 _LICENCE_LINE_END = prefilter(re.compile(r"\bcc by(?:-[a-z]+)* \d(?:\.\d)?\s*$", re.I))
 # From these words to the end of the line is a link to another story.
 _READ_MORE = prefilter(re.compile(r"\b(?:read more|see also|more on this story|related)\s*:", re.I))
@@ -118,8 +118,7 @@ def layout(text: str, scanned: ScannedText | None = None) -> Layout:
     furniture: list[tuple[int, int, str]] = []
     comments_from = len(text)
     for i, (a, b) in enumerate(lines):
-        # both patterns start with "^": searching the line is matching it
-        if scanned.search_slice(_COMMENTS_OPEN, a, b):
+        if scanned.search_slice(_COMMENTS_OPEN, a, b):  # it starts with "^": searching the line is matching it
             comments_from = a
             break
         if _COMMENT_COUNT.match(text[a:b]):

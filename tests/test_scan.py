@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.facts  # noqa: F401  (registers the extractor's patterns)
+import pipeline.facts  # registers the extractor's patterns
 from pipeline.gazetteer import gazetteers
 from pipeline.scan import SCANNER, Scanner, literal_prefixes, normalise
 
@@ -69,6 +69,12 @@ def test_prefiltered_search_equals_re(pattern):
             assert scanned.count(pattern, a, b) == len([m for m in pattern.finditer(text, a, b)])
             if want is not None:
                 assert scanned.may_match(pattern, a, b)
+
+
+def test_online_cue_prefixes_hold_no_white_space():
+    # facts.py searches a clause with names blanked to white space at the original text's candidates
+    prefixes = literal_prefixes(pipeline.facts._ONLINE)
+    assert prefixes and not any(" " in p for p in prefixes)
 
 
 def test_literal_prefixes_of_simple_patterns():
