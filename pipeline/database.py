@@ -123,7 +123,7 @@ def load_database(
     documents: Sequence[Document],
     rejected: Sequence[Rejected],
     mentions: pa.Table | Sequence[Mapping[str, Any]],
-    facts: Sequence[Mapping[str, Any]],
+    facts: pa.Table | Sequence[Mapping[str, Any]],
     taxonomy: Taxonomy | None = None,
 ) -> dict[str, int]:
     """Build the database at ``path`` from scratch and swap it in; return the row count of each table.
@@ -137,7 +137,7 @@ def load_database(
         "documents": records_to_rows(documents),
         "rejected_documents": records_to_rows(rejected),
         "mentions": mentions if isinstance(mentions, pa.Table) else list(mentions),
-        "facts": list(facts),
+        "facts": facts if isinstance(facts, pa.Table) else list(facts),
         **taxonomy_rows(taxonomy),
     }
     for table, rows in data.items():

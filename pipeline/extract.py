@@ -59,20 +59,28 @@ PARALLEL_MIN_DOCUMENTS = 200  # below this, starting worker processes costs more
 COMPACT_AFTER_PARTITIONS = 16  # merge the cache into one partition once it has more than this many
 
 Rows = list[dict[str, Any]]
-Entry = tuple[str, Rows, Rows]  # (document path the rows were extracted under, mention rows, fact rows)
 PARTITION_FILES = ("documents", "mentions", "facts")
+SORT_KEYS = {  # the order rows are handed on in (a fact's id breaks ties between two facts on one quote)
+    "mentions": ("document", "char_start", "char_end"),
+    "facts": ("document", "char_start", "char_end", "fact_id"),
+}
 
 
 def _no_mentions() -> pa.Table:
     return rows_to_arrow("mentions", [])
 
 
+def _no_facts() -> pa.Table:
+    return rows_to_arrow("facts", [])
+
+
 @dataclass
 class BatchExtraction:
-    # Mentions are many (about 20 a document) and only ever loaded in bulk, so they stay an Arrow
-    # table from the cache to the database: as Python dicts they would cost several times the memory.
+    # Mentions and facts are Arrow tables from the worker that extracts them to the database: as
+    # Python dicts (about 25 rows a document) they cost several times the memory, which at a few
+    # hundred thousand documents is more than a laptop has.
     mentions: pa.Table = field(default_factory=_no_mentions)
-    facts: Rows = field(default_factory=list)
+    facts: pa.Table = field(default_factory=_no_facts)
     extracted: list[str] = field(default_factory=list)  # documents run through the extractor
     cached: list[str] = field(default_factory=list)  # documents served from the cache
 
@@ -120,78 +128,87 @@ def extract_documents(
     for doc, key in zip(documents, keys, strict=True):
         if key not in hits.extracted_as:
             todo.setdefault(key, doc)
-    fresh = _run_extractor(list(todo.values()), workers=workers, progress=progress)
-    new_entries = {key: (doc.document, *rows) for (key, doc), rows in zip(todo.items(), fresh, strict=True)}
-    if store is not None and new_entries:
-        _write_partition(store, new_entries)
+    fresh = _run_extractor(list(todo.items()), workers=workers, progress=progress)
+    fresh_as = {key: doc.document for key, doc in todo.items()}
+    if store is not None and todo:
+        _write_partition(store, fresh_as, fresh)
         _compact(store)
 
-    extracted_as = {**hits.extracted_as, **{key: entry[0] for key, entry in new_entries.items()}}
-    fact_rows = {**hits.facts, **{key: entry[2] for key, entry in new_entries.items()}}
-    mention_tables = hits.mentions + ([_with_key("mentions", new_entries, 1)] if new_entries else [])
+    extracted_as = {**hits.extracted_as, **fresh_as}
+    tables = {name: hits.tables[name] + ([fresh[name]] if todo else []) for name in ("mentions", "facts")}
     out = BatchExtraction()
     targets: dict[str, list[str]] = {}  # key -> the documents of this batch with that content
     for doc, key in zip(documents, keys, strict=True):
         (out.extracted if todo.get(key) is doc else out.cached).append(doc.document)
         targets.setdefault(key, []).append(doc.document)
-        facts = fact_rows[key]
-        if extracted_as[key] != doc.document:
-            facts = _rekey([], facts, doc.document)[1]
-        out.facts.extend(facts)
-    out.mentions = _mentions_for(mention_tables, targets, extracted_as, fact_rows)
-    out.facts.sort(key=lambda r: (r["document"], r["char_start"], r["char_end"], r["fact_id"]))
+    out.mentions, out.facts = _rows_for(tables, targets, extracted_as)
     log.info(
         "extracted %d documents, %d from cache: %d mentions, %d facts",
         len(out.extracted),
         len(out.cached),
         out.mentions.num_rows,
-        len(out.facts),
+        out.facts.num_rows,
     )
     return out
 
 
-def _mentions_for(
-    tables: list[pa.Table], targets: dict[str, list[str]], extracted_as: dict[str, str], fact_rows: dict[str, Rows]
-) -> pa.Table:
-    """The mention rows of every target document, sorted by document and position.
+def _rows_for(
+    tables: dict[str, list[pa.Table]], targets: dict[str, list[str]], extracted_as: dict[str, str]
+) -> tuple[pa.Table, pa.Table]:
+    """(mentions, facts) of every target document, each sorted by ``SORT_KEYS``.
 
     ``tables`` hold rows with a ``key`` column, each under the path its content was extracted as.
-    Content served under that same path (nearly always) is kept as Arrow; content under another
-    path, or under several, goes through ``_rekey`` as rows.
+    Content served under that same path (nearly always) stays Arrow; content under another path,
+    or under several, goes through ``_rekey`` as rows.
     """
-    empty = _no_mentions()
-    if not tables:
-        return empty
-    schema = empty.schema
-    rows = pa.concat_tables([t.select(["key", *schema.names]) for t in tables], promote_options="permissive")
-    as_is = [key for key, docs in targets.items() if docs == [extracted_as[key]]]
     moved = [key for key, docs in targets.items() if docs != [extracted_as[key]]]
-    parts = [rows.filter(pc.is_in(rows["key"], value_set=pa.array(as_is, pa.string()))).drop_columns(["key"]).cast(schema)]
+    keyed = {}
+    parts: dict[str, list[pa.Table]] = {}
+    for name, empty in (("mentions", _no_mentions()), ("facts", _no_facts())):
+        columns = ["key", *empty.schema.names]
+        rows = pa.concat_tables(
+            [empty.add_column(0, "key", pa.array([], pa.string()))] + [t.select(columns) for t in tables[name]],
+            promote_options="permissive",
+        )
+        keyed[name] = rows
+        if moved:  # (the tables hold only the targets' keys, so with none moved every row stays as it is)
+            rows = rows.filter(pc.invert(pc.is_in(rows["key"], value_set=pa.array(moved, pa.string()))))
+        parts[name] = [rows.drop_columns(["key"]).cast(empty.schema)]
     if moved:
-        by_key: dict[str, Rows] = {}
-        for row in rows.filter(pc.is_in(rows["key"], value_set=pa.array(moved, pa.string()))).to_pylist():
-            by_key.setdefault(row.pop("key"), []).append(row)
+        by_key: dict[str, dict[str, Rows]] = {name: {} for name in keyed}
+        value_set = pa.array(moved, pa.string())
+        for name, rows in keyed.items():
+            for row in rows.filter(pc.is_in(rows["key"], value_set=value_set)).to_pylist():
+                by_key[name].setdefault(row.pop("key"), []).append(row)
         for key in moved:
             for document in targets[key]:
-                mentions = by_key.get(key, [])
+                mentions, facts = by_key["mentions"].get(key, []), by_key["facts"].get(key, [])
                 if document != extracted_as[key]:
-                    mentions = _rekey(mentions, fact_rows[key], document)[0]
-                parts.append(rows_to_arrow("mentions", mentions))
-    combined = pa.concat_tables(parts)
-    return combined.sort_by([("document", "ascending"), ("char_start", "ascending"), ("char_end", "ascending")])
+                    mentions, facts = _rekey(mentions, facts, document)
+                parts["mentions"].append(rows_to_arrow("mentions", mentions))
+                parts["facts"].append(rows_to_arrow("facts", facts))
+    mentions, facts = (
+        pa.concat_tables(parts[name]).sort_by([(c, "ascending") for c in SORT_KEYS[name]]) for name in ("mentions", "facts")
+    )
+    return mentions, facts
 
 
 # Running the extractor
 
 
-def _extract_chunk(docs: Sequence[Document]) -> list[tuple[Rows, Rows]]:
-    """Worker entry point: (mention rows, fact rows) per document. Module level so it pickles."""
+def _extract_chunk(items: Sequence[tuple[str, Document]]) -> dict[str, pa.Table]:
+    """Worker entry point: the mentions and facts of (key, document) pairs as Arrow tables with a key
+    column (compact to send back, unlike rows). Module level so it pickles."""
     taxonomy = load_taxonomy()
-    out = []
-    for doc in docs:
+    keys: dict[str, list[str]] = {"mentions": [], "facts": []}
+    rows: dict[str, Rows] = {"mentions": [], "facts": []}
+    for key, doc in items:
         result = facts_stage.extract_document(doc, taxonomy)
-        out.append(([m.to_row(doc.document) for m in result.mentions], [f.to_row() for f in result.facts]))
-    return out
+        rows["mentions"] += [m.to_row(doc.document) for m in result.mentions]
+        rows["facts"] += [f.to_row() for f in result.facts]
+        keys["mentions"] += [key] * len(result.mentions)
+        keys["facts"] += [key] * len(result.facts)
+    return {name: rows_to_arrow(name, rows[name]).add_column(0, "key", pa.array(keys[name], pa.string())) for name in rows}
 
 
 def _worker_count(n_docs: int, workers: int) -> int:
@@ -201,34 +218,36 @@ def _worker_count(n_docs: int, workers: int) -> int:
     return cores if n_docs > PARALLEL_MIN_DOCUMENTS else 1
 
 
-def _chunks(docs: Sequence[Document], n_workers: int) -> list[Sequence[Document]]:
+def _chunks(items: Sequence[tuple[str, Document]], n_workers: int) -> list[Sequence[tuple[str, Document]]]:
     """About eight chunks per worker (to balance uneven documents), 10 to 200 documents each."""
-    size = max(10, min(200, math.ceil(len(docs) / (n_workers * 8))))
-    return [docs[i : i + size] for i in range(0, len(docs), size)]
+    size = max(10, min(200, math.ceil(len(items) / (n_workers * 8))))
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _run_extractor(docs: Sequence[Document], *, workers: int, progress: bool) -> list[tuple[Rows, Rows]]:
-    if not docs:
-        return []
-    n_workers = _worker_count(len(docs), workers)
-    chunks = _chunks(docs, n_workers)
-    bar = _progress_bar(len(docs), progress)
-    results: list[tuple[Rows, Rows]] = []
-    try:
-        if n_workers == 1:
-            for chunk in chunks:
-                results.extend(_extract_chunk(chunk))
-                bar.update(len(chunk))
-        else:
-            # forkserver: workers start from a clean interpreter, not a fork of a threaded parent (Dagster).
-            context = get_context("forkserver" if os.name == "posix" else "spawn")
-            with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
-                for chunk, chunk_results in zip(chunks, pool.map(_extract_chunk, chunks), strict=True):
-                    results.extend(chunk_results)
+def _run_extractor(items: Sequence[tuple[str, Document]], *, workers: int, progress: bool) -> dict[str, pa.Table]:
+    """Mentions and facts (with their content key) of the (key, document) pairs, in their order."""
+    results: list[dict[str, pa.Table]] = []
+    if items:
+        n_workers = _worker_count(len(items), workers)
+        chunks = _chunks(items, n_workers)
+        bar = _progress_bar(len(items), progress)
+        try:
+            if n_workers == 1:
+                for chunk in chunks:
+                    results.append(_extract_chunk(chunk))
                     bar.update(len(chunk))
-    finally:
-        bar.close()
-    return results
+            else:
+                # forkserver: workers start from a clean interpreter, not a fork of a threaded parent (Dagster).
+                context = get_context("forkserver" if os.name == "posix" else "spawn")
+                with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+                    for chunk, tables in zip(chunks, pool.map(_extract_chunk, chunks), strict=True):
+                        results.append(tables)
+                        bar.update(len(chunk))
+        finally:
+            bar.close()
+    if not results:
+        results = [_extract_chunk([])]
+    return {name: pa.concat_tables([r[name] for r in results]) for name in ("mentions", "facts")}
 
 
 class _NoBar:
@@ -273,8 +292,8 @@ class _Cached:
     """What the cache holds of the wanted keys."""
 
     extracted_as: dict[str, str] = field(default_factory=dict)  # key -> the path its rows were extracted under
-    mentions: list[pa.Table] = field(default_factory=list)  # mention rows with their key, one table a partition
-    facts: dict[str, Rows] = field(default_factory=dict)  # key -> fact rows
+    # "mentions"/"facts" -> rows with their key, one table a partition
+    tables: dict[str, list[pa.Table]] = field(default_factory=lambda: {"mentions": [], "facts": []})
 
 
 def _read_cache(store: Path, wanted: set[str]) -> _Cached:
@@ -287,18 +306,14 @@ def _read_cache(store: Path, wanted: set[str]) -> _Cached:
             if not keys:
                 continue
             key_set = pa.array(list(keys), pa.string())
-            mentions = _read_keyed(part / "mentions.parquet", key_set)
-            facts = _read_keyed(part / "facts.parquet", key_set).to_pylist()
+            tables = {name: _read_keyed(part / f"{name}.parquet", key_set) for name in found.tables}
         except (FileNotFoundError, pa.ArrowInvalid) as exc:
             # A partition removed by compaction, or damaged: its documents are simply extracted again.
             log.warning("skipping cache partition %s: %s", part, exc)
             continue
         found.extracted_as.update(keys)
-        found.mentions.append(mentions)
-        for key in keys:
-            found.facts[key] = []
-        for row in facts:
-            found.facts[row.pop("key")].append(row)
+        for name, table in tables.items():
+            found.tables[name].append(table)
     return found
 
 
@@ -312,24 +327,14 @@ def _read_keyed(path: Path, keys: pa.Array) -> pa.Table:
     return table.filter(pc.is_in(table["key"], value_set=keys))
 
 
-def _with_key(table: str, entries: dict[str, Entry], which: int) -> pa.Table:
-    keys = [key for key, entry in entries.items() for _ in entry[which]]
-    rows = [row for entry in entries.values() for row in entry[which]]
-    return rows_to_arrow(table, rows).add_column(0, "key", pa.array(keys, pa.string()))
-
-
 def _partition_name(keys: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:24]
 
 
-def _write_partition(store: Path, entries: dict[str, Entry]) -> Path:
-    """Write entries as one partition named by the hash of their keys."""
-    tables = {
-        "documents": pa.table({"key": list(entries), "document": [e[0] for e in entries.values()]}),
-        "mentions": _with_key("mentions", entries, 1),
-        "facts": _with_key("facts", entries, 2),
-    }
-    return _write_tables(store, _partition_name(entries), tables)
+def _write_partition(store: Path, extracted_as: dict[str, str], tables: dict[str, pa.Table]) -> Path:
+    """Write one partition, named by the hash of its keys: the key -> path index, and the keyed rows."""
+    index = pa.table({"key": pa.array(list(extracted_as), pa.string()), "document": pa.array(list(extracted_as.values()), pa.string())})
+    return _write_tables(store, _partition_name(extracted_as), {"documents": index, **tables})
 
 
 def _write_tables(store: Path, name: str, tables: dict[str, pa.Table]) -> Path:

@@ -1353,7 +1353,7 @@ def explain(doc: Document, taxonomy: Taxonomy | None = None) -> str:
     return "\n".join(lines)
 
 
-def span_errors(facts: list[Fact], texts: dict[str, str]) -> list[str]:
+def span_errors(facts: Iterable[Fact], texts: dict[str, str]) -> list[str]:
     """Facts whose quote is not exactly their document's text at [char_start:char_end]."""
     errors = []
     for f in facts:

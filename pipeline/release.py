@@ -150,9 +150,9 @@ def publish_release(
         tables = _read_tables(database_path)
         if extractor_version is None:
             extractor_version = ", ".join(sorted(set(tables["facts"].column("extractor_version").to_pylist()))) or "unknown"
-        csv_bytes = {r.name: _csv_bytes(tables[r.table].select(r.columns())) for r in resources if not r.is_csv}
+        csv_digests = {r.name: _csv_sha256(tables[r.table].select(r.columns())) for r in resources if not r.is_csv}
         descriptor = _descriptor(resources, tables, extractor_version)
-        content_hash = _content_hash(descriptor, csv_bytes)
+        content_hash = _content_hash(descriptor, csv_digests)
         version = f"{(today or date.today()):%Y.%m.%d}-{content_hash[:_HASH_DIGITS]}"
 
         named = latest_version(releases_dir)
@@ -181,7 +181,7 @@ def publish_release(
             tmp.mkdir()
             try:
                 _write_release(
-                    tmp, version, resources, tables, csv_bytes, descriptor, content_hash, extractor_version,
+                    tmp, version, resources, tables, descriptor, content_hash, extractor_version,
                     _changes_markdown(version, previous, diff, rows, previous_rows),
                 )
                 problems = _check_release(tmp, version)
@@ -230,10 +230,25 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _csv_bytes(table: pa.Table) -> bytes:
-    buf = io.BytesIO()
-    pa_csv.write_csv(table, buf)
-    return buf.getvalue()
+class _Sha256Sink(io.RawIOBase):
+    """A file that keeps only the sha256 of what is written to it."""
+
+    def __init__(self) -> None:
+        self.hash = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.hash.update(data)
+        return len(data)
+
+
+def _csv_sha256(table: pa.Table) -> str:
+    """sha256 of the table written as CSV, without holding the CSV (hundreds of MB for a large archive)."""
+    sink = _Sha256Sink()
+    pa_csv.write_csv(table, sink)
+    return sink.hash.hexdigest()
 
 
 def _descriptor(resources: list[_Resource], tables: dict[str, pa.Table], extractor_version: str) -> dict[str, Any]:
@@ -280,11 +295,11 @@ def _descriptor(resources: list[_Resource], tables: dict[str, pa.Table], extract
     }
 
 
-def _content_hash(descriptor: dict[str, Any], csv_bytes: dict[str, bytes]) -> str:
+def _content_hash(descriptor: dict[str, Any], csv_digests: dict[str, str]) -> str:
     """sha256 over the descriptor and the sorted rows of every table: no timestamps, no file layout."""
     h = hashlib.sha256(json.dumps(descriptor, sort_keys=True, ensure_ascii=False).encode())
-    for name in sorted(csv_bytes):
-        h.update(f"\n{name}\n{hashlib.sha256(csv_bytes[name]).hexdigest()}".encode())
+    for name in sorted(csv_digests):
+        h.update(f"\n{name}\n{csv_digests[name]}".encode())
     return h.hexdigest()
 
 
@@ -293,7 +308,6 @@ def _write_release(
     version: str,
     resources: list[_Resource],
     tables: dict[str, pa.Table],
-    csv_bytes: dict[str, bytes],
     descriptor: dict[str, Any],
     content_hash: str,
     extractor_version: str,
@@ -305,7 +319,8 @@ def _write_release(
         path = folder / r.path
         table = tables[r.table].select(r.columns())
         if r.is_csv:
-            _write_bytes(path, csv_bytes[r.table])  # made for the content hash from the table's Parquet resource
+            with _open_synced(path) as fh:
+                pa_csv.write_csv(table, fh)  # the bytes the content hash was taken of (as the table's Parquet resource)
         else:
             metadata = {
                 "release_version": version,

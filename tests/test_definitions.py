@@ -8,6 +8,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from pipeline.database import rows_to_arrow
 from pipeline.defs import JOB_NAME, build_definitions, executor
 from pipeline.defs.assets import ASSETS
 from pipeline.defs.checks import (
@@ -66,8 +67,8 @@ def test_settings_resource_falls_back_to_the_environment(tmp_path: Path, monkeyp
     ],
 )
 def test_fact_checks_fail_with_counts_and_examples(check: dg.AssetChecksDefinition, bad: dict[str, object]) -> None:
-    assert check(facts=[fact()]).passed
-    result = check(facts=[fact(), fact(fact_id="bad", **bad)])
+    assert check(facts=rows_to_arrow("facts", [fact()])).passed
+    result = check(facts=rows_to_arrow("facts", [fact(), fact(fact_id="bad", **bad)]))
     assert not result.passed
     assert (result.metadata["checked"].value, result.metadata["failed"].value) == (2, 1)
     assert "bad" in result.metadata["examples"].value
@@ -75,9 +76,9 @@ def test_fact_checks_fail_with_counts_and_examples(check: dg.AssetChecksDefiniti
 
 def test_quote_check_compares_each_quote_with_its_span() -> None:
     ingested = IngestResult(documents=[document()])
-    assert quotes_match_spans(facts=[fact()], documents=ingested).passed
+    assert quotes_match_spans(facts=rows_to_arrow("facts", [fact()]), documents=ingested).passed
     shifted = fact(char_start=fact()["char_start"] + 1)
-    result = quotes_match_spans(facts=[shifted], documents=ingested)
+    result = quotes_match_spans(facts=rows_to_arrow("facts", [shifted]), documents=ingested)
     assert not result.passed and "quote differs from a.txt" in result.metadata["examples"].value
 
 

@@ -5,14 +5,17 @@ its span, or an input that vanished, never reaches the database or a release.
 """
 
 from collections import Counter
+from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
+import pyarrow as pa
 
 from pipeline.database import field_errors, reference_errors
 from pipeline.documents import IngestResult, input_paths
 from pipeline.facts import Fact, span_errors
 from pipeline.metadata.taxonomy import load_taxonomy
-from pipeline.defs.assets import ROWS
+from pipeline.defs.assets import ARROW
 from pipeline.defs.resources import PipelineSettings
 
 EXAMPLES = 10
@@ -25,6 +28,12 @@ def check_result(errors: list[str], checked: int) -> dg.AssetCheckResult:
         passed=not errors,
         metadata={"checked": checked, "failed": len(errors), "examples": dg.MetadataValue.md(examples)},
     )
+
+
+def rows(table: pa.Table, batch_rows: int = 10_000) -> Iterator[dict[str, Any]]:
+    """The rows of an Arrow table as dicts, a batch at a time (never the whole table as Python objects)."""
+    for batch in table.to_batches(max_chunksize=batch_rows):
+        yield from batch.to_pylist()
 
 
 def input_errors(inputs: set[str], result: IngestResult) -> list[str]:
@@ -45,18 +54,18 @@ def every_input_accounted_for(settings: PipelineSettings, documents: IngestResul
 @dg.asset_check(
     asset="facts", blocking=True, description="source, region, offence and each '+'-part of platform are taxonomy slugs."
 )
-def slugs_in_taxonomy(facts: ROWS) -> dg.AssetCheckResult:
-    return check_result(reference_errors(facts, load_taxonomy()), len(facts))
+def slugs_in_taxonomy(facts: ARROW) -> dg.AssetCheckResult:
+    return check_result(reference_errors(rows(facts), load_taxonomy()), facts.num_rows)
 
 
 @dg.asset_check(asset="facts", blocking=True, description="share is a fraction in [0, 1].")
-def share_in_range(facts: ROWS) -> dg.AssetCheckResult:
-    return check_result(field_errors("facts", facts, ["share"]), len(facts))
+def share_in_range(facts: ARROW) -> dg.AssetCheckResult:
+    return check_result(field_errors("facts", rows(facts), ["share"]), facts.num_rows)
 
 
 @dg.asset_check(asset="facts", blocking=True, description="count is not negative.")
-def count_not_negative(facts: ROWS) -> dg.AssetCheckResult:
-    return check_result(field_errors("facts", facts, ["count"]), len(facts))
+def count_not_negative(facts: ARROW) -> dg.AssetCheckResult:
+    return check_result(field_errors("facts", rows(facts), ["count"]), facts.num_rows)
 
 
 @dg.asset_check(
@@ -65,14 +74,14 @@ def count_not_negative(facts: ROWS) -> dg.AssetCheckResult:
     additional_ins={"documents": dg.AssetIn("documents")},
     description="Every quote equals its document's text at [char_start:char_end].",
 )
-def quotes_match_spans(facts: ROWS, documents: IngestResult) -> dg.AssetCheckResult:
+def quotes_match_spans(facts: ARROW, documents: IngestResult) -> dg.AssetCheckResult:
     texts = {d.document: d.text for d in documents.documents}
-    return check_result(span_errors([Fact(**row) for row in facts], texts), len(facts))
+    return check_result(span_errors((Fact(**row) for row in rows(facts)), texts), facts.num_rows)
 
 
 @dg.asset_check(asset="facts", blocking=True, description="Every column meets its constraints in metadata/fields.py.")
-def columns_meet_constraints(facts: ROWS) -> dg.AssetCheckResult:
-    return check_result(field_errors("facts", facts), len(facts))
+def columns_meet_constraints(facts: ARROW) -> dg.AssetCheckResult:
+    return check_result(field_errors("facts", rows(facts)), facts.num_rows)
 
 
 CHECKS = [
