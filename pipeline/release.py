@@ -25,7 +25,7 @@ import secrets
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -60,6 +60,7 @@ LICENSE = {
 # Facts are sorted so that a figure's neighbours are the same body, year and place.
 FACTS_ORDER = ("source", "year", "region", "platform", "fact_id")
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3, "use_dictionary": True}
+BATCH_ROWS = 100_000  # rows read from the database at a time, and so rows per Parquet row group
 
 
 class ReleaseNotFound(FileNotFoundError):
@@ -147,83 +148,126 @@ def publish_release(
     resources = [r for r in RESOURCES if include_text or r.name != "documents_text"]
     with _publish_lock(releases_dir):
         _remove_stale_temporaries(releases_dir)
-        tables = _read_tables(database_path)
-        if extractor_version is None:
-            extractor_version = ", ".join(sorted(set(tables["facts"].column("extractor_version").to_pylist()))) or "unknown"
-        csv_digests = {r.name: _csv_sha256(tables[r.table].select(r.columns())) for r in resources if not r.is_csv}
-        descriptor = _descriptor(resources, tables, extractor_version)
-        content_hash = _content_hash(descriptor, csv_digests)
-        version = f"{(today or date.today()):%Y.%m.%d}-{content_hash[:_HASH_DIGITS]}"
+        with _Tables(database_path) as tables:
+            return _publish(tables, releases_dir, resources, today, extractor_version)
 
-        named = latest_version(releases_dir)
-        previous = named or _newest_release_by_name(releases_dir)
-        previous_dir = releases_dir / previous if previous else None
-        previous_descriptor = _load_json(previous_dir / DESCRIPTOR_FILE) if previous_dir else None
-        if previous_dir and previous_descriptor and previous_descriptor.get("content_sha256") == content_hash:
-            log.info("release: content equals the latest release %s; nothing published", previous)
-            if named is None:
-                _point_latest(releases_dir, previous_dir.name)
-            return ReleaseResult(previous_dir.name, previous_dir, False, 0, 0, 0, _rows_of(previous_descriptor))
-        diff = _diff_facts(tables["facts"], pq.read_table(previous_dir / "facts.parquet") if previous_dir else None)
-        rows = {r.name: tables[r.table].num_rows for r in resources if not r.is_csv}
-        previous_rows = _rows_of(previous_descriptor) if previous_descriptor else None
 
-        target = releases_dir / version
-        if target.exists():
-            # This content is already released (earlier today before something else, or by a run killed
-            # before it moved `latest`): it is the newest state again, so `latest` goes back to it.
-            existing = _load_json(target / DESCRIPTOR_FILE)
-            if existing.get("content_sha256") != content_hash:
-                raise RuntimeError(f"{target} exists with different content (a {_HASH_DIGITS}-digit hash collision)")
-            log.warning("release: content equals the existing release %s; pointing latest back at it", version)
-        else:
-            tmp = releases_dir / f"{_TMP_PREFIX}{version}-{secrets.token_hex(4)}"
-            tmp.mkdir()
-            try:
-                _write_release(
-                    tmp, version, resources, tables, descriptor, content_hash, extractor_version,
-                    _changes_markdown(version, previous, diff, rows, previous_rows),
-                )
-                problems = _check_release(tmp, version)
-                if problems:
-                    raise RuntimeError("release failed its own verification:\n" + "\n".join(problems))
-                _fsync_dir(tmp)
-                os.rename(tmp, target)  # fails if the target appeared: a release is never overwritten
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            _fsync_dir(releases_dir)
-            log.info(
-                "release: published %s (%d facts; +%d -%d ~%d)",
-                version, rows["facts"], len(diff.added), len(diff.removed), len(diff.changed),
+def _publish(
+    tables: _Tables, releases_dir: Path, resources: list[_Resource], today: date | None, extractor_version: str | None
+) -> ReleaseResult:
+    """The body of ``publish_release``, run under its lock."""
+    if extractor_version is None:
+        extractor_version = ", ".join(sorted(set(tables["facts"].column("extractor_version").to_pylist()))) or "unknown"
+    csv_digests, rows = {}, {}
+    for r in resources:
+        if not r.is_csv:
+            csv_digests[r.name], rows[r.name] = _csv_sha256(_resource_schema(r), tables.batches(r.table, r.columns()))
+    descriptor = _descriptor(resources, tables, extractor_version)
+    content_hash = _content_hash(descriptor, csv_digests)
+    version = f"{(today or date.today()):%Y.%m.%d}-{content_hash[:_HASH_DIGITS]}"
+
+    named = latest_version(releases_dir)
+    previous = named or _newest_release_by_name(releases_dir)
+    previous_dir = releases_dir / previous if previous else None
+    previous_descriptor = _load_json(previous_dir / DESCRIPTOR_FILE) if previous_dir else None
+    if previous_dir and previous_descriptor and previous_descriptor.get("content_sha256") == content_hash:
+        log.info("release: content equals the latest release %s; nothing published", previous)
+        if named is None:
+            _point_latest(releases_dir, previous_dir.name)
+        return ReleaseResult(previous_dir.name, previous_dir, False, 0, 0, 0, _rows_of(previous_descriptor))
+    diff = _diff_facts(tables["facts"], pq.read_table(previous_dir / "facts.parquet") if previous_dir else None)
+    previous_rows = _rows_of(previous_descriptor) if previous_descriptor else None
+
+    target = releases_dir / version
+    if target.exists():
+        # This content is already released (earlier today before something else, or by a run killed
+        # before it moved `latest`): it is the newest state again, so `latest` goes back to it.
+        existing = _load_json(target / DESCRIPTOR_FILE)
+        if existing.get("content_sha256") != content_hash:
+            raise RuntimeError(f"{target} exists with different content (a {_HASH_DIGITS}-digit hash collision)")
+        log.warning("release: content equals the existing release %s; pointing latest back at it", version)
+    else:
+        tmp = releases_dir / f"{_TMP_PREFIX}{version}-{secrets.token_hex(4)}"
+        tmp.mkdir()
+        try:
+            _write_release(
+                tmp, version, resources, tables, descriptor, content_hash, extractor_version,
+                _changes_markdown(version, previous, diff, rows, previous_rows),
             )
-        _point_latest(releases_dir, version)
-        return ReleaseResult(version, target, True, len(diff.added), len(diff.removed), len(diff.changed), rows)
+            problems = _check_release(tmp, version)
+            if problems:
+                raise RuntimeError("release failed its own verification:\n" + "\n".join(problems))
+            _fsync_dir(tmp)
+            os.rename(tmp, target)  # fails if the target appeared: a release is never overwritten
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _fsync_dir(releases_dir)
+        log.info(
+            "release: published %s (%d facts; +%d -%d ~%d)",
+            version, rows["facts"], len(diff.added), len(diff.removed), len(diff.changed),
+        )
+    _point_latest(releases_dir, version)
+    return ReleaseResult(version, target, True, len(diff.added), len(diff.removed), len(diff.changed), rows)
 
 
-def _read_tables(database_path: Path) -> dict[str, pa.Table]:
-    """Every table of the metadata, sorted and cast to its documented Arrow schema."""
-    if not database_path.is_file():
-        raise FileNotFoundError(f"no curated database at {database_path}; run the pipeline first")
-    con = duckdb.connect(str(database_path), read_only=True)
-    try:
+class _Tables:
+    """The tables of the database, each sorted and cast to its documented Arrow schema.
+
+    facts and sources, which the descriptor and the diff need whole, are read once and held;
+    every other table is streamed in batches each time it is hashed or written, so a release
+    of a large archive never holds its mentions or document texts in memory.
+    """
+
+    PINNED = ("facts", "sources")
+
+    def __init__(self, database_path: Path) -> None:
+        if not database_path.is_file():
+            raise FileNotFoundError(f"no curated database at {database_path}; run the pipeline first")
+        self._con = duckdb.connect(str(database_path), read_only=True)
         present = {
-            row[0] for row in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
+            row[0] for row in self._con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
         }
         missing = [name for name in TABLES if name not in present]
         if missing:
+            self._con.close()
             raise ValueError(f"{database_path}: missing table(s) {', '.join(missing)}")
-        out = {}
-        for name, table in TABLES.items():
-            order = FACTS_ORDER if name == "facts" else table.primary_key
-            sql = (
-                f"SELECT {', '.join(_quote(c) for c in table.columns)} FROM {_quote(name)} "
-                f"ORDER BY {', '.join(f'{_quote(c)} ASC NULLS LAST' for c in order)}"
-            )
-            out[name] = con.sql(sql).to_arrow_table().cast(schema.arrow_schema(name)).combine_chunks()
-        return out
-    finally:
-        con.close()
+        self._held = {name: pa.Table.from_batches(list(self._read(name)), schema.arrow_schema(name)) for name in self.PINNED}
+
+    def __getitem__(self, name: str) -> pa.Table:
+        """A pinned table, whole."""
+        return self._held[name]
+
+    def batches(self, name: str, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+        """The table's rows in order, ``columns`` only, a batch at a time."""
+        if name in self._held:
+            yield from self._held[name].select(list(columns)).to_batches(max_chunksize=BATCH_ROWS)
+        else:
+            for batch in self._read(name):
+                yield batch.select(list(columns))
+
+    def _read(self, name: str) -> Iterator[pa.RecordBatch]:
+        table = TABLES[name]
+        order = FACTS_ORDER if name == "facts" else table.primary_key
+        sql = (
+            f"SELECT {', '.join(_quote(c) for c in table.columns)} FROM {_quote(name)} "
+            f"ORDER BY {', '.join(f'{_quote(c)} ASC NULLS LAST' for c in order)}"
+        )
+        target = schema.arrow_schema(name)
+        for batch in self._con.sql(sql).to_arrow_reader(BATCH_ROWS):
+            yield batch.cast(target)
+
+    def __enter__(self) -> _Tables:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._held.clear()
+        self._con.close()
+
+
+def _resource_schema(r: _Resource) -> pa.Schema:
+    full = schema.arrow_schema(r.table)
+    return pa.schema([full.field(c) for c in r.columns()])
 
 
 def _quote(identifier: str) -> str:
@@ -244,14 +288,21 @@ class _Sha256Sink(io.RawIOBase):
         return len(data)
 
 
-def _csv_sha256(table: pa.Table) -> str:
-    """sha256 of the table written as CSV, without holding the CSV (hundreds of MB for a large archive)."""
+def _csv_sha256(table_schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> tuple[str, int]:
+    """(sha256 of the rows written as CSV, the number of rows), without holding the rows or the CSV.
+
+    The bytes are those of ``pyarrow.csv.write_csv`` on the whole table: CSV is written row by row.
+    """
     sink = _Sha256Sink()
-    pa_csv.write_csv(table, sink)
-    return sink.hash.hexdigest()
+    rows = 0
+    with pa_csv.CSVWriter(sink, table_schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return sink.hash.hexdigest(), rows
 
 
-def _descriptor(resources: list[_Resource], tables: dict[str, pa.Table], extractor_version: str) -> dict[str, Any]:
+def _descriptor(resources: list[_Resource], tables: _Tables, extractor_version: str) -> dict[str, Any]:
     """The parts of datapackage.json that follow from the content alone (they feed the content hash)."""
     cited = set(tables["facts"].column("source").drop_null().to_pylist())
     bodies = [
@@ -307,7 +358,7 @@ def _write_release(
     folder: Path,
     version: str,
     resources: list[_Resource],
-    tables: dict[str, pa.Table],
+    tables: _Tables,
     descriptor: dict[str, Any],
     content_hash: str,
     extractor_version: str,
@@ -317,10 +368,12 @@ def _write_release(
     digests: dict[str, str] = {}
     for r, entry in zip(resources, descriptor["resources"], strict=True):
         path = folder / r.path
-        table = tables[r.table].select(r.columns())
+        rows = 0
         if r.is_csv:
+            table = tables[r.table].select(list(r.columns()))  # a pinned table (facts)
             with _open_synced(path) as fh:
                 pa_csv.write_csv(table, fh)  # the bytes the content hash was taken of (as the table's Parquet resource)
+            rows = table.num_rows
         else:
             metadata = {
                 "release_version": version,
@@ -328,12 +381,14 @@ def _write_release(
                 "table": r.name,
                 "description": entry["description"],
             }
-            with _open_synced(path) as fh:
-                pq.write_table(table.replace_schema_metadata(metadata), fh, **PARQUET_OPTIONS)
+            with _open_synced(path) as fh, pq.ParquetWriter(fh, _resource_schema(r).with_metadata(metadata), **PARQUET_OPTIONS) as writer:
+                for batch in tables.batches(r.table, r.columns()):  # a row group a batch
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
         digests[r.path] = _sha256_file(path)
         entry["bytes"] = path.stat().st_size
         entry["hash"] = "sha256:" + digests[r.path]
-        entry["rows"] = table.num_rows
+        entry["rows"] = rows
     full = {
         **{k: v for k, v in descriptor.items() if k != "resources"},
         "version": version,

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import pipeline.release as release_module
 from pipeline.cli import main
 from pipeline.metadata import schema
 from pipeline.metadata.tables import TABLES, TAXONOMY_TABLES
@@ -242,6 +243,22 @@ def test_version_depends_on_content_not_on_row_order_or_run(tmp_path: Path) -> N
     assert a.version == b.version
     for name in ("facts.csv", "facts.parquet", "documents_text.parquet", "CHANGES.md"):
         assert (a.path / name).read_bytes() == (b.path / name).read_bytes(), name
+
+
+def test_a_release_streamed_a_few_rows_at_a_time_is_the_release_read_whole(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = publish_release(db, tmp_path / "whole", today=DAY)
+    monkeypatch.setattr(release_module, "BATCH_ROWS", 1)  # every table read, hashed and written a row at a time
+    streamed = publish_release(db, tmp_path / "streamed", today=DAY)
+
+    assert streamed.version == whole.version and streamed.rows == whole.rows
+    assert (streamed.path / "facts.csv").read_bytes() == (whole.path / "facts.csv").read_bytes()
+    for name in ("facts", "documents_text", "mentions"):
+        table = pq.read_table(streamed.path / f"{name}.parquet")
+        assert table.num_rows > 1 and table.equals(pq.read_table(whole.path / f"{name}.parquet")), name
+        assert pq.ParquetFile(streamed.path / f"{name}.parquet").num_row_groups == table.num_rows, name
+    assert verify_release(streamed.path) == []
 
 
 def test_same_content_as_an_earlier_release_of_the_day_points_latest_back_at_it(
