@@ -36,6 +36,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 PARALLEL_MIN_FILES = 64  # below this, starting worker processes costs more than it saves
+_JSON = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps builds a new one per call when given options
 
 
 def _extract_file(item: tuple[Path, str]) -> tuple[str, str | None]:
@@ -54,7 +55,7 @@ def _extract_file(item: tuple[Path, str]) -> tuple[str, str | None]:
         for key in ("period_start", "period_end"):  # dates as ISO strings: json's C encoder, no default hook
             if row[key] is not None:
                 row[key] = row[key].isoformat()
-        lines.append(json.dumps(row, ensure_ascii=False) + "\n")
+        lines.append(_JSON.encode(row) + "\n")
     return "".join(lines), None
 
 
