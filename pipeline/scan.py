@@ -55,8 +55,11 @@ _CASE_EXTRAS = frozenset(
 # Every character str.isspace() and re's \s take for white space (none lies past U+3000).
 SPACES = "".join(chr(i) for i in range(0x3001) if chr(i).isspace())
 _OTHER_SPACE = re.compile("[" + re.escape(SPACES.replace(" ", "")) + "]")
-_LATIN1_SPACES = "".join(c for c in SPACES if ord(c) < 256)
-_LATIN1_SPACE_TO_BLANK = bytes.maketrans(_LATIN1_SPACES.encode("latin-1"), b" " * len(_LATIN1_SPACES))
+# Byte -> the byte of its lower case, white space -> " ": str.lower() on one-byte characters, done on
+# the bytes (cheaper than lower-casing the str: every lower case of a character below U+0100 is one too).
+_LOWER_AND_BLANK = bytes(
+    32 if chr(b).lower().isspace() else ord(chr(b).lower()) for b in range(256)
+)
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
@@ -74,7 +77,9 @@ def normalise(text: str) -> bytes | None:
             return None
         if any(ord(c) > 255 and c.isspace() for c in odd):  # white space "?" would hide: make it " " first
             text = _OTHER_SPACE.sub(" ", text)
-    return _one_byte_each(text.lower()).translate(_LATIN1_SPACE_TO_BLANK)
+        if any(ord(c) > 255 and ord(c.lower()) < 256 for c in odd):  # "K" (Kelvin sign) is "k", not "?"
+            text = text.lower()
+    return _one_byte_each(text).translate(_LOWER_AND_BLANK)
 
 
 def _one_byte_each(text: str) -> bytes:
