@@ -80,13 +80,19 @@ def _by_first_char(bodies: list[tuple[str, str]]) -> list[str]:
     the names starting with the letter at hand are tried: about ten times faster. Matches are
     the same: names with different first letters can never match at the same position, so
     only their relative order changes, and a body whose first character is not a plain
-    letter keeps its place (it closes the run of names that may be regrouped).
+    letter keeps its place (it closes the run of names that may be regrouped). The names
+    sharing a first letter are factored by their next letter the same way, and so on.
     """
     parts: list[str] = []
-    run: dict[str, list[str]] = {}
+    run: dict[str, list[tuple[str, str]]] = {}
 
     def flush() -> None:
-        parts.extend(f"{key}(?:{'|'.join(alts)})" for key, alts in run.items())
+        for key, rests in run.items():
+            if len(rests) == 1:
+                name, rest = rests[0]
+                parts.append(f"{key}(?P<{name}>{rest})")
+            else:  # the same argument holds for the next letter: factor the rests in turn
+                parts.append(f"{key}(?:{'|'.join(_by_first_char(rests))})")
         run.clear()
 
     for name, body in bodies:
@@ -95,7 +101,7 @@ def _by_first_char(bodies: list[tuple[str, str]]) -> list[str]:
             flush()
             parts.append(f"(?P<{name}>{body})")
         else:
-            run.setdefault(key, []).append(f"(?P<{name}>{body[1:]})")
+            run.setdefault(key, []).append((name, body[1:]))
     flush()
     return parts
 
