@@ -226,8 +226,11 @@ class Scanner:
         self._patterns: dict[int, tuple[re.Pattern[str], frozenset[str] | None]] = {}  # -> (pattern, prefixes)
         self._anchored: set[int] = set()  # patterns starting with "^" or "\\A" (not MULTILINE): they match at the start only
         self._automaton: ahocorasick_rs.BytesAhoCorasick | None = None
-        self._key_ids: list[tuple[int, ...]] = []  # automaton key -> ids of the patterns it is a prefix of
-        self._ids: list[int] = []  # ids of the prefiltered patterns
+        # Keys that begin the same set of patterns form a group: a match is then one list append
+        # (not one per pattern), and a pattern's candidates are the positions of its groups.
+        self._key_group: list[int] = []  # automaton key -> its group
+        self._group_count = 0
+        self._groups_of: list[tuple[int, tuple[int, ...]]] = []  # (pattern id, its groups) per prefiltered pattern
 
     def add(self, pattern: re.Pattern[str]) -> re.Pattern[str]:
         """Register a pattern (idempotent); returns it, so a module can write ``X = SCANNER.add(re.compile(...))``."""
@@ -244,13 +247,18 @@ class Scanner:
 
     def _build(self) -> ahocorasick_rs.BytesAhoCorasick | None:
         keys: dict[str, list[int]] = {}
-        self._ids = []
         for pid, (_, prefixes) in self._patterns.items():
             if prefixes is not None:
-                self._ids.append(pid)
                 for key in prefixes:
                     keys.setdefault(key, []).append(pid)
-        self._key_ids = [tuple(ids) for ids in keys.values()]
+        group_of: dict[tuple[int, ...], int] = {}  # pattern ids -> group
+        self._key_group = [group_of.setdefault(tuple(ids), len(group_of)) for ids in keys.values()]
+        self._group_count = len(group_of)
+        groups_of: dict[int, list[int]] = {}
+        for ids, group in group_of.items():
+            for pid in ids:
+                groups_of.setdefault(pid, []).append(group)
+        self._groups_of = [(pid, tuple(groups)) for pid, groups in groups_of.items()]
         self._automaton = (
             ahocorasick_rs.BytesAhoCorasick([_one_byte_each(k) for k in keys], implementation=ahocorasick_rs.Implementation.DFA)
             if keys
@@ -263,13 +271,20 @@ class Scanner:
         folded = normalise(text)
         if folded is None or automaton is None:
             return ScannedText(text, None, self._anchored)
-        starts: dict[int, list[int]] = {pid: [] for pid in self._ids}
-        key_ids = self._key_ids
+        found: list[list[int]] = [[] for _ in range(self._group_count)]  # group -> where its keys begin
+        key_group = self._key_group
         for key, start, _ in automaton.find_matches_as_indexes(folded, overlapping=True):
-            for pid in key_ids[key]:
-                starts[pid].append(start)
-        for found in starts.values():
-            found.sort()  # no duplicates: no prefix of a pattern begins with another of its prefixes
+            found[key_group[key]].append(start)
+        starts: dict[int, list[int]] = {}
+        for pid, groups in self._groups_of:
+            if len(groups) == 1:
+                positions = found[groups[0]]  # shared by the patterns of the group: read only
+            else:
+                positions = []
+                for group in groups:
+                    positions += found[group]
+            positions.sort()  # overlapping matches come in order of their end
+            starts[pid] = positions  # no duplicates: no prefix of a pattern begins with another of its prefixes
         return ScannedText(text, starts, self._anchored)
 
 
