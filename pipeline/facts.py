@@ -240,6 +240,15 @@ _CODE_LEFT = re.compile(r"[A-Za-z]-?$|\d-$|\w\)\($")  # at most three characters
 _YEAR_OLD_RIGHT = re.compile(r"^[\s-]*(?:year|yr)[\s-]*old", re.I)
 _COMPOUND_RIGHT = re.compile(r"^-[A-Za-z]")
 _TIMES_RIGHT = re.compile(r"^\s*(?:times|fold|-fold)\b", re.I)
+# The union of the right-hand cues of _not_a_fact (IGNORECASE only widens _COMPOUND_RIGHT): where it
+# does not match, none of them does.
+_RIGHT_CUES = re.compile(
+    "|".join(
+        f"(?:{p.pattern})"
+        for p in (_TIME_RIGHT, _MONEY_RIGHT, _AGE_RIGHT, _YEAR_OLD_RIGHT, _VOTES_RIGHT, _DURATION_RIGHT, _COMPOUND_RIGHT, _TIMES_RIGHT, _CHANGE_RIGHT)
+    ),
+    re.I,
+)
 _EVERY_LEFT = prefilter(re.compile(r"\bevery\s+$", re.I))
 _OR_RIGHT = re.compile(r"^\s+or\s+\w+")
 _OR_LEFT = re.compile(r"\w+\s+or\s+$")
@@ -719,9 +728,11 @@ def _not_a_fact(ctx: Context, u: Unit, sent: Sentence, next_start: int) -> str |
             cls, _ = _noun_after(text, n.end, sent.end)
             if cls != "measure":
                 return "year"
-    if _TIME_RIGHT.match(right) or _TIME_LEFT.search(left_num[-2:]):
+    # most figures have none of the cues below on their right: one match of the union rules them all out
+    cued_right = _RIGHT_CUES.match(right) is not None
+    if (cued_right and _TIME_RIGHT.match(right)) or _TIME_LEFT.search(left_num[-2:]):
         return "time of day"
-    if ctx.search_in(_MONEY_LEFT, num_at, first.start) or _MONEY_RIGHT.match(right):
+    if ctx.search_in(_MONEY_LEFT, num_at, first.start) or (cued_right and _MONEY_RIGHT.match(right)):
         return "money"
     if not first.spelled and first.surface[:1] == "0" and len(_NOT_DIGIT.sub("", first.surface)) >= 3 and "." not in first.surface:
         return "phone number or code"
@@ -729,19 +740,24 @@ def _not_a_fact(ctx: Context, u: Unit, sent: Sentence, next_start: int) -> str |
         return "code or reference"
     if ctx.search_in(_REFERENCE_LEFT, num_at, first.start):
         return "reference number, rank or label"
-    if ctx.search_in(_AGE_LEFT, num_at, first.start) or _AGE_RIGHT.match(right) or _YEAR_OLD_RIGHT.match(right):
+    if ctx.search_in(_AGE_LEFT, num_at, first.start) or (cued_right and (_AGE_RIGHT.match(right) or _YEAR_OLD_RIGHT.match(right))):
         return "age"
-    if _VOTES_RIGHT.match(right):
-        return "votes, comments or ratings"
-    if u.count is not None and u.share is None and _DURATION_RIGHT.match(right):
-        return "duration"
-    if _COMPOUND_RIGHT.match(right):
-        return "part of a compound word"
-    if _TIMES_RIGHT.match(right):
-        return "multiple (times as many)"
-    if ctx.search_in(_CHANGE_LEFT, left_at, first.span_start) or _CHANGE_RIGHT.match(right):
+    if cued_right:
+        if _VOTES_RIGHT.match(right):
+            return "votes, comments or ratings"
+        if u.count is not None and u.share is None and _DURATION_RIGHT.match(right):
+            return "duration"
+        if _COMPOUND_RIGHT.match(right):
+            return "part of a compound word"
+        if _TIMES_RIGHT.match(right):
+            return "multiple (times as many)"
+    if ctx.search_in(_CHANGE_LEFT, left_at, first.span_start) or (cued_right and _CHANGE_RIGHT.match(right)):
         return "relative change"
-    if ctx.search_in(_RATE, last.end, min(next_start, _clause(ctx, sent, last.end)[1])) or ctx.search_in(_EVERY_LEFT, left_at, first.span_start):
+    # the clause end is looked for only where a rate may be said before the next figure
+    if (
+        ctx.scanned.may_match(_RATE, last.end, next_start)
+        and ctx.search_in(_RATE, last.end, min(next_start, _clause(ctx, sent, last.end)[1]))
+    ) or ctx.search_in(_EVERY_LEFT, left_at, first.span_start):
         return "rate per time unit"
     if first.spelled and u.share is None:
         if first.value == 1:
