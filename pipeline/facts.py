@@ -1171,19 +1171,22 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None, *, audit: 
             platforms, p_starts = _choose_platforms(ctx, sent, u, seg)
             if u.is_base:
                 platforms, p_starts = [], []
-            rel = _relative_spans(ctx, sent, u.number_start)
-            named = rel + [(h.start, h.end) for h in _hits_in(ctx.platforms, clause[0], clause[1])]
-            chars = list(text[clause[0] : clause[1]])
-            for a, b in named:
-                lo, hi = max(a, clause[0]) - clause[0], min(b, clause[1]) - clause[0]
-                if lo < hi:
-                    chars[lo:hi] = " " * (hi - lo)
-            clause_text = "".join(chars)
             offsets = ctx.scanned.starts_in(_ONLINE, clause[0], clause[1])
-            online = any(
-                not _NEGATED_LEFT.search(clause_text[max(0, m.start() - 12) : m.start()])
-                for m in (_ONLINE.finditer(clause_text) if offsets is None else matches_at(_ONLINE, clause_text, [p - clause[0] for p in offsets]))
-            )
+            if offsets is not None and not offsets:
+                online = False  # no online cue can start in the clause: no need to blank names out of it
+            else:
+                rel = _relative_spans(ctx, sent, u.number_start)
+                named = rel + [(h.start, h.end) for h in _hits_in(ctx.platforms, clause[0], clause[1])]
+                chars = list(text[clause[0] : clause[1]])
+                for a, b in named:
+                    lo, hi = max(a, clause[0]) - clause[0], min(b, clause[1]) - clause[0]
+                    if lo < hi:
+                        chars[lo:hi] = " " * (hi - lo)
+                clause_text = "".join(chars)
+                online = any(
+                    not _NEGATED_LEFT.search(clause_text[max(0, m.start() - 12) : m.start()])
+                    for m in (_ONLINE.finditer(clause_text) if offsets is None else matches_at(_ONLINE, clause_text, [p - clause[0] for p in offsets]))
+                )
             if not platforms:
                 platforms, p_starts = (["online_any"] if online else ["all_platforms"]), [None]  # type: ignore[list-item]
             if u.share is not None and u.count is None and platforms == ["all_platforms"]:
