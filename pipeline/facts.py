@@ -497,9 +497,9 @@ def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> list[str]:
 
 def _noun_after(text: str, end: int, limit: int) -> tuple[str | None, str | None]:
     """(class, word) of the noun phrase right after a number: measure/people/org/other, or (None, None)."""
-    words = _NOUN_WORDS.finditer(text, end, min(limit, end + 80))
     phrase: list[str] = []
-    for w in islice((m.group() for m in words), 6):
+    for m in islice(_NOUN_WORDS.finditer(text, end, min(limit, end + 80)), 6):
+        w = m.group()
         lw = w.lower().strip("'’")
         if lw in _MEASURE_NOUNS:  # "seven mentions", "100 reports": after a number these are nouns
             phrase.append(lw)
@@ -798,7 +798,9 @@ def _count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: 
     text = ctx.text
     n = u.numbers[0] if u.count == round(u.numbers[0].value) and not u.numbers[0].is_share else u.numbers[-1]
     cls, word = _noun_after(text, n.end, sent.end)
-    named = next((h for h in ctx.offences if n.end < h.start <= n.end + 2), None)
+    # an offence named right after the number (hits are in text order, their starts increasing)
+    after = bisect_right(ctx.offences, n.end, key=_HIT_START)
+    named = ctx.offences[after] if after < len(ctx.offences) and ctx.offences[after].start <= n.end + 2 else None
     if named is not None:
         cls2, word2 = _noun_after(text, named.end, sent.end)
         inside = _measure_in(named.text, 0, len(named.text))
