@@ -222,7 +222,9 @@ def find_numbers(text: str, start: int = 0, end: int | None = None, scanned: Sca
         if m is None:
             break
         pos = m.end()
-        if m.group("ratio") or m.group("frac"):
+        # the groups are read once each, several in one call: a group lookup by name is not cheap
+        ratio, frac = m.group("ratio", "frac")
+        if ratio or frac:
             value = _share_of(m)
             if value is None:
                 # "38 in 17/18" is a number followed by a date, not a ratio: read the number alone
@@ -230,28 +232,31 @@ def find_numbers(text: str, start: int = 0, end: int | None = None, scanned: Sca
                 if single is None or not single.group().strip():
                     continue
                 m, pos = single, single.end()
+                ratio = frac = None  # _SINGLE_RE reads no ratio or fraction
             else:
-                form, is_share, spelled = ("ratio" if m.group("ratio") else "fraction"), True, True
-        if m.group("ratio") or m.group("frac"):
+                form, is_share, spelled = ("ratio" if ratio else "fraction"), True, True
+        digits, dnum, dmult, dpct, dplus = m.group("digits", "dnum", "dmult", "dpct", "dplus")
+        if ratio or frac:
             pass
-        elif m.group("digits"):
-            if m.group("dpct"):
-                value, is_share, form = float(m.group("dnum").replace(",", "")) / 100, True, "percent"
+        elif digits:
+            if dpct:
+                value, is_share, form = float(dnum.replace(",", "")) / 100, True, "percent"
             else:
-                mult = (m.group("dmult") or "").strip().lower()
-                value, is_share, form = float(m.group("dnum").replace(",", "")) * _MULTIPLIERS.get(mult, 1), False, "digits"
+                mult = (dmult or "").strip().lower()
+                value, is_share, form = float(dnum.replace(",", "")) * _MULTIPLIERS.get(mult, 1), False, "digits"
             spelled = False
         else:
-            parsed = parse_spelled(m.group("snum"))
+            snum, spct = m.group("snum", "spct")
+            parsed = parse_spelled(snum)
             if parsed is None:
                 continue
-            if m.group("spct"):
+            if spct:
                 value, is_share, form = parsed / 100, True, "percent"
             else:
                 value, is_share, form = float(parsed), False, "spelled"
             spelled = True
         qualifier, q_start = qualifier_before(text, m.start(), start, scanned)
-        if qualifier == "exact" and m.group("digits") and m.group("dplus"):
+        if qualifier == "exact" and digits and dplus:
             qualifier = "at_least"  # "3,000-plus": the bound is written after the number
         # positional: start, end, surface, value, is_share, spelled, form, qualifier, qualifier_start
         out.append(Number(m.start(), m.end(), m.group(), value, is_share, spelled, form, qualifier, q_start))
