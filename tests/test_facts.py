@@ -255,3 +255,18 @@ def test_a_document_without_a_word_of_the_topic_gives_no_facts_either_way():
 def test_a_count_written_with_plus_is_a_fact_bounded_from_below():
     f = only("Police recorded 3,000-plus online grooming offences on Snapchat in 2023, the NSPCC said.")
     assert (f.count, f.qualifier, f.platform) == (3000, "at_least", "snapchat")
+
+
+def test_the_union_of_right_hand_cues_matches_wherever_one_of_them_does():
+    # _not_a_fact skips the right-hand cues when their union does not match; that is only safe while
+    # each cue is a plain pattern (no flag but IGNORECASE, no groups a backreference could count)
+    import re
+
+    from pipeline import facts
+
+    cues = [getattr(facts, name) for name in dir(facts) if name.endswith("_RIGHT") and f"(?:{getattr(facts, name).pattern})" in facts._RIGHT_CUES.pattern]
+    assert len(cues) == 9
+    for cue in cues:
+        assert cue.flags & ~(re.IGNORECASE | re.UNICODE) == 0 and cue.groups == 0, cue.pattern
+    for right in [":30 pm", " pounds", " years old", "-year-old", " votes", " weeks", "-fold", " times", " increase on", "-Day"]:
+        assert any(c.match(right) for c in cues) and facts._RIGHT_CUES.match(right), right
