@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from itertools import islice
 from operator import attrgetter
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.documents import Document
 from pipeline.gazetteer import Gazetteers, Hit, gazetteers
@@ -1374,7 +1374,17 @@ def explain(doc: Document, taxonomy: Taxonomy | None = None) -> str:
     return "\n".join(lines)
 
 
-def span_errors(facts: Iterable[Fact], texts: dict[str, str]) -> list[str]:
+class Span(NamedTuple):
+    """What ``span_errors`` reads of a fact."""
+
+    fact_id: str
+    document: str
+    char_start: int
+    char_end: int
+    quote: str
+
+
+def span_errors(facts: Iterable[Fact | Span], texts: dict[str, str]) -> list[str]:
     """Facts whose quote is not exactly their document's text at [char_start:char_end]."""
     errors = []
     for f in facts:

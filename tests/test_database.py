@@ -11,7 +11,15 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipeline.database import DuplicateKeyError, field_errors, load_database, reference_errors, rows_to_arrow
+from pipeline.database import (
+    DuplicateKeyError,
+    field_errors,
+    field_suspects,
+    load_database,
+    reference_errors,
+    reference_suspects,
+    rows_to_arrow,
+)
 from pipeline.documents import Document, Rejected
 from pipeline.facts import Fact, make_fact_id
 from pipeline.mentions import Mention
@@ -244,3 +252,23 @@ def test_reference_errors_name_slugs_missing_from_the_taxonomy(overrides: dict[s
     assert reference_errors([fact()], taxonomy) == []
     errors = reference_errors([fact(**overrides)], taxonomy)
     assert len(errors) == 1 and bad in errors[0]
+
+
+BAD_FACTS = [
+    {"share": 1.2}, {"share": -0.1}, {"share": float("nan")}, {"count": -3}, {"year": 1850}, {"year": 2200},
+    {"qualifier": "roughly"}, {"quote": None}, {"platform": "instagram+myspace"}, {"source": "the_telegraph"},
+    {"region": "atlantis"}, {"offence": "jaywalking"}, {"count": None, "share": None},
+]
+
+
+def test_suspects_hold_every_row_the_validators_report_and_no_good_row() -> None:
+    # the checks run the validators on the suspect rows only: they must lose no error
+    rows = [fact(f"good{i}.txt") for i in range(5)] + [fact(f"bad{i}.txt", **bad) for i, bad in enumerate(BAD_FACTS)]
+    table = rows_to_arrow("facts", rows)
+    taxonomy = load_taxonomy()
+    for columns in (None, ["share"], ["count"]):
+        assert field_errors("facts", field_suspects("facts", table, columns).to_pylist(), columns) == field_errors("facts", rows, columns)
+    assert field_errors("facts", rows) and reference_errors(rows, taxonomy)
+    assert reference_errors(reference_suspects(table, taxonomy).to_pylist(), taxonomy) == reference_errors(rows, taxonomy)
+    suspects = set(field_suspects("facts", table)["document"].to_pylist()) | set(reference_suspects(table, taxonomy)["document"].to_pylist())
+    assert not any(name.startswith("good") for name in suspects)
