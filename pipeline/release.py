@@ -98,6 +98,9 @@ class _Resource:
     def columns(self) -> list[str]:
         return [c for c in TABLES[self.table].columns if c not in self.exclude]
 
+    def arrow_schema(self) -> pa.Schema:
+        return schema.arrow_schema(self.table, exclude=self.exclude)
+
 
 def _all_but(table: str, keep: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(c for c in TABLES[table].columns if c not in keep)
@@ -161,7 +164,7 @@ def _publish(
     csv_digests, rows = {}, {}
     for r in resources:
         if not r.is_csv:
-            csv_digests[r.name], rows[r.name] = _csv_sha256(_resource_schema(r), tables.batches(r.table, r.columns()))
+            csv_digests[r.name], rows[r.name] = _csv_sha256(r.arrow_schema(), tables.batches(r))
     descriptor = _descriptor(resources, tables, extractor_version)
     content_hash = _content_hash(descriptor, csv_digests)
     version = f"{(today or date.today()):%Y.%m.%d}-{content_hash[:_HASH_DIGITS]}"
@@ -232,28 +235,29 @@ class _Tables:
         if missing:
             self._con.close()
             raise ValueError(f"{database_path}: missing table(s) {', '.join(missing)}")
-        self._held = {name: pa.Table.from_batches(list(self._read(name)), schema.arrow_schema(name)) for name in self.PINNED}
+        self._held = {
+            name: pa.Table.from_batches(list(self._read(name, TABLES[name].columns, schema.arrow_schema(name))))
+            for name in self.PINNED
+        }
 
     def __getitem__(self, name: str) -> pa.Table:
         """A pinned table, whole."""
         return self._held[name]
 
-    def batches(self, name: str, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
-        """The table's rows in order, ``columns`` only, a batch at a time."""
-        if name in self._held:
-            yield from self._held[name].select(list(columns)).to_batches(max_chunksize=BATCH_ROWS)
+    def batches(self, r: _Resource) -> Iterator[pa.RecordBatch]:
+        """The rows of a resource in order, its columns only, a batch at a time."""
+        if r.table in self._held:
+            yield from self._held[r.table].select(r.columns()).to_batches(max_chunksize=BATCH_ROWS)
         else:
-            for batch in self._read(name):
-                yield batch.select(list(columns))
+            yield from self._read(r.table, r.columns(), r.arrow_schema())
 
-    def _read(self, name: str) -> Iterator[pa.RecordBatch]:
-        table = TABLES[name]
-        order = FACTS_ORDER if name == "facts" else table.primary_key
+    def _read(self, name: str, columns: Sequence[str], target: pa.Schema) -> Iterator[pa.RecordBatch]:
+        # only the columns asked for: documents.parquet leaves the texts in the database
+        order = FACTS_ORDER if name == "facts" else TABLES[name].primary_key
         sql = (
-            f"SELECT {', '.join(_quote(c) for c in table.columns)} FROM {_quote(name)} "
+            f"SELECT {', '.join(_quote(c) for c in columns)} FROM {_quote(name)} "
             f"ORDER BY {', '.join(f'{_quote(c)} ASC NULLS LAST' for c in order)}"
         )
-        target = schema.arrow_schema(name)
         for batch in self._con.sql(sql).to_arrow_reader(BATCH_ROWS):
             yield batch.cast(target)
 
@@ -263,11 +267,6 @@ class _Tables:
     def __exit__(self, *exc: object) -> None:
         self._held.clear()
         self._con.close()
-
-
-def _resource_schema(r: _Resource) -> pa.Schema:
-    full = schema.arrow_schema(r.table)
-    return pa.schema([full.field(c) for c in r.columns()])
 
 
 def _quote(identifier: str) -> str:
@@ -370,7 +369,7 @@ def _write_release(
         path = folder / r.path
         rows = 0
         if r.is_csv:
-            table = tables[r.table].select(list(r.columns()))  # a pinned table (facts)
+            table = tables[r.table].select(r.columns())  # a pinned table (facts)
             with _open_synced(path) as fh:
                 pa_csv.write_csv(table, fh)  # the bytes the content hash was taken of (as the table's Parquet resource)
             rows = table.num_rows
@@ -381,8 +380,8 @@ def _write_release(
                 "table": r.name,
                 "description": entry["description"],
             }
-            with _open_synced(path) as fh, pq.ParquetWriter(fh, _resource_schema(r).with_metadata(metadata), **PARQUET_OPTIONS) as writer:
-                for batch in tables.batches(r.table, r.columns()):  # a row group a batch
+            with _open_synced(path) as fh, pq.ParquetWriter(fh, r.arrow_schema().with_metadata(metadata), **PARQUET_OPTIONS) as writer:
+                for batch in tables.batches(r):  # a row group a batch
                     writer.write_batch(batch)
                     rows += batch.num_rows
         digests[r.path] = _sha256_file(path)
