@@ -235,10 +235,10 @@ class _Tables:
         if missing:
             self._con.close()
             raise ValueError(f"{database_path}: missing table(s) {', '.join(missing)}")
-        self._held = {
-            name: pa.Table.from_batches(list(self._read(name, TABLES[name].columns, schema.arrow_schema(name))))
-            for name in self.PINNED
-        }
+        self._held: dict[str, pa.Table] = {}
+        for name in self.PINNED:
+            target = schema.arrow_schema(name)
+            self._held[name] = pa.Table.from_batches(list(self._read(name, TABLES[name].columns, target)), target)
 
     def __getitem__(self, name: str) -> pa.Table:
         """A pinned table, whole."""
