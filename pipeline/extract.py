@@ -66,12 +66,9 @@ SORT_KEYS = {  # the order rows are handed on in (a fact's id breaks ties betwee
 }
 
 
-def _no_mentions() -> pa.Table:
-    return rows_to_arrow("mentions", [])
-
-
-def _no_facts() -> pa.Table:
-    return rows_to_arrow("facts", [])
+def _empty(name: str) -> pa.Table:
+    """An empty mentions or facts table, with the table's schema."""
+    return rows_to_arrow(name, [])
 
 
 @dataclass
@@ -79,8 +76,8 @@ class BatchExtraction:
     # Mentions and facts are Arrow tables from the worker that extracts them to the database: as
     # Python dicts (about 25 rows a document) they cost several times the memory, which at a few
     # hundred thousand documents is more than a laptop has.
-    mentions: pa.Table = field(default_factory=_no_mentions)
-    facts: pa.Table = field(default_factory=_no_facts)
+    mentions: pa.Table = field(default_factory=lambda: _empty("mentions"))
+    facts: pa.Table = field(default_factory=lambda: _empty("facts"))
     extracted: list[str] = field(default_factory=list)  # documents run through the extractor
     cached: list[str] = field(default_factory=list)  # documents served from the cache
 
@@ -162,31 +159,30 @@ def _rows_for(
     or under several, goes through ``_rekey`` as rows.
     """
     moved = [key for key, docs in targets.items() if docs != [extracted_as[key]]]
-    keyed = {}
+    moved_keys = pa.array(moved, pa.string())
     parts: dict[str, list[pa.Table]] = {}
-    for name, empty in (("mentions", _no_mentions()), ("facts", _no_facts())):
+    by_key: dict[str, dict[str, Rows]] = {}  # rows of the moved keys, per table
+    for name in SORT_KEYS:
+        empty = _empty(name)
         columns = ["key", *empty.schema.names]
         rows = pa.concat_tables(
             [empty.add_column(0, "key", pa.array([], pa.string()))] + [t.select(columns) for t in tables[name]],
             promote_options="permissive",
         )
-        keyed[name] = rows
         if moved:  # (the tables hold only the targets' keys, so with none moved every row stays as it is)
-            rows = rows.filter(pc.invert(pc.is_in(rows["key"], value_set=pa.array(moved, pa.string()))))
-        parts[name] = [rows.drop_columns(["key"]).cast(empty.schema)]
-    if moved:
-        by_key: dict[str, dict[str, Rows]] = {name: {} for name in keyed}
-        value_set = pa.array(moved, pa.string())
-        for name, rows in keyed.items():
-            for row in rows.filter(pc.is_in(rows["key"], value_set=value_set)).to_pylist():
+            is_moved = pc.is_in(rows["key"], value_set=moved_keys)
+            by_key[name] = {}
+            for row in rows.filter(is_moved).to_pylist():
                 by_key[name].setdefault(row.pop("key"), []).append(row)
-        for key in moved:
-            for document in targets[key]:
-                mentions, facts = by_key["mentions"].get(key, []), by_key["facts"].get(key, [])
-                if document != extracted_as[key]:
-                    mentions, facts = _rekey(mentions, facts, document)
-                parts["mentions"].append(rows_to_arrow("mentions", mentions))
-                parts["facts"].append(rows_to_arrow("facts", facts))
+            rows = rows.filter(pc.invert(is_moved))
+        parts[name] = [rows.drop_columns(["key"]).cast(empty.schema)]
+    for key in moved:
+        for document in targets[key]:
+            mentions, facts = by_key["mentions"].get(key, []), by_key["facts"].get(key, [])
+            if document != extracted_as[key]:
+                mentions, facts = _rekey(mentions, facts, document)
+            parts["mentions"].append(rows_to_arrow("mentions", mentions))
+            parts["facts"].append(rows_to_arrow("facts", facts))
     return _sorted(pa.concat_tables(parts["mentions"]), "mentions"), _sorted(pa.concat_tables(parts["facts"]), "facts")
 
 
@@ -252,7 +248,7 @@ def _run_extractor(items: Sequence[tuple[str, Document]], *, workers: int, progr
             bar.close()
     if not results:
         results = [_extract_chunk([])]
-    return {name: pa.concat_tables([r[name] for r in results]) for name in ("mentions", "facts")}
+    return {name: pa.concat_tables([r[name] for r in results]) for name in SORT_KEYS}
 
 
 class _NoBar:
