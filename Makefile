@@ -38,7 +38,7 @@ ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) $(VENV)/bin/dagster dev -h 127.0.0.1 -p $(UI_PORT) -m pipeline.definitions
 
 eval: $(STAMP)
-	$(PY) -m pipeline eval ../shared/corpus/seeds ../shared/corpus/dev
+	$(PY) -m pipeline eval eval/seeds eval/dev eval/dev2
 
 extract: $(STAMP)
 	$(PY) -m pipeline extract data/raw

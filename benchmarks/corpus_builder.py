@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SEED_DIR = REPO / "data" / "raw"
-DEV_DIR = REPO.parent / "shared" / "corpus" / "dev"
+# The eval corpora, not data/raw, so the benchmark corpus stays the same when data/raw grows.
+SEED_DIR = REPO / "eval" / "seeds"
+SEED_MANIFEST = REPO / "data" / "raw" / "sources.csv"  # the seeds' titles and dates
+DEV_DIR = REPO / "eval" / "dev"
 MANIFEST_COLUMNS = ("file", "url", "outlet", "title", "published")
 
 
@@ -30,7 +32,7 @@ class Original:
 
 
 def _seed_meta() -> dict[str, dict[str, str]]:
-    path = SEED_DIR / "sources.csv"
+    path = SEED_MANIFEST
     if not path.exists():
         return {}
     with path.open(newline="", encoding="utf-8") as fh:
@@ -55,14 +57,14 @@ def load_originals() -> tuple[list[Original], str]:
     meta = _seed_meta()
     for path in sorted(SEED_DIR.glob("*.txt")):
         originals.append(Original(path.name, path.read_bytes(), meta.get(path.name, {})))
-    note = f"{len(originals)} seed documents from data/raw"
+    note = f"{len(originals)} seed documents from eval/seeds"
     if DEV_DIR.is_dir():
         meta = _dev_meta()
         dev = [Original(p.name, p.read_bytes(), meta.get(p.name, {})) for p in sorted(DEV_DIR.glob("*.txt"))]
         originals += dev
-        note += f" + {len(dev)} dev documents from {DEV_DIR}"
+        note += f" + {len(dev)} dev documents from eval/dev"
     else:
-        note += f"; {DEV_DIR} is absent, so data/raw only"
+        note += f"; {DEV_DIR} is absent, so the seeds only"
     if not originals:
         raise SystemExit(f"benchmarks: no *.txt documents in {SEED_DIR}")
     return originals, note

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.evaluate import Gold, Prediction, Report, evaluate_dir, score_document
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+EVAL = Path(__file__).resolve().parents[1] / "eval"  # the corpora make eval scores, in the repo
 
 
 def gold(**kw):
@@ -81,15 +81,13 @@ def test_evaluate_dir_without_gold_is_a_clear_error(tmp_path):
 
 # Regression floors: a little under what the extractor reaches, so a change that loses
 # ground fails here. The goal is higher (see the closing notes of the extraction issue).
-FLOORS = {"seeds": (0.95, 0.95), "dev": (0.95, 0.90)}
+# dev2 was not used to write the rules, so its floors sit under what it scored when it was added.
+FLOORS = {"seeds": (0.95, 0.95), "dev": (0.95, 0.90), "dev2": (0.75, 0.35)}
 
 
 @pytest.mark.parametrize("corpus", sorted(FLOORS))
 def test_extraction_scores_stay_above_their_floors(corpus):
-    folder = SHARED / corpus
-    if not (folder / "gold.jsonl").exists():
-        pytest.skip(f"{folder} is not beside the checkout")
-    report = evaluate_dir(folder)
+    report = evaluate_dir(EVAL / corpus)
     f1_floor, tuple_floor = FLOORS[corpus]
     assert report.f1 >= f1_floor, report.summary()
     assert report.tuple_accuracy >= tuple_floor, report.summary()
@@ -97,9 +95,7 @@ def test_extraction_scores_stay_above_their_floors(corpus):
 
 def test_trap_documents_yield_no_facts():
     """On-topic pages whose numbers are not facts (the dev documents without gold rows) give nothing."""
-    folder = SHARED / "dev"
-    if not (folder / "gold.jsonl").exists():
-        pytest.skip("dev corpus not beside the checkout")
+    folder = EVAL / "dev"
     with_gold = {json.loads(line)["doc"] for line in (folder / "gold.jsonl").read_text().splitlines() if line.strip()}
     report = evaluate_dir(folder)
     traps = [d for d in report.docs if d.doc not in with_gold]

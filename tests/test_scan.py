@@ -11,7 +11,7 @@ from pipeline.gazetteer import gazetteers
 from pipeline.scan import SCANNER, Scanner, literal_prefixes, normalise
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS_DIRS = [ROOT / "data" / "raw", ROOT.parent / "shared" / "corpus" / "dev"]
+CORPUS_DIRS = [ROOT / "data" / "raw", ROOT / "eval" / "dev", ROOT / "eval" / "dev2"]
 
 ODD_TEXTS = [
     "More than 9,477 CRIMES were recorded on Instagram in 2023/24 (up 12%); Snapchat: 1.2m reports.",
