@@ -32,6 +32,12 @@ def test_share_tolerance_is_0_0051():
     assert not score_document("d", [pred(share=0.4052)], [gold(share=0.40)]).matched
 
 
+def test_share_tolerance_holds_at_exactly_0_0051_despite_float_error():
+    # 0.5251 - 0.52 is 0.005100000000000049 in floating point: "at most 0.0051" still matches
+    assert score_document("d", [pred(share=0.5251)], [gold(share=0.52)]).matched
+    assert not score_document("d", [pred(share=0.5252)], [gold(share=0.52)]).matched
+
+
 def test_count_must_be_equal_where_both_give_one():
     assert not score_document("d", [pred(count=27, share=0.402)], [gold(count=28, share=0.402)]).matched
     assert score_document("d", [pred(share=0.402)], [gold(count=27, share=0.402)]).matched
@@ -72,6 +78,26 @@ def test_evaluate_dir_scores_a_folder_of_text_and_gold(tmp_path):
     (tmp_path / "gold.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     report = evaluate_dir(tmp_path)
     assert (report.precision, report.recall, report.tuple_accuracy) == (1.0, 1.0, 1.0)
+
+
+def test_evaluate_dir_gives_documents_their_index_date(tmp_path):
+    # a figure with no period of its own dates from the publication date, which only the index holds here
+    (tmp_path / "a.txt").write_text("Kent Police recorded 812 grooming offences, the NSPCC said.\n", encoding="utf-8")
+    rows = [{"doc": "a.txt", "count": 812, "share": None, "platform": ["all_platforms"], "region": ["kent"],
+             "offence": ["sexual_communication_with_a_child"], "year": [2021], "source": ["nspcc", "police_force"],
+             "optional": False, "quote": "812 grooming offences"}]
+    (tmp_path / "gold.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assert evaluate_dir(tmp_path).attribute_accuracy("year") == 0.0  # no date known: no year
+    index = {"file": "a.txt", "title": "Grooming in Kent", "published": "2021-05-04", "url": "u", "outlet": "o"}
+    (tmp_path / "index.jsonl").write_text(json.dumps(index) + "\n", encoding="utf-8")
+    assert evaluate_dir(tmp_path).attribute_accuracy("year") == 1.0
+
+
+def test_evaluate_dir_with_a_broken_index_is_a_clear_error(tmp_path):
+    (tmp_path / "gold.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "index.jsonl").write_text("{not json\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="index.jsonl:1"):
+        evaluate_dir(tmp_path)
 
 
 def test_evaluate_dir_without_gold_is_a_clear_error(tmp_path):

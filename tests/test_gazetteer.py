@@ -49,3 +49,12 @@ def test_taxonomy_gazetteers_match_exactly_as_their_plain_alternations() -> None
         g = getattr(gaz, name)
         assert _matches(g.pattern, text) == _matches(_plain(g.entries), text), name
         assert _matches(g.pattern, text), f"{name}: the sample names none"
+
+
+def test_the_sources_added_to_the_taxonomy_are_found_by_their_names() -> None:
+    text = ("The ACCCE and the Australian Centre to Counter Child Exploitation; Statistics Canada; INTERPOL; "
+            "New Zealand's Department of Internal Affairs; the National Crime Records Bureau (NCRB).")
+    found = {h.slug for h in gazetteers().sources.find(text)}
+    assert found == {"accce", "statistics_canada", "interpol", "nz_dia", "ncrb"}
+    # an acronym is never the ordinary word: "dia" and "ncrb" in lower case name nobody
+    assert not gazetteers().sources.find("a dia of 5 cm")
