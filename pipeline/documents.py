@@ -119,16 +119,26 @@ def document_from_bytes(raw: bytes, *, document: str) -> Document:
     return _parse(raw, document)[0]
 
 
+_FILE_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
 def _read_bytes(path: Path, max_bytes: int | None) -> bytes:
+    """The bytes of one file named by a path (the command line); ingest reads by folder handle instead."""
     # O_NOFOLLOW: a link swapped in after the folder walk is still not followed.
     # O_NONBLOCK: opening a named pipe must not hang the run; it has no effect on regular files.
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, _FILE_FLAGS | _CLOEXEC)
     except OSError as exc:
         if path.is_symlink():
             raise DocumentError(SYMLINK_REASON) from exc
         raise DocumentError(f"cannot read file: {_os_error(exc)}") from exc
+    return _read_fd(fd, max_bytes)
+
+
+def _read_fd(fd: int, max_bytes: int | None) -> bytes:
+    """Read an open file (and close it): refused unless regular, and the size limit checked before reading."""
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
@@ -144,6 +154,87 @@ def _read_bytes(path: Path, max_bytes: int | None) -> bytes:
     if max_bytes is not None and len(raw) > max_bytes:  # grew between stat and read
         raise DocumentError(_too_large_reason(len(raw), max_bytes))
     return raw
+
+
+class _RawTree:
+    """The raw folder as an open directory handle; every file is reached from it one name at a time.
+
+    Each folder on the way is opened relative to its parent's handle with O_NOFOLLOW | O_DIRECTORY, and
+    the file relative to its folder's handle with O_NOFOLLOW: a folder swapped for a symbolic link after
+    the walk (to /etc, say) is refused instead of followed. A path string is never opened, so nothing
+    outside the raw folder can be read. Handles of the folders of the last file are kept, as files are
+    read in sorted order and neighbours share folders.
+    """
+
+    def __init__(self, raw_dir: Path) -> None:
+        # The raw folder itself is configuration and may be a link (a mounted share); below it nothing is followed.
+        try:
+            self.fd = os.open(raw_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot open the raw folder {raw_dir}: {_os_error(exc)}") from exc
+        self._chain: list[tuple[str, int]] = []  # (folder name, handle) from the root down
+
+    def close(self) -> None:
+        self._trim(0)
+        os.close(self.fd)
+
+    def __enter__(self) -> _RawTree:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _trim(self, depth: int) -> None:
+        while len(self._chain) > depth:
+            os.close(self._chain.pop()[1])
+
+    def folder(self, parts: tuple[str, ...]) -> int:
+        """The handle of the folder ``parts`` below the root (owned by the tree); DocumentError if it is gone."""
+        same = 0
+        while same < min(len(parts), len(self._chain)) and self._chain[same][0] == parts[same]:
+            same += 1
+        self._trim(same)
+        for i in range(same, len(parts)):
+            parent = self._chain[-1][1] if self._chain else self.fd
+            try:
+                fd = open_folder(parts[i], parent)
+            except OSError as exc:
+                raise DocumentError(_folder_error(parts[: i + 1], parts[i], parent, exc)) from exc
+            self._chain.append((parts[i], fd))
+        return self._chain[-1][1] if self._chain else self.fd
+
+    def read(self, parts: tuple[str, ...], max_bytes: int | None) -> bytes:
+        """The bytes of the file ``parts`` (names below the root, the last one the file's)."""
+        folder = self.folder(parts[:-1])
+        try:
+            fd = os.open(parts[-1], _FILE_FLAGS | _CLOEXEC, dir_fd=folder)
+        except OSError as exc:
+            if _is_link(parts[-1], folder):
+                raise DocumentError(SYMLINK_REASON) from exc
+            raise DocumentError(f"cannot read file: {_os_error(exc)}") from exc
+        return _read_fd(fd, max_bytes)
+
+
+def open_folder(name: str, parent: int) -> int:
+    """A sub-folder's handle, opened relative to its parent's; OSError (ELOOP/ENOTDIR) if it is a link."""
+    return os.open(name, _DIR_FLAGS | _CLOEXEC, dir_fd=parent)
+
+
+def _is_link(name: str, parent: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(name, dir_fd=parent).st_mode)
+    except OSError:
+        return False
+
+
+def _folder_error(parts: tuple[str, ...], name: str, parent: int, exc: OSError) -> str:
+    import errno
+
+    folder = _printable("/".join(parts))
+    # ELOOP: a link; ENOTDIR: a link (O_DIRECTORY | O_NOFOLLOW) or a file. It was a folder at the walk.
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR) or _is_link(name, parent):
+        return f"folder {folder} was replaced during the run (by a symbolic link or a file); links are not followed"
+    return f"cannot read folder {folder}: {_os_error(exc)}"
 
 
 def _too_large_reason(size: int, limit: int) -> str:
@@ -779,7 +870,10 @@ def _docx_text(raw: bytes) -> tuple[str, _Meta]:
 @dataclass(frozen=True)
 class _Entry:
     document: str  # relative path, '/' separated
-    path: Path
+    parts: tuple[str, ...]  # the names from the raw folder down, the file's last
+
+
+MAX_DEPTH = 64  # folders nested deeper are one rejected row each, not walked (bounds open handles)
 
 
 PARALLEL_MIN_JOBS = 64  # HTML/PDF/DOCX files before ingest(workers=0) starts worker processes
@@ -802,14 +896,15 @@ def ingest(raw_dir: Path, *, max_bytes: int, workers: int = 0) -> IngestResult:
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"raw folder not found: {raw_dir}")
     result = IngestResult()
-    entries = list(_walk(raw_dir, "", result.rejected, root=True))
-    entries.sort(key=lambda e: e.document)
     outcome: dict[str, Document | Rejected] = {}  # sha256 -> what its first path became
     copies: dict[str, list[tuple[str, int]]] = {}  # sha256 -> later paths with the same content
-    with _Finisher(workers) as finisher:
+    with _RawTree(raw_dir) as tree, _Finisher(workers) as finisher:
+        entries = list(_walk(tree.fd, (), result.rejected))
+        entries.sort(key=lambda e: e.document)
+        _name_rejected(result.rejected, entries)
         for entry in entries:
             try:
-                raw = _read_bytes(entry.path, max_bytes)
+                raw = tree.read(entry.parts, max_bytes)
             except DocumentError as exc:
                 result.rejected.append(Rejected(entry.document, str(exc), bytes=exc.bytes))
                 continue
@@ -830,6 +925,7 @@ def ingest(raw_dir: Path, *, max_bytes: int, workers: int = 0) -> IngestResult:
         for job, doc, notes, reason in finisher.results():
             outcome[job.sha256] = doc if doc is not None else Rejected(job.document, reason or "", job.sha256, job.bytes)
             result.warnings.extend(notes)
+        manifest = _read_manifest_at(tree, max_bytes)
     for sha, first in outcome.items():
         if isinstance(first, Document):
             result.documents.append(first)
@@ -840,7 +936,7 @@ def ingest(raw_dir: Path, *, max_bytes: int, workers: int = 0) -> IngestResult:
         else:  # same content, same reason; there is no kept document to point to
             result.rejected.append(first)
             result.rejected.extend(replace(first, document=name, bytes=size) for name, size in copies[sha])
-    _apply_manifest(raw_dir, result, max_bytes)
+    _apply_manifest(manifest, result)
     result.documents.sort(key=lambda d: d.document)
     result.rejected.sort(key=lambda r: r.document)
     return result
@@ -912,60 +1008,102 @@ class _Finisher:
 
 
 def _walk(
-    folder: Path, prefix: str, rejected: list[Rejected], *, root: bool = False, hidden: str | None = None
+    fd: int, parts: tuple[str, ...], rejected: list[Rejected], *, hidden: str | None = None
 ) -> Iterable[_Entry]:
-    """Regular files below ``folder``; links, hidden and special entries are rejected, never followed.
+    """Regular files below the folder open as ``fd``; links, hidden and special entries are rejected, never followed.
 
-    Each file inside a hidden folder gets its own row, so that every file under the raw folder is
-    accounted for one by one; ``hidden`` is the name of the hidden folder above, if any.
+    Sub-folders are opened relative to ``fd`` (O_NOFOLLOW | O_DIRECTORY), never by path, so a folder
+    swapped for a link during the walk is refused. Each file inside a hidden folder gets its own row,
+    so that every file under the raw folder is accounted for one by one; ``hidden`` is the name of the
+    hidden folder above, if any. Rejected rows carry the names as the OS gave them; _name_rejected
+    escapes the undecodable ones afterwards.
     """
+    prefix = "".join(p + "/" for p in parts)
     try:
-        with os.scandir(folder) as it:
+        with os.scandir(fd) as it:
             listing = sorted(it, key=lambda e: e.name)
     except OSError as exc:
-        rejected.append(Rejected(_printable(prefix.rstrip("/")) or ".", f"cannot read folder: {_os_error(exc)}"))
+        if not parts:  # the raw folder itself: nothing can be ingested, which is the run's failure
+            raise OSError(exc.errno, f"cannot list the raw folder: {_os_error(exc)}") from exc
+        rejected.append(Rejected(prefix.rstrip("/"), f"cannot read folder: {_os_error(exc)}"))
         return
     for entry in listing:
         rel = prefix + entry.name
         try:
+            if not parts and entry.name == MANIFEST:
+                continue  # not an input, whatever it is; _apply_manifest reads (or refuses) it
             if entry.is_symlink():
-                rejected.append(Rejected(_printable(rel), SYMLINK_REASON))
+                rejected.append(Rejected(rel, SYMLINK_REASON))
             elif entry.is_dir(follow_symlinks=False):
-                below = hidden or (entry.name if entry.name.startswith(".") else None)
-                yield from _walk(Path(entry.path), rel + "/", rejected, hidden=below)
-            elif entry.is_file(follow_symlinks=False):
-                if root and entry.name == MANIFEST:
+                if len(parts) + 1 >= MAX_DEPTH:
+                    rejected.append(Rejected(rel, f"folder nested deeper than {MAX_DEPTH} levels; not walked"))
                     continue
+                try:
+                    sub = open_folder(entry.name, fd)
+                except OSError as exc:  # e.g. swapped for a link since it was listed
+                    rejected.append(Rejected(rel, _walk_folder_error(entry.name, fd, exc)))
+                    continue
+                try:
+                    below = hidden or (entry.name if entry.name.startswith(".") else None)
+                    yield from _walk(sub, (*parts, entry.name), rejected, hidden=below)
+                finally:
+                    os.close(sub)
+            elif entry.is_file(follow_symlinks=False):
                 if not _valid_name(rel):
-                    rejected.append(Rejected(_printable(rel), "file name is not valid UTF-8; rename the file"))
+                    rejected.append(Rejected(rel, "file name is not valid UTF-8; rename the file"))
                 elif hidden:
                     rejected.append(Rejected(rel, hidden_folder_reason(hidden)))
                 elif entry.name.startswith("."):
                     rejected.append(Rejected(rel, HIDDEN_FILE_REASON))
                 else:
-                    yield _Entry(rel, Path(entry.path))
+                    yield _Entry(rel, (*parts, entry.name))
             else:
-                rejected.append(Rejected(_printable(rel), _special_file_reason(entry.stat(follow_symlinks=False).st_mode)))
+                rejected.append(Rejected(rel, _special_file_reason(entry.stat(follow_symlinks=False).st_mode)))
         except OSError as exc:
-            rejected.append(Rejected(_printable(rel), f"cannot read file: {_os_error(exc)}"))
+            rejected.append(Rejected(rel, f"cannot read file: {_os_error(exc)}"))
+
+
+def _walk_folder_error(name: str, parent: int, exc: OSError) -> str:
+    import errno
+
+    if _is_link(name, parent):
+        return SYMLINK_REASON
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+        return "folder replaced during the run (by a symbolic link or a file); links are not followed"
+    return f"cannot read folder: {_os_error(exc)}"
+
+
+def _name_rejected(rejected: list[Rejected], entries: list[_Entry]) -> None:
+    """Give the walk's rejected rows their stored names (see _stored_names), in place."""
+    names = _stored_names([r.document for r in rejected] + [e.document for e in entries])
+    rejected[:] = [replace(r, document=names[r.document]) for r in rejected]
 
 
 def input_paths(raw_dir: Path) -> set[str]:
     """Every path ingest() must account for: each entry under raw_dir that is not a real folder.
 
     That is regular files, links (to files or folders, dangling or not) and special files, but not
-    the manifest at the root. Written with os.walk, apart from the ingest walk, so a check can compare
+    the manifest at the root; a folder that cannot be listed, or is nested deeper than MAX_DEPTH,
+    counts as one input. Written with os.walk, apart from the ingest walk, so a check can compare
     the two: ``input_paths(raw) == {d.document for d in documents} | {r.document for r in rejected}``.
     """
     raw_dir = Path(raw_dir)
     found: set[str] = set()
-    for folder, dirs, files in os.walk(raw_dir, followlinks=False):
-        base = Path(folder).relative_to(raw_dir).as_posix()
-        prefix = "" if base == "." else base + "/"
+
+    def unreadable(exc: OSError) -> None:
+        if exc.filename is not None and Path(exc.filename) != raw_dir:
+            found.add(Path(os.fsdecode(exc.filename)).relative_to(raw_dir).as_posix())
+
+    for folder, dirs, files in os.walk(raw_dir, followlinks=False, onerror=unreadable):
+        base = Path(folder).relative_to(raw_dir)
+        prefix = "" if base.as_posix() == "." else base.as_posix() + "/"
         links = [d for d in dirs if os.path.islink(os.path.join(folder, d))]
-        found.update(_printable(prefix + name) for name in files + links)
+        found.update(prefix + name for name in files + links)
+        if len(base.parts) + 1 >= MAX_DEPTH:
+            found.update(prefix + d for d in dirs if d not in links)
+            dirs.clear()
     found.discard(MANIFEST)
-    return found
+    return set(_stored_names(found).values())
 
 
 def hidden_folder_reason(folder: str) -> str:
@@ -973,10 +1111,31 @@ def hidden_folder_reason(folder: str) -> str:
 
 
 def _printable(rel: str) -> str:
-    """A path as stored: undecodable bytes in a name (lone surrogates from the OS) become \\xNN escapes."""
+    """A path as shown: undecodable bytes in a name (lone surrogates from the OS) become \\xNN escapes."""
     if _valid_name(rel):
         return rel
     return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _stored_names(names: Iterable[str]) -> dict[str, str]:
+    """The stored name of each path: itself if it is valid UTF-8, else its \\xNN escape (_printable).
+
+    An escape can equal another path (b'a\\xff' and a file literally named 'a\\xff'), and a name must
+    stay a key; an escape already taken gets ' (undecodable name N)' appended. Deterministic for a
+    given set of names, so the ingest walk and input_paths agree.
+    """
+    names = set(names)
+    taken = {n for n in names if _valid_name(n)}
+    stored = {n: n for n in taken}
+    for name in sorted(names - taken, key=lambda n: n.encode("utf-8", "surrogateescape")):
+        base = candidate = _printable(name)
+        number = 1
+        while candidate in taken:
+            number += 1
+            candidate = f"{base} (undecodable name {number})"
+        taken.add(candidate)
+        stored[name] = candidate
+    return stored
 
 
 def _valid_name(name: str) -> bool:
@@ -1006,12 +1165,19 @@ def read_manifest(path: Path, *, max_bytes: int | None = None) -> tuple[dict[str
     Any column may be blank; a row with a malformed date keeps its other fields and its date is
     ignored (with a warning), so it falls back to the document's own metadata.
     """
+    try:
+        raw = _read_bytes(Path(path), max_bytes)
+    except DocumentError as exc:
+        return {}, [f"{MANIFEST} ignored: {exc}"]
+    return _parse_manifest(raw)
+
+
+def _parse_manifest(raw: bytes) -> tuple[dict[str, ManifestRow], list[str]]:
     import csv
     import io
 
     warnings: list[str] = []
     try:
-        raw = _read_bytes(path, max_bytes)
         text, _ = _decode(raw) if raw else ("", "utf-8")
     except DocumentError as exc:
         return {}, [f"{MANIFEST} ignored: {exc}"]
@@ -1059,14 +1225,24 @@ def _parse_manifest_date(value: str) -> date | None:
         return None
 
 
-def _apply_manifest(raw_dir: Path, result: IngestResult, max_bytes: int) -> None:
-    path = raw_dir / MANIFEST
-    if not os.path.lexists(path):
-        return
-    if path.is_symlink():  # not an input, so no rejected row; but never followed either
-        result.warnings.append(f"{MANIFEST} ignored: {SYMLINK_REASON}")
-        return
-    rows, warnings = read_manifest(path, max_bytes=max_bytes)
+def _read_manifest_at(tree: _RawTree, max_bytes: int) -> tuple[dict[str, ManifestRow], list[str]]:
+    """The manifest at the root of the tree. Not an input, so never a rejected row: a link, a named
+    pipe or an unreadable file is a warning naming it."""
+    try:
+        fd = os.open(MANIFEST, _FILE_FLAGS | _CLOEXEC, dir_fd=tree.fd)
+    except FileNotFoundError:
+        return {}, []
+    except OSError as exc:
+        reason = SYMLINK_REASON if _is_link(MANIFEST, tree.fd) else f"cannot read file: {_os_error(exc)}"
+        return {}, [f"{MANIFEST} ignored: {reason}"]
+    try:
+        return _parse_manifest(_read_fd(fd, max_bytes))
+    except DocumentError as exc:
+        return {}, [f"{MANIFEST} ignored: {exc}"]
+
+
+def _apply_manifest(manifest: tuple[dict[str, ManifestRow], list[str]], result: IngestResult) -> None:
+    rows, warnings = manifest
     result.warnings.extend(warnings)
     if not rows:
         return
