@@ -1,4 +1,4 @@
-"""Shared fixtures: a copy of the seed documents, and the environment for a pipeline subprocess."""
+"""Shared fixtures: a copy of the default dataset (data/raw), and the environment for a pipeline subprocess."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# The default dataset; the name is older than the dataset (it held the five seed documents once).
 SEEDS = REPO / "data" / "raw"
 
 
 @pytest.fixture
 def seed_raw(tmp_path: Path) -> Path:
-    """A copy of data/raw (the seed documents and their sources.csv) that a test may change."""
+    """A copy of data/raw (the 61 documents of the seeds, dev and dev2 corpora and their sources.csv) that a test may change."""
     raw = tmp_path / "raw"
     shutil.copytree(SEEDS, raw)
     return raw

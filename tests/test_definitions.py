@@ -112,7 +112,7 @@ def test_materialize_every_asset_over_the_seed_documents(tmp_path: Path, seed_ra
         assert {"facts", "documents", "rejected_documents", "mentions"} <= tables
         texts = dict(con.execute("SELECT document, text FROM documents").fetchall())
         facts = con.execute("SELECT document, char_start, char_end, quote FROM facts").fetchall()
-    assert facts, "the extractor finds facts in the seed documents"
+    assert facts, "the extractor finds facts in the default dataset"
     for name, start, end, quote in facts:
         assert texts[name][start:end] == quote
 
