@@ -83,7 +83,7 @@ def quantulum(paths: list[Path]) -> dict[str, Any]:
 def pipeline_in_process(paths: list[Path]) -> dict[str, Any]:
     """read_document + extract_document, warm (taxonomy and gazetteers loaded before timing)."""
     from pipeline.documents import read_document
-    from pipeline.facts import extract_document
+    from pipeline.extractor import extract_document
     from pipeline.metadata.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy()
@@ -106,7 +106,7 @@ def pipeline_in_process(paths: list[Path]) -> dict[str, Any]:
 def copies_extract_like_originals(originals: list[tuple[str, bytes]], copies: list[Path]) -> bool:
     """Whether each copy (original + the trailing copy line) gives the same facts as its original."""
     from pipeline.documents import document_from_bytes, read_document
-    from pipeline.facts import extract_document
+    from pipeline.extractor import extract_document
     from pipeline.metadata.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy()
@@ -133,7 +133,7 @@ def profile_extractor(paths: list[Path], top: int = 12) -> list[dict[str, Any]]:
     code more than regex matching, so regex shares read a little low).
     """
     from pipeline.documents import read_document
-    from pipeline.facts import extract_document
+    from pipeline.extractor import extract_document
     from pipeline.metadata.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy()
@@ -153,7 +153,7 @@ def profile_extractor(paths: list[Path], top: int = 12) -> list[dict[str, Any]]:
     own: dict[tuple[str, int, str], float] = {}
     total = 0.0
     for func, (_, _, tottime, cumtime, callers) in stats.items():
-        if func[2] == "extract_document" and func[0].endswith("facts.py"):
+        if func[2] == "extract_document" and func[0].endswith("extractor/document.py"):
             total = cumtime
         if "/pipeline/" in func[0]:
             own[func] = own.get(func, 0.0) + tottime
@@ -182,7 +182,7 @@ def pyinstrument_tree(paths: list[Path], out: Path) -> bool:
     except ImportError:
         return False
     from pipeline.documents import read_document
-    from pipeline.facts import extract_document
+    from pipeline.extractor import extract_document
     from pipeline.metadata.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy()

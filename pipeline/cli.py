@@ -42,7 +42,7 @@ _JSON = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps builds a
 def _extract_file(item: tuple[Path, str]) -> tuple[str, str | None]:
     """(the file's facts as JSON Lines, None), or ("", the reason it could not be read). Runs in workers."""
     from pipeline.documents import DocumentError, read_document
-    from pipeline.facts import extract_document
+    from pipeline.extractor import extract_document
 
     path, name = item
     try:
@@ -67,7 +67,7 @@ def _worker_count(n_files: int, requested: int) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from pipeline.facts import prepare
+    from pipeline.extractor import prepare
 
     items = list(_expand(args.files))
     workers = _worker_count(len(items), args.workers)
@@ -95,7 +95,7 @@ def _write_extracted(results: Iterable[tuple[str, str | None]]) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from pipeline.documents import DocumentError, read_document
-    from pipeline.facts import explain
+    from pipeline.extractor import explain
 
     status = 0
     for path, name in _expand(args.files):

@@ -279,7 +279,7 @@ def evaluate_dir(directory: Path) -> Report:
     as `pipeline run` gives them from sources.csv; without one the extractor sees the text alone.
     """
     from pipeline.documents import read_document
-    from pipeline.facts import extract_document
+    from pipeline.extractor import extract_document
     from pipeline.metadata.taxonomy import load_taxonomy
 
     gold_path = directory / "gold.jsonl"

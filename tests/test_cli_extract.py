@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.cli import PARALLEL_MIN_FILES
 from pipeline.documents import read_document
-from pipeline.facts import extract_document
+from pipeline.extractor import extract_document
 
 from conftest import SEEDS
 

@@ -13,8 +13,8 @@ import pyarrow.compute as pc
 
 from pipeline.database import load_database
 from pipeline.documents import IngestResult, ingest
-from pipeline.extract import extract_documents
-from pipeline.facts import EXTRACTOR_VERSION
+from pipeline.extractor.batch import extract_documents
+from pipeline.extractor import EXTRACTOR_VERSION
 from pipeline.metadata.tables import TABLES
 from pipeline.release import publish_release
 from pipeline.defs.resources import PipelineSettings

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from pipeline.database import field_errors, field_suspects, reference_errors, reference_suspects
 from pipeline.documents import IngestResult, input_paths
-from pipeline.facts import Span, span_errors
+from pipeline.extractor import Span, span_errors
 from pipeline.metadata.taxonomy import load_taxonomy
 from pipeline.defs.assets import ARROW
 from pipeline.defs.resources import PipelineSettings

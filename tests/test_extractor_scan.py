@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.facts  # registers the extractor's patterns
-from pipeline.gazetteer import gazetteers
-from pipeline.scan import SCANNER, Scanner, literal_prefixes, normalise
+from pipeline.extractor import attributes
+from pipeline.extractor.gazetteer import gazetteers
+from pipeline.extractor.scan import SCANNER, Scanner, literal_prefixes, normalise
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS_DIRS = [ROOT / "data" / "raw", ROOT / "eval" / "dev", ROOT / "eval" / "dev2"]
@@ -72,8 +72,8 @@ def test_prefiltered_search_equals_re(pattern):
 
 
 def test_online_cue_prefixes_hold_no_white_space():
-    # facts.py searches a clause with names blanked to white space at the original text's candidates
-    prefixes = literal_prefixes(pipeline.facts._ONLINE)
+    # attributes.ONLINE: the extractor searches a clause with names blanked to white space at the original text's candidates
+    prefixes = literal_prefixes(attributes.ONLINE)
     assert prefixes and not any(" " in p for p in prefixes)
 
 

@@ -12,7 +12,7 @@ entries live under the extractor version::
 The raw file's sha256 alone is not enough: the text the spans index depends on the
 ingest code, and a fact's year falls back to the publication date from sources.csv.
 When the same content turns up under another path, its cached rows are re-keyed to
-the new path (``fact_id`` recomputed with ``facts.make_fact_id``) instead of being
+the new path (``fact_id`` recomputed with ``records.make_fact_id``) instead of being
 extracted again. A new extractor version starts an empty folder, so everything is
 re-extracted.
 
@@ -47,9 +47,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import facts as facts_stage
 from pipeline.database import rows_to_arrow
 from pipeline.documents import Document
+from pipeline.extractor import records
+from pipeline.extractor.document import extract_document
 from pipeline.metadata.tables import TABLES
 from pipeline.metadata.taxonomy import load_taxonomy
 
@@ -100,7 +101,7 @@ def version_dir(cache_dir: Path) -> Path:
     fingerprint = hashlib.sha256(
         str([(f.name, f.type) for t in ("mentions", "facts") for f in TABLES[t].fields]).encode()
     ).hexdigest()[:8]
-    return cache_dir / "extractions" / facts_stage.EXTRACTOR_VERSION / f"schema-{fingerprint}"
+    return cache_dir / "extractions" / records.EXTRACTOR_VERSION / f"schema-{fingerprint}"
 
 
 def extract_documents(
@@ -204,7 +205,7 @@ def _extract_chunk(items: Sequence[tuple[str, Document]]) -> dict[str, pa.Table]
     keys: dict[str, list[str]] = {"mentions": [], "facts": []}
     rows: dict[str, Rows] = {"mentions": [], "facts": []}
     for key, doc in items:
-        result = facts_stage.extract_document(doc, taxonomy)
+        result = extract_document(doc, taxonomy)
         rows["mentions"] += [m.to_row(doc.document) for m in result.mentions]
         rows["facts"] += [f.to_row() for f in result.facts]
         keys["mentions"] += [key] * len(result.mentions)
@@ -272,7 +273,7 @@ def _rekey(mentions: Rows, facts: Rows, document: str) -> tuple[Rows, Rows]:
     ids = {}
     new_facts = []
     for f in facts:
-        fact_id = facts_stage.make_fact_id(document, f["char_start"], f["char_end"])
+        fact_id = records.make_fact_id(document, f["char_start"], f["char_end"])
         ids[f["fact_id"]] = fact_id
         new_facts.append({**f, "document": document, "fact_id": fact_id})
     new_mentions = [{**m, "document": document, "fact_id": ids.get(m["fact_id"], m["fact_id"])} for m in mentions]

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from pipeline.documents import Document
-from pipeline.facts import extract_document, span_errors
+from pipeline.extractor import extract_document, span_errors
 
 
 def doc(text: str, published: date | None = None) -> Document:
@@ -262,7 +262,7 @@ def test_the_union_of_right_hand_cues_matches_wherever_one_of_them_does():
     # each cue is a plain pattern (no flag but IGNORECASE, no groups a backreference could count)
     import re
 
-    from pipeline import facts
+    from pipeline.extractor import not_facts as facts
 
     cues = [getattr(facts, name) for name in dir(facts) if name.endswith("_RIGHT") and f"(?:{getattr(facts, name).pattern})" in facts._RIGHT_CUES.pattern]
     assert len(cues) == 9

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from pipeline.periods import find_periods, published_date
+from pipeline.extractor.periods import find_periods, published_date
 
 
 @pytest.mark.parametrize(

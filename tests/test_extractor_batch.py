@@ -9,11 +9,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import extract
-from pipeline import facts as facts_stage
+from pipeline.extractor import batch as extract
+from pipeline.extractor import records
 from pipeline.documents import Document, ingest
-from pipeline.extract import BatchExtraction, extract_documents, version_dir
-from pipeline.facts import make_fact_id
+from pipeline.extractor.batch import BatchExtraction, extract_documents, version_dir
+from pipeline.extractor import make_fact_id
 
 from conftest import SEEDS
 
@@ -64,7 +64,7 @@ def test_a_new_extractor_version_re_extracts_everything(
     tmp_path: Path, seeds: list[Document], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     extract_documents(seeds, cache_dir=tmp_path, workers=1)
-    monkeypatch.setattr(facts_stage, "EXTRACTOR_VERSION", "99.0.0-test")
+    monkeypatch.setattr(records, "EXTRACTOR_VERSION", "99.0.0-test")
     batch = extract_documents(seeds, cache_dir=tmp_path, workers=1)
     assert batch.extracted == names(seeds)
     assert version_dir(tmp_path).parent.name == "99.0.0-test"
@@ -73,7 +73,7 @@ def test_a_new_extractor_version_re_extracts_everything(
 def test_the_cache_is_parquet_partitions_under_the_extractor_version(tmp_path: Path, seeds: list[Document]) -> None:
     extract_documents(seeds, cache_dir=tmp_path, workers=1)
     store = version_dir(tmp_path)
-    assert store.is_relative_to(tmp_path / "extractions" / facts_stage.EXTRACTOR_VERSION)
+    assert store.is_relative_to(tmp_path / "extractions" / records.EXTRACTOR_VERSION)
     (partition,) = [p for p in store.iterdir() if not p.name.startswith(".")]
     assert sorted(p.name for p in partition.iterdir()) == ["documents.parquet", "facts.parquet", "mentions.parquet"]
     index = pq.read_table(partition / "documents.parquet").to_pylist()

@@ -6,34 +6,15 @@ finds digits ("9,477", "300million", "1.2m", "29.3 million"), spelled numbers
 "52 pr cent", "52pc"), fractions ("half", "a third", "two-thirds") and ratios
 ("one in five", "1 in 7"), with the qualifier written before them ("more than",
 "almost", "at least", "up to", "around"). Whether a number is a fact is decided
-later, in ``facts.py``, from its context.
+later, in ``not_facts.py`` and ``attributes.py``, from its context.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
-from pipeline.scan import SCANNER, SPACES, ScannedText, prefilter
-
-
-@dataclass  # not frozen: built by the thousand, and a frozen dataclass costs three times as much to make
-class Mention:
-    """One number seen in a document: the audit-trail row of the mentions table."""
-
-    char_start: int
-    char_end: int
-    surface: str
-    value: float | None
-    kind: str
-    decision: str = "dropped"  # "fact" or "dropped"
-    reason: str = ""
-    fact_id: str | None = None
-    sentence: str | None = None
-
-    def to_row(self, document: str) -> dict[str, Any]:
-        return {"document": document, **vars(self)}  # the values are immutable: no deep copy needed
+from pipeline.extractor.scan import SCANNER, SPACES, ScannedText, prefilter
 
 
 @dataclass(eq=False)  # built by the thousand: a frozen dataclass costs three times as much to make

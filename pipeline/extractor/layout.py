@@ -10,7 +10,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from pipeline.scan import SCANNER, ScannedText, prefilter
+from pipeline.extractor.scan import SCANNER, ScannedText, prefilter
 
 # A line that opens the reader-comments section: everything after it is not the article.
 _COMMENTS_OPEN = prefilter(re.compile(

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from pipeline.scan import SCANNER, ScannedText, prefilter
+from pipeline.extractor.scan import SCANNER, ScannedText, prefilter
 
 MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 MONTHS.update({name.lower(): i for i, name in enumerate(calendar.month_abbr) if name})

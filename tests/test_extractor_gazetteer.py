@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from pipeline.gazetteer import Gazetteer, _flexible, _sorted, gazetteers
+from pipeline.extractor.gazetteer import Gazetteer, _flexible, _sorted, gazetteers
 
 
 def _plain(entries: list[tuple[str, str, str]]) -> re.Pattern[str]:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
+from pipeline.extractor.scan import ScannedText, prefilter
 from pipeline.metadata.taxonomy import Taxonomy, _read_csv, load_taxonomy
-from pipeline.scan import ScannedText, prefilter
 
 # Platform aliases that are everyday words: matched only when capitalised in the text.
 _COMMON_WORDS = {
@@ -214,7 +214,7 @@ _IN_FORCE = re.compile(r"in force from (\d{1,2}) (\w+) (\d{4})", re.I)
 
 
 def _offence_starts(tax: Taxonomy) -> dict[str, date]:
-    from pipeline.periods import MONTHS
+    from pipeline.extractor.periods import MONTHS
 
     out = {}
     for slug, row in tax.offences.items():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.mentions import find_numbers, parse_count, parse_share, parse_spelled
+from pipeline.extractor.numbers import find_numbers, parse_count, parse_share, parse_spelled
 
 
 @pytest.mark.parametrize(

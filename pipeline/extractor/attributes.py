@@ -1,0 +1,347 @@
+"""Attribute resolution: platform, region, offence, source, period and quote of a figure, nearest first."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date
+
+from pipeline.extractor.context import (
+    BASELINE_LEFT,
+    Context,
+    clause_around,
+    context_sentences,
+    fold_regions,
+    group_names,
+    hits_in,
+    outside,
+    relative_spans,
+)
+from pipeline.extractor.figures import Unit
+from pipeline.extractor.gazetteer import Hit
+from pipeline.extractor.layout import Sentence
+from pipeline.extractor.numbers import parse_spelled
+from pipeline.extractor.periods import Period
+from pipeline.extractor.scan import SPACES, prefilter
+from pipeline.metadata.taxonomy import Taxonomy
+
+# Online cues are searched in a copy of a clause with some names blanked out, at the candidate places
+# found in the original text: sound while no prefix holds white space (blanking makes white space, never
+# a letter); tests/test_extractor_scan.py checks that it holds.
+ONLINE = prefilter(re.compile(
+    r"\bonline\b|\binternet\b|\bcyber|\bweb\b|\bdigital|\bsocial media\b|\bapps?\b|\bplatforms?\b(?! was)|\bwebsites?\b",
+    re.I,
+))
+
+
+_EACH = prefilter(re.compile(r"\b(?:each|both|respectively)\b", re.I))
+
+
+_RIGHT_PREP = prefilter(re.compile(r"\b(?:on|via|through|over|using|from|to|involving|involved|mentioned|mentioning|named|citing)\s+(?:the\s+)?(?:\w+\s+){0,2}$", re.I))
+
+
+_OR_OTHER = re.compile(r"^\s+or\s+other\s+$", re.I)
+
+
+_INCLUDING = re.compile(r"^\s*,?\s*(?:including|such as|like|e\.g\.?)\s", re.I)
+
+
+_PREV_YEAR = prefilter(re.compile(r"\b(?:the|a)\s+(?:previous|prior|preceding)\s+year\b|\byear\s+(?:before|earlier)\b|\ba year earlier\b", re.I))
+
+
+_YEARS_AGO = re.compile(r"\b(\w+)\s+years?\s+ago\b", re.I)
+
+
+_LAST_YEAR = prefilter(re.compile(r"\blast\s+year\b", re.I))
+
+
+_THIS_YEAR = re.compile(r"\b(?:this|the past|the last)\s+year\b", re.I)
+
+
+_FIRST_OF_NEW = prefilter(re.compile(
+    r"\bfirst\s+(?:(\w+)\s+(months?|years?)|year)\s+(?:of|since|after)\s+(?:a|the)\s+new\s+(?:law|offence|offense)", re.I
+))
+
+
+_SINCE_LEFT = prefilter(re.compile(r"\bsince\s+(?:the\s+)?$", re.I))
+
+
+_UP_FROM_LEFT = prefilter(re.compile(r"\b(?:up|down|rising|rose|fell|falling|dropped|increased|decreased)?\s*from\s+(?:the\s+)?$", re.I))
+
+
+_NATIONAL = prefilter(re.compile(r"\bnational(?:ly)?\b|across the country|\bnationwide\b|\ball (?:police )?forces\b|\bevery (?:police )?force\b", re.I))
+
+
+_REGION_AFTER = re.compile(r"\b(?:in|across|throughout|for|from|(?<!followed )by)\s+(?:the\s+)?(?:\w+\s+){0,1}$", re.I)
+
+
+_OFFENCE_AFTER = re.compile(r"\s+(?:[\w-]+\s+){0,3}(?:of\s+|for\s+|involving\s+|relating to\s+|related to\s+|where\s+)?(?:[\w-]+\s+){0,2}")
+
+
+_PLUS_AND = re.compile(r",\s*(?:plus|and)\b|\bas well as\b")
+
+
+_FROM_TO_RIGHT = re.compile(r"\s*(?:\w+\s+){0,3}to\s+")
+
+
+_TO_LEFT = prefilter(re.compile(r"\bto\s+$"))
+
+
+_FROM = prefilter(re.compile(r"\bfrom\b"))
+
+
+_QUOTE_LEAD = re.compile(r"^[\s,;:–—\-(]*(?:and\s+|or\s+|but\s+|while\s+)?")
+
+
+_QUOTE_TAIL = re.compile(r"[\s,;:–—\-(]*(?:\s(?:and|or|but|while|with|to|from|of|the|a|an))*[\s,;:–—\-(]*$")
+
+
+_TAIL_CHARS = ",;:–—-(" + "andorbutwhilewithtofromofthea" + SPACES
+
+
+NEGATED_LEFT = re.compile(r"\b(?:without|not|no|offline)\s+(?:the\s+|an?\s+)?$", re.I)
+
+
+CHILDREN = prefilter(re.compile(r"\bchild(?:ren)?\b|under[- ]18s?|\bminors?\b", re.I))
+
+
+_OFFENCE_FAMILY_MATERIAL = {"child_sexual_abuse_material_reports"}
+
+
+ONLINE_VARIANT = {"child_sexual_offences": "online_child_sexual_offences"}
+
+
+FALLBACK_BEFORE_START = {"sexual_communication_with_a_child": "sexual_grooming"}
+
+
+def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> list[str]:
+    """Slugs a group of platform names stands for."""
+    slugs = [h.slug for h in group]
+    groups = [s for s in slugs if tax.platforms.get(s, {}).get("kind") == "group"]
+    if groups:
+        owner = tax.platforms[groups[0]].get("owner_group")
+        g_hit = next(h for h in group if h.slug == groups[0])
+        members = [h for h in group if h.start > g_hit.start and h.slug not in groups]
+        gap = text[g_hit.end : members[0].start] if members else ""
+        if members and gap and gap.isspace():
+            # "Facebook owned apps Instagram and WhatsApp": the apps named
+            return sorted({h.slug for h in members})
+        others = [s for s in slugs if s not in groups and tax.platforms.get(s, {}).get("owner_group") != owner]
+        return sorted({groups[0], *others})
+    # "messaging app Snapchat": a category named right before a platform is that platform
+    kinds = [tax.platforms.get(s, {}).get("kind") for s in slugs]
+    if "category" in kinds and len(slugs) > 1:
+        specific = [s for s, k in zip(slugs, kinds, strict=True) if k != "category"]
+        if specific:
+            slugs = specific
+    # "social media or other communication platforms": the wider term
+    if len(group) == 2 and _OR_OTHER.match(text[group[0].end : group[1].start]):
+        slugs = [group[1].slug]
+    return sorted(set(slugs))
+
+
+def _single(hits: list[Hit]) -> str | None:
+    slugs = {h.slug for h in hits}
+    return next(iter(slugs)) if len(slugs) == 1 else None
+
+
+def choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tuple[int, int], seg: tuple[int, int]) -> tuple[str | None, str]:
+    """(region, where it came from: sentence | context | default)."""
+    region = _region_in_sentence(ctx, sent, u, clause, seg)
+    if region is not _NOT_FOUND:
+        return region, "sentence"  # type: ignore[return-value]
+    if ctx.search(_NATIONAL, sent.start, sent.end):
+        return ctx.widest_region, "national"
+    for s in context_sentences(ctx, idx):
+        hits = hits_in(ctx.regions, s.start, s.end)
+        if hits:
+            folded = fold_regions({h.slug for h in hits})
+            if folded:
+                return folded, "context"
+    return ctx.default_region, "default"
+
+
+_NOT_FOUND = object()
+
+
+def _region_in_sentence(ctx: Context, sent: Sentence, u: Unit, clause: tuple[int, int], seg: tuple[int, int]) -> object:
+    text = ctx.text
+    rel = relative_spans(ctx, sent, u.number_start)
+    in_sentence = outside(hits_in(ctx.regions, sent.start, sent.end), rel)
+    if in_sentence:
+        right = [h for h in in_sentence if seg[0] <= h.start < seg[1] and h.start >= u.end]
+        right = [h for h in right if _REGION_AFTER.search(text[u.end : h.start])]
+        if right:
+            group = next(g for g in group_names(in_sentence, text) if right[0] in g)
+            return fold_regions({h.slug for h in group})  # several regions named: None, the figure spans them
+        left = [h for h in in_sentence if h.end <= u.start]
+        if left:
+            groups = group_names(left, text)
+            nearest = groups[-1]
+            folded = fold_regions({h.slug for h in nearest})
+            if folded or len(nearest) > 1:
+                return folded
+    return _NOT_FOUND
+
+
+def choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: str | None, clause: tuple[int, int]) -> str | None:
+    text = ctx.text
+    in_sentence = hits_in(ctx.offences, sent.start, sent.end)
+
+    def prefer(hits: list[Hit]) -> str | None:
+        if not hits:
+            return None
+        if measure not in ("reports", "images"):
+            crimes = [h for h in hits if h.slug not in _OFFENCE_FAMILY_MATERIAL]
+            if crimes:
+                return crimes[0].slug
+        return hits[0].slug
+
+    if in_sentence:
+        after = [h for h in in_sentence if h.start >= u.end and _OFFENCE_AFTER.fullmatch(text[u.end : h.start] + " ")]
+        if after:
+            return prefer(after)
+        left = [h for h in in_sentence if h.end <= u.start and h.start >= clause[0]]
+        if left:
+            return left[-1].slug
+        right = [h for h in in_sentence if h.start >= u.end and h.start < clause[1]
+                 and not _PLUS_AND.search(text[u.end : h.start])]
+        if right:
+            return prefer(right)
+    for s in context_sentences(ctx, idx):
+        hits = hits_in(ctx.offences, s.start, s.end)
+        if hits:
+            return prefer(hits)
+    return ctx.default_offence
+
+
+def choose_source(ctx: Context, sent: Sentence, idx: int, u: Unit) -> str | None:
+    in_sentence = hits_in(ctx.sources, sent.start, sent.end)
+    if in_sentence:
+        return min(in_sentence, key=lambda h: abs(h.start - u.start)).slug
+    for s in context_sentences(ctx, idx):
+        hits = hits_in(ctx.sources, s.start, s.end)
+        if hits:
+            return hits[0].slug
+    return ctx.default_source
+
+
+def choose_platforms(ctx: Context, sent: Sentence, u: Unit, seg: tuple[int, int]) -> tuple[list[str], list[int]]:
+    """(platform slugs, where each was named); ([], []) when none is named. 'Each' gives one slug per platform."""
+    text = ctx.text
+    rel = relative_spans(ctx, sent, u.number_start)
+    hits = outside(hits_in(ctx.platforms, sent.start, sent.end), rel)
+    hits = [h for h in hits if not (u.start <= h.start < u.end)]
+    if not hits:
+        return [], []
+    groups = group_names(hits, text)
+    right = [g for g in groups if u.end <= g[0].start < seg[1] and ctx.search_in(_RIGHT_PREP, u.end, g[0].start)]
+    chosen = right[0] if right else None
+    if chosen is None:
+        left = [g for g in groups if g[-1].end <= u.start]
+        if left:
+            chosen = left[-1]
+    if chosen is None:
+        return [], []
+    slugs = _platform_of_group(chosen, text, ctx.tax)
+    each = (
+        len(slugs) > 1
+        and ctx.search_in(_EACH, chosen[-1].end, min(sent.end, u.end + 30)) is not None
+        and not _INCLUDING.match(text[chosen[-1].end : chosen[-1].end + 15])
+    )
+    if each:
+        starts = []
+        for s in slugs:
+            starts.append(next(h.start for h in chosen if h.slug == s))
+        return slugs, starts
+    return ["+".join(slugs)], [chosen[0].start]
+
+
+def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, int], lseg: tuple[int, int], offence: str | None, units_after: list[Unit]) -> tuple[date | None, date | None, int | None]:
+    text = ctx.text
+    if idx in ctx.table_rows:
+        cols, _ = ctx.table_rows[idx]
+        nums = [n for n in ctx.numbers(sent) if not n.is_share]
+        for col, n in zip(cols, nums, strict=False):
+            if n.start == u.numbers[0].start:
+                return date(col, 1, 1), date(col, 12, 31), col
+    own = [p for p in ctx.periods if seg[0] <= p.start < seg[1] and p.kind != "date" and not ctx.search_in(BASELINE_LEFT, max(0, p.start - 25), p.start)]
+    relation = ctx.search_in(_PREV_YEAR, seg[0], seg[1]) or ctx.search_in(_UP_FROM_LEFT, max(sent.start, u.start - 20), u.start)
+    if not own and not relation and lseg[0] == clause_around(ctx, sent, u.start)[0]:
+        own = [p for p in ctx.periods if lseg[0] <= p.start < lseg[1] and p.kind != "date"]
+        own = own[-1:]
+    if own:
+        return _dates_of(ctx, own[0])
+    reference_year = ctx.default_year
+    main = [p for p in ctx.periods if sent.start <= p.start < seg[1] and p.kind != "date" and p.year
+            and not ctx.search_in(BASELINE_LEFT, max(0, p.start - 25), p.start)]
+    if main:
+        reference_year = main[-1].year
+    window = text[seg[0] : seg[1]] + " " + text[lseg[0] : lseg[1]]
+    if ctx.search_in(_PREV_YEAR, seg[0], seg[1]) and reference_year:
+        return None, None, reference_year - 1
+    ago = _YEARS_AGO.search(window) if "ago" in window.lower() else None
+    if ago and reference_year:
+        n = int(ago.group(1)) if ago.group(1).isdigit() else parse_spelled(ago.group(1))
+        if n:
+            return None, None, reference_year - n
+    if _LAST_YEAR.search(window):
+        year = ctx.published.year - 1 if ctx.published else ctx.default_year
+        return None, None, year
+    first_new = ctx.search(_FIRST_OF_NEW, sent.start, sent.end)
+    if first_new and offence in ctx.gaz.offence_start:
+        begin = ctx.gaz.offence_start[offence]
+        if first_new.group(2) and first_new.group(2).lower().startswith("month"):
+            n = int(first_new.group(1)) if first_new.group(1).isdigit() else (parse_spelled(first_new.group(1)) or 12)
+        else:
+            n = 12
+        month = begin.month + n - 1
+        year = begin.year + (month - 1) // 12
+        month = (month - 1) % 12 + 1
+        last = date(year, month, calendar.monthrange(year, month)[1])
+        return begin, last, last.year
+    # "dropped from 96 to 79": the first figure is the earlier period
+    if units_after and ctx.search_in(_UP_FROM_LEFT, max(sent.start, u.start - 20), u.start) and reference_year:
+        nxt = units_after[0]
+        if _FROM_TO_RIGHT.fullmatch(text[u.end : nxt.start]):
+            return None, None, reference_year - 1
+    if ctx.search_in(_TO_LEFT, max(sent.start, u.start - 10), u.start) and ctx.search_in(_FROM, sent.start, u.start):
+        return None, None, ctx.default_year  # "went from 668 in 2021/22 to 765": the later figure is the current one
+    if main:
+        return _dates_of(ctx, main[-1])
+    if sent.item_of is not None:
+        lead = ctx.lay.sentences[sent.item_of]
+        ps = [p for p in ctx.periods if lead.start <= p.start < lead.end and p.kind != "date" and p.year]
+        if ps:
+            return _dates_of(ctx, ps[-1])
+    return None, None, None  # the document's reference year is filled in later
+
+
+def _dates_of(ctx: Context, p: Period) -> tuple[date | None, date | None, int | None]:
+    """A period's dates; "since 2017/18" runs to the document's date."""
+    if ctx.search_in(_SINCE_LEFT, max(0, p.start - 10), p.start):
+        ref = ctx.published or (date(ctx.default_year, 12, 31) if ctx.default_year else None)
+        return p.first, ref, ref.year if ref else None
+    return p.first, p.last, p.year
+
+
+def quote_span(ctx: Context, sent: Sentence, u: Unit, lseg_start: int, seg_end: int, platform_start: int | None) -> tuple[int, int]:
+    text = ctx.text
+    start = min(lseg_start, u.start)
+    if platform_start is not None and sent.start <= platform_start < start:
+        start = platform_start
+    end = max(u.end, seg_end)
+    # trim to words and drop dangling joiners at either edge
+    quote = text[start:end]
+    lead = _QUOTE_LEAD.match(quote)
+    start += lead.end() if lead else 0
+    # the dangling tail holds nothing but _TAIL_CHARS, so no match starts before them: search from there
+    piece = text[start:end]
+    tail = _QUOTE_TAIL.search(piece, len(piece.rstrip(_TAIL_CHARS)))
+    if tail and start + tail.start() >= u.end:
+        end = start + tail.start()
+    end = max(end, u.end)
+    if text[end - 1 : end] == "(":
+        end -= 1
+    return start, end
+

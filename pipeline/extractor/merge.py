@@ -1,0 +1,106 @@
+"""Merge: the same figure said twice is one fact; a rounded restatement of a precise share is no new fact."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import date
+
+from pipeline.extractor.context import Context
+from pipeline.extractor.figures import Unit
+from pipeline.extractor.records import Fact, make_fact_id
+from pipeline.metadata.taxonomy import Taxonomy
+
+
+@dataclass
+class Candidate:
+    unit: Unit
+    sentence_index: int
+    platforms: list[str]
+    platform_starts: list[int]
+    measure: str | None
+    region: str | None
+    region_how: str
+    offence: str | None
+    source: str | None
+    period: tuple[date | None, date | None, int | None]
+    confidence: float
+    quote_start: int
+    quote_end: int
+
+
+def _compatible_platforms(tax: Taxonomy, a: str, b: str) -> bool:
+    if a == b:
+        return True
+    ga = {tax.platforms.get(p, {}).get("owner_group") for p in a.split("+")}
+    gb = {tax.platforms.get(p, {}).get("owner_group") for p in b.split("+")}
+    return len(ga) == 1 and ga == gb and None not in ga and "" not in ga
+
+
+def _rounds_to(qualifier: str, verbal: float, precise: float) -> bool:
+    """Whether 'more than half' (verbal, qualified) is a rounded way of saying the precise share."""
+    diff = precise - verbal
+    if abs(diff) > 0.05:
+        return False
+    return {"more_than": diff > 0, "at_least": diff >= 0, "less_than": diff < 0, "up_to": diff <= 0, "about": True}.get(qualifier, False)
+
+
+def merge_candidates(ctx: Context, candidates: list[Candidate]) -> tuple[list[Fact], dict[tuple[int, int], str], dict[tuple[int, int], str]]:
+    """The same figure said twice is one fact; a rounded restatement of a precise share is no new fact."""
+    tax = ctx.tax
+    doc = ctx.doc
+    kept: list[Candidate] = []
+    merged: dict[tuple[int, int], str] = {}
+    def verbal(c: Candidate) -> bool:
+        return c.unit.count is None and c.unit.numbers[0].form in ("fraction", "ratio") and len(c.unit.numbers) == 1
+
+    for c in sorted(candidates, key=lambda c: (-(c.unit.count is not None and c.unit.share is not None), verbal(c), c.quote_start)):
+        dup = None
+        for k in kept:
+            if k.platforms != c.platforms and not (
+                c.unit.share is not None and c.unit.count is None and _compatible_platforms(tax, k.platforms[0], c.platforms[0])
+            ):
+                continue
+            same_count = c.unit.count is not None and c.unit.count == k.unit.count
+            if c.unit.share is not None and k.unit.share is not None:
+                close = abs(c.unit.share - k.unit.share) <= 0.0051
+                rounded = verbal(c) and _rounds_to(c.unit.qualifier, c.unit.share, k.unit.share)
+                if c.unit.count is None and (close and k.platforms == c.platforms or rounded):
+                    dup = k
+                elif same_count and close:
+                    dup = k
+            elif c.unit.share is None and k.unit.share is None and same_count and k.platforms == c.platforms:
+                dup = k if (k.period[2] == c.period[2] or None in (k.period[2], c.period[2])) else None
+            elif c.unit.share is None and same_count and k.platforms == c.platforms:
+                dup = k
+            if dup:
+                break
+        if dup:
+            merged[(c.unit.start, c.unit.end)] = f"repeat of the figure at {dup.unit.start}-{dup.unit.end}"
+            if c.confidence > dup.confidence and c.unit.share == dup.unit.share and c.unit.count == dup.unit.count:
+                kept[kept.index(dup)] = replace(c, quote_start=dup.quote_start, quote_end=dup.quote_end, unit=dup.unit)
+            continue
+        kept.append(c)
+    kept.sort(key=lambda c: (c.quote_start, c.quote_end))
+    facts = []
+    fact_of_unit: dict[tuple[int, int], str] = {}
+    seen_ids: set[str] = set()
+    for c in kept:
+        fid = make_fact_id(doc.document, c.quote_start, c.quote_end)
+        if fid in seen_ids:  # two platforms distributed over one span: disambiguate
+            fid = hashlib.sha256(f"{fid}\x00{c.platforms[0]}".encode()).hexdigest()[:16]
+        seen_ids.add(fid)
+        fact_of_unit.setdefault((c.unit.start, c.unit.end), fid)
+        first, last, year = c.period
+        page = ctx.text.count("\f", 0, c.quote_start) + 1 if doc.pages else None
+        facts.append(
+            Fact(
+                fact_id=fid, document=doc.document, platform=c.platforms[0], quote=ctx.text[c.quote_start : c.quote_end],
+                char_start=c.quote_start, char_end=c.quote_end, qualifier=c.unit.qualifier, count=c.unit.count,
+                share=round(c.unit.share, 4) if c.unit.share is not None else None, source=c.source, year=year,
+                region=c.region, offence=c.offence, measure=c.measure, base=c.unit.base, period_start=first,
+                period_end=last, page=page, confidence=c.confidence,
+            )
+        )
+    return facts, fact_of_unit, merged
+
