@@ -31,10 +31,10 @@ sys.path.insert(0, str(REPO))
 
 from pipeline.documents import Document, read_document  # noqa: E402
 
-try:  # the extractor package; before the move its entry points lived in pipeline.facts
-    from pipeline.extractor import explain, extract_document  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - only on commits before the move
-    from pipeline.facts import explain, extract_document  # type: ignore[no-redef]
+try:  # commits before the extractor package had its entry points in pipeline.facts
+    from pipeline.facts import explain, extract_document  # type: ignore[import-not-found]
+except ImportError:
+    from pipeline.extractor import explain, extract_document
 
 CORPORA = REPO.parent.parent / "shared" / "corpus"
 DEFAULT_CORPORA = Path("/work/shared/corpus")
