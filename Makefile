@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DAGSTER_HOME := $(CURDIR)/.dagster
 UI_PORT ?= 3000
 
-.PHONY: install run test test-fast ui eval extract verify bench lint clean
+.PHONY: install run test test-fast ui eval extract verify sql bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ extract: $(STAMP)
 
 verify: $(STAMP)
 	$(PY) -m pipeline verify
+
+# A read-only SQL shell on the database, in the DuckDB command line pinned beside the duckdb package
+# (duckdb-cli), so it reads the file's storage format. PIPELINE_CURATED_DIR moves it as for `run`.
+DATABASE = $(or $(PIPELINE_CURATED_DIR),data/curated)/stats.duckdb
+sql: $(STAMP)
+	@test -f "$(DATABASE)" || { echo "make sql: no $(DATABASE); run make run first" >&2; exit 2; }
+	$(VENV)/bin/duckdb -readonly "$(DATABASE)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline tests benchmarks

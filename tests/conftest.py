@@ -31,3 +31,24 @@ def pipeline_env(tmp_path: Path, seed_raw: Path) -> dict[str, str]:
         DAGSTER_HOME=str(tmp_path / "dagster_home"),
     )
     return env
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The curated folder of one `python -m pipeline run` on a copy of the default dataset (data/raw).
+
+    Session-wide because a run takes seconds; tests that use it only read what it made.
+    """
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("default_run")
+    raw = root / "raw"
+    shutil.copytree(SEEDS, raw)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIPELINE_", "DAGSTER_"))}
+    env.update(PIPELINE_RAW_DIR=str(raw), PIPELINE_CURATED_DIR=str(root / "curated"), DAGSTER_HOME=str(root / "dagster_home"))
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--quiet"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root / "curated"
