@@ -46,7 +46,19 @@ _OR_OTHER = re.compile(r"^\s+or\s+other\s+$", re.I)
 _INCLUDING = re.compile(r"^\s*,?\s*(?:including|such as|like|e\.g\.?)\s", re.I)
 
 
-_PREV_YEAR = prefilter(re.compile(r"\b(?:the|a)\s+(?:previous|prior|preceding)\s+year\b|\byear\s+(?:before|earlier)\b|\ba year earlier\b", re.I))
+_PREV_YEAR = prefilter(re.compile(
+    r"\b(?:the|a)\s+(?:previous|prior|preceding)\s+(?:financial\s+|calendar\s+|reporting\s+)?year\b|\byear\s+(?:before|earlier)\b"
+    r"|\ba year earlier\b|\b(?:the\s+)?(?:previous|prior|preceding)\s+(?:12|twelve)\s+months\b",
+    re.I,
+))
+# a comparison word before "the previous year" makes it the baseline of a comparison, said of the next figure
+_COMPARED_BEFORE = re.compile(r"\b(?:from|than|on|over|compared (?:to|with)|against|versus|vs\.?)\s+$", re.I)
+# "since the offence came into force in 2017": a start, and the figure runs to the document's date
+_SINCE_START = prefilter(re.compile(
+    r"\bsince\s+(?:the\s+|it\s+|its\s+)?(?:[\w-]+\s+){0,4}?(?:first\s+)?(?:came\s+into\s+(?:force|effect)|was\s+(?:introduced|created|"
+    r"established|launched|set\s+up)|began|started|launched|opened)\s+(?:in|on)\s+$",
+    re.I,
+))
 
 
 _YEARS_AGO = re.compile(r"\b(\w+)\s+years?\s+ago\b", re.I)
@@ -64,6 +76,9 @@ _FIRST_OF_NEW = prefilter(re.compile(
 
 
 _SINCE_LEFT = prefilter(re.compile(r"\bsince\s+(?:the\s+)?$", re.I))
+
+
+_STATUTE_LEFT = re.compile(r"\b(?:Act|Order|Regulations|Directive|Bill)(?:\s+of)?\s+$")
 
 
 _UP_FROM_LEFT = prefilter(re.compile(r"\b(?:up|down|rising|rose|fell|falling|dropped|increased|decreased)?\s*from\s+(?:the\s+)?$", re.I))
@@ -257,37 +272,42 @@ def choose_platforms(ctx: Context, sent: Sentence, u: Unit, seg: tuple[int, int]
     return ["+".join(slugs)], [chosen[0].start]
 
 
-def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, int], lseg: tuple[int, int], offence: str | None, units_after: list[Unit]) -> tuple[date | None, date | None, int | None]:
+def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, int], lseg: tuple[int, int], offence: str | None, units_after: list[Unit]) -> tuple[date | None, date | None, int | None, str]:
+    """(first day, last day, year, where the year came from: clause | sentence | table | context | none)."""
     text = ctx.text
     if idx in ctx.table_rows:
         cols, _ = ctx.table_rows[idx]
         nums = [n for n in ctx.numbers(sent) if not n.is_share]
         for col, n in zip(cols, nums, strict=False):
             if n.start == u.numbers[0].start:
-                return date(col, 1, 1), date(col, 12, 31), col
-    own = [p for p in ctx.periods if seg[0] <= p.start < seg[1] and p.kind != "date" and not ctx.search_in(BASELINE_LEFT, max(0, p.start - 25), p.start)]
-    relation = ctx.search_in(_PREV_YEAR, seg[0], seg[1]) or ctx.search_in(_UP_FROM_LEFT, max(sent.start, u.start - 20), u.start)
-    if not own and not relation and lseg[0] == clause_around(ctx, sent, u.start)[0]:
-        own = [p for p in ctx.periods if lseg[0] <= p.start < lseg[1] and p.kind != "date"]
+                return date(col, 1, 1), date(col, 12, 31), col, "table"
+    clause_start = clause_around(ctx, sent, u.start)[0]
+    own = [p for p in ctx.periods if seg[0] <= p.start < seg[1] and p.kind != "date" and not _is_baseline(ctx, p)]
+    prev_right = _previous_year_of(ctx, seg[0], seg[1])
+    # "... from the previous year, when there were 122": the earlier period, said before the figure
+    prev_left = _previous_year_before(ctx, sent, u)
+    relation = prev_right or prev_left or ctx.search_in(_UP_FROM_LEFT, max(sent.start, u.start - 20), u.start)
+    if not own and not relation and lseg[0] == clause_start:
+        own = [p for p in ctx.periods if lseg[0] <= p.start < lseg[1] and p.kind != "date" and not _is_statute_year(ctx, p)]
         own = own[-1:]
     if own:
-        return _dates_of(ctx, own[0])
+        return (*_dates_of(ctx, own[0]), "clause")
     reference_year = ctx.default_year
     main = [p for p in ctx.periods if sent.start <= p.start < seg[1] and p.kind != "date" and p.year
-            and not ctx.search_in(BASELINE_LEFT, max(0, p.start - 25), p.start)]
+            and not _is_baseline(ctx, p)]
     if main:
         reference_year = main[-1].year
     window = text[seg[0] : seg[1]] + " " + text[lseg[0] : lseg[1]]
-    if ctx.search_in(_PREV_YEAR, seg[0], seg[1]) and reference_year:
-        return None, None, reference_year - 1
+    if (prev_right or prev_left) and reference_year:
+        return None, None, reference_year - 1, "sentence" if main else "context"
     ago = _YEARS_AGO.search(window) if "ago" in window.lower() else None
     if ago and reference_year:
         n = int(ago.group(1)) if ago.group(1).isdigit() else parse_spelled(ago.group(1))
         if n:
-            return None, None, reference_year - n
-    if _LAST_YEAR.search(window):
-        year = ctx.published.year - 1 if ctx.published else ctx.default_year
-        return None, None, year
+            return None, None, reference_year - n, "clause"
+    # "last year" in the figure's own words, or once before it in a sentence naming no other period
+    if _LAST_YEAR.search(window) or (not main and ctx.search_in(_LAST_YEAR, sent.start, u.start)):
+        return (*_last_year(ctx), "clause")
     first_new = ctx.search(_FIRST_OF_NEW, sent.start, sent.end)
     if first_new and offence in ctx.gaz.offence_start:
         begin = ctx.gaz.offence_start[offence]
@@ -299,28 +319,87 @@ def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, 
         year = begin.year + (month - 1) // 12
         month = (month - 1) % 12 + 1
         last = date(year, month, calendar.monthrange(year, month)[1])
-        return begin, last, last.year
+        return begin, last, last.year, "sentence"
     # "dropped from 96 to 79": the first figure is the earlier period
     if units_after and ctx.search_in(_UP_FROM_LEFT, max(sent.start, u.start - 20), u.start) and reference_year:
         nxt = units_after[0]
         if _FROM_TO_RIGHT.fullmatch(text[u.end : nxt.start]):
-            return None, None, reference_year - 1
+            return None, None, reference_year - 1, "sentence"
     if ctx.search_in(_TO_LEFT, max(sent.start, u.start - 10), u.start) and ctx.search_in(_FROM, sent.start, u.start):
-        return None, None, ctx.default_year  # "went from 668 in 2021/22 to 765": the later figure is the current one
+        return None, None, ctx.default_year, "document"  # "went from 668 in 2021/22 to 765": the later figure is the current one
     if main:
-        return _dates_of(ctx, main[-1])
+        return (*_dates_of(ctx, main[-1]), "sentence")
     if sent.item_of is not None:
         lead = ctx.lay.sentences[sent.item_of]
         ps = [p for p in ctx.periods if lead.start <= p.start < lead.end and p.kind != "date" and p.year]
         if ps:
-            return _dates_of(ctx, ps[-1])
-    return None, None, None  # the document's reference year is filled in later
+            return (*_dates_of(ctx, ps[-1]), "context")
+    # a breakdown inherits its total's period: the nearest period of the sentences it continues
+    for s in context_sentences(ctx, idx):
+        ps = [p for p in ctx.periods if s.start <= p.start < s.end and p.kind != "date" and p.year and not _is_baseline(ctx, p)]
+        if ps:
+            return (*_dates_of(ctx, ps[-1]), "context")
+    return None, None, None, "none"  # the document's reference year is filled in later
+
+
+def _is_statute_year(ctx: Context, p: Period) -> bool:
+    """'the Sexual Offences Act 2003': the year of a law, not a reference period."""
+    return ctx.search_in(_STATUTE_LEFT, max(0, p.start - 14), p.start) is not None
+
+
+def _is_baseline(ctx: Context, p: Period) -> bool:
+    return ctx.search_in(BASELINE_LEFT, max(0, p.start - 25), p.start) is not None or _is_statute_year(ctx, p)
+
+
+def _previous_year_of(ctx: Context, start: int, end: int):
+    """'the previous year' right of a figure, unless a comparison word makes it the baseline said of the next one."""
+    m = ctx.search_in(_PREV_YEAR, start, end)
+    if m is None:
+        return None
+    at = start + m.start()
+    if _COMPARED_BEFORE.search(ctx.text[max(start, at - 30) : at]) and at - start > 12:
+        return None
+    return m
+
+
+def _previous_year_before(ctx: Context, sent: Sentence, u: Unit):
+    """'the previous year, when there were 122': said before the figure, no other number between them."""
+    start = max(sent.start, u.start - 80)
+    m = ctx.search_in(_PREV_YEAR, start, u.start)
+    if m is None or any(c.isdigit() for c in ctx.text[start + m.end() : u.start]):
+        return None
+    return m
+
+
+def _document_end(ctx: Context) -> date | None:
+    """The document's date; without one, the end of the latest reference period it names."""
+    if ctx.published:
+        return ctx.published
+    ends = [p.last for p in ctx.periods if p.last and p.kind in ("financial_year", "range", "year_to", "year") and not _is_statute_year(ctx, p)]
+    if ends:
+        return max(ends)
+    return date(ctx.default_year, 12, 31) if ctx.default_year else None
+
+
+def _last_year(ctx: Context) -> tuple[date | None, date | None, int | None]:
+    """'last year': the latest reference period named that ended in the year before publication
+    (a financial year ending in March of the publication year included), else the calendar year before."""
+    if not ctx.published:
+        return None, None, ctx.default_year
+    pub = ctx.published
+    recent = [p for p in ctx.periods if p.last and p.first and p.kind in ("financial_year", "year")
+              and p.last < pub and (pub - p.last).days <= 366 and (p.last - p.first).days >= 300
+              and not _is_baseline(ctx, p)]
+    if recent:
+        best = max(recent, key=lambda p: p.last)
+        return best.first, best.last, best.year
+    return date(pub.year - 1, 1, 1), date(pub.year - 1, 12, 31), pub.year - 1
 
 
 def _dates_of(ctx: Context, p: Period) -> tuple[date | None, date | None, int | None]:
     """A period's dates; "since 2017/18" runs to the document's date."""
-    if ctx.search_in(_SINCE_LEFT, max(0, p.start - 10), p.start):
-        ref = ctx.published or (date(ctx.default_year, 12, 31) if ctx.default_year else None)
+    if ctx.search_in(_SINCE_LEFT, max(0, p.start - 10), p.start) or ctx.search_in(_SINCE_START, max(0, p.start - 100), p.start):
+        ref = _document_end(ctx)
         return p.first, ref, ref.year if ref else None
     return p.first, p.last, p.year
 

@@ -41,7 +41,7 @@ _EXCEPT = prefilter(re.compile(r"\b(?:except|excluding|apart from|other than|wit
 
 
 _ANAPHOR = prefilter(re.compile(
-    r"\b(?:these|those|them|the figure|the number|the total|this total|of which)\b|^(?:that|this|it)\s+(?:was|is|represents|marks)\b",
+    r"\b(?:these|those|them|the figures?|the number|the total|this total|of which)\b|^(?:that|this|it)\s+(?:was|is|represents|marks)\b",
     re.I,
 ))
 
