@@ -29,10 +29,15 @@ def _expand(paths: Sequence[str]) -> Iterator[tuple[Path, str]]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from pipeline.config import Settings
     from pipeline.defs.run import run_pipeline
 
-    return run_pipeline(Settings.from_env(), progress=not args.quiet)
+    settings = Settings.from_env()
+    if args.allow_shrink:
+        settings = dataclasses.replace(settings, allow_shrink=True)
+    return run_pipeline(settings, progress=not args.quiet)
 
 
 PARALLEL_MIN_FILES = 64  # below this, starting worker processes costs more than it saves
@@ -70,7 +75,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
     from pipeline.extractor import prepare
 
     items = list(_expand(args.files))
-    workers = _worker_count(len(items), args.workers)
+    requested = args.workers
+    if requested is None:
+        from pipeline.config import whole_number
+
+        requested = whole_number(
+            os.environ, "PIPELINE_WORKERS", 0, minimum=0, accepts="0 (one process per core) or a whole number of processes"
+        )
+    workers = _worker_count(len(items), requested)
     prepare()  # build the gazetteers and the scanner once; forked workers inherit them
     if workers == 1:
         results: Iterable[tuple[str, str | None]] = map(_extract_file, items)
@@ -140,6 +152,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _workers_option(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected 0 (one process per core) or a whole number of processes")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipeline",
@@ -149,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="materialise every asset: ingest, extract, DuckDB, Parquet release")
     p.add_argument("--quiet", action="store_true", help="no progress display, only the summary")
+    p.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="publish even if the release drops more than PIPELINE_MAX_SHRINK (default half) of the latest release's facts",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("extract", help="print the facts of FILEs (or folders) as JSON Lines")
@@ -156,8 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-j",
         "--workers",
-        type=int,
-        default=int(os.environ.get("PIPELINE_WORKERS") or 0),
+        type=_workers_option,
+        default=None,
         metavar="N",
         help=f"processes (default: PIPELINE_WORKERS, else one per core from {PARALLEL_MIN_FILES} files on)",
     )
@@ -179,9 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from pipeline.config import ConfigError
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except ConfigError as exc:  # one line naming the variable and what it accepts
+        print(f"pipeline {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

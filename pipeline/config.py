@@ -1,4 +1,8 @@
-"""Settings: where inputs and outputs live, read once from the environment."""
+"""Settings: where inputs and outputs live, read once from the environment.
+
+Every value is checked here, before a step runs: a wrong one is a ``ConfigError`` whose message is
+one line naming the variable, its value and what it accepts (the command line prints it, exit 2).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_SHRINK = 0.5  # a release may drop at most this share of the previous release's facts
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A setting with a value the pipeline cannot use; ``str(exc)`` is one line for the user."""
 
 
 def project_root() -> Path:
@@ -22,6 +32,8 @@ class Settings:
     curated_dir: Path
     max_bytes: int = DEFAULT_MAX_BYTES
     workers: int = 0  # 0: decide from the batch size and the number of cores
+    allow_shrink: bool = False  # publish even if the release drops more than max_shrink of the facts
+    max_shrink: float = DEFAULT_MAX_SHRINK
 
     @property
     def database_path(self) -> Path:
@@ -37,14 +49,63 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """PIPELINE_RAW_DIR, PIPELINE_CURATED_DIR, PIPELINE_MAX_BYTES, PIPELINE_WORKERS override the defaults."""
+        """PIPELINE_RAW_DIR, PIPELINE_CURATED_DIR, PIPELINE_MAX_BYTES, PIPELINE_WORKERS,
+        PIPELINE_ALLOW_SHRINK and PIPELINE_MAX_SHRINK override the defaults; ConfigError if one is wrong."""
         env = os.environ if environ is None else environ
         root = project_root()
         raw = Path(env.get("PIPELINE_RAW_DIR") or root / "data" / "raw")
         curated = Path(env.get("PIPELINE_CURATED_DIR") or root / "data" / "curated")
-        try:
-            max_bytes = int(env.get("PIPELINE_MAX_BYTES") or DEFAULT_MAX_BYTES)
-            workers = int(env.get("PIPELINE_WORKERS") or 0)
-        except ValueError as exc:
-            raise ValueError(f"PIPELINE_MAX_BYTES and PIPELINE_WORKERS must be whole numbers: {exc}") from exc
-        return cls(raw_dir=raw.resolve(), curated_dir=curated.resolve(), max_bytes=max_bytes, workers=workers)
+        check_folder("PIPELINE_CURATED_DIR", curated)
+        return cls(
+            raw_dir=raw.resolve(),
+            curated_dir=curated.resolve(),
+            max_bytes=whole_number(env, "PIPELINE_MAX_BYTES", DEFAULT_MAX_BYTES, minimum=1, accepts="a whole number of bytes, 1 or more"),
+            workers=whole_number(env, "PIPELINE_WORKERS", 0, minimum=0, accepts="0 (one process per core) or a whole number of processes"),
+            allow_shrink=flag(env, "PIPELINE_ALLOW_SHRINK"),
+            max_shrink=share(env, "PIPELINE_MAX_SHRINK", DEFAULT_MAX_SHRINK),
+        )
+
+
+def whole_number(env: Mapping[str, str], name: str, default: int, *, minimum: int, accepts: str) -> int:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or number < minimum:
+        raise ConfigError(f"{name}={value!r} is not valid: expected {accepts}")
+    return number
+
+
+def flag(env: Mapping[str, str], name: str) -> bool:
+    value = (env.get(name) or "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}={env.get(name)!r} is not valid: expected 1/true/yes or 0/false/no (or unset)")
+
+
+def share(env: Mapping[str, str], name: str, default: float) -> float:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 <= number <= 1.0:  # NaN fails too
+        raise ConfigError(f"{name}={value!r} is not valid: expected a fraction from 0 to 1 (e.g. 0.5)")
+    return number
+
+
+def check_folder(name: str, path: Path) -> None:
+    """A folder the pipeline creates if missing: it, and each existing folder above it, must be a folder."""
+    probe = Path(os.path.abspath(path))
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        what = "it" if probe == Path(os.path.abspath(path)) else str(probe)
+        raise ConfigError(f"{name}={str(path)!r} is not valid: {what} is a file; expected a folder (created if missing)")

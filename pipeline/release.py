@@ -63,6 +63,33 @@ PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3
 BATCH_ROWS = 100_000  # rows read from the database at a time, and so rows per Parquet row group
 
 
+class ShrinkRefused(RuntimeError):
+    """A run would publish far fewer facts than the latest release; ``--allow-shrink`` lets it."""
+
+
+def shrink_problem(releases_dir: Path, facts: int, *, max_shrink: float) -> str | None:
+    """Why a dataset of ``facts`` facts must not replace the latest release, or None if it may.
+
+    It may not when it drops more than ``max_shrink`` (a fraction) of the latest release's facts: a
+    folder half unmounted or a limit set wrong would otherwise publish a near-empty dataset.
+    """
+    version = latest_version(Path(releases_dir)) if Path(releases_dir).is_dir() else None
+    if version is None:
+        return None
+    try:
+        previous = _rows_of(_load_json(Path(releases_dir) / version / DESCRIPTOR_FILE)).get("facts")
+    except (OSError, ValueError):
+        return None
+    if not previous or facts >= previous * (1 - max_shrink):
+        return None
+    dropped = 1 - facts / previous
+    return (
+        f"refusing to replace the dataset: this run has {facts:,} facts, the latest release {version} has "
+        f"{previous:,}; that drops {dropped:.0%}, more than PIPELINE_MAX_SHRINK={max_shrink:g}. If that is meant, "
+        "run again with --allow-shrink (or PIPELINE_ALLOW_SHRINK=1)"
+    )
+
+
 class ReleaseNotFound(FileNotFoundError):
     """There is no release where one was asked for."""
 

@@ -16,7 +16,7 @@ from pipeline.documents import IngestResult, ingest
 from pipeline.extractor.batch import extract_documents
 from pipeline.extractor import EXTRACTOR_VERSION
 from pipeline.metadata.tables import TABLES
-from pipeline.release import publish_release
+from pipeline.release import ShrinkRefused, publish_release, shrink_problem
 from pipeline.defs.resources import PipelineSettings
 
 PREVIEW_ROWS = 10
@@ -42,10 +42,20 @@ def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], li
     return "\n".join(lines)
 
 
+class EmptyRawFolder(Exception):
+    """The raw folder has no file at all: an error, not an empty dataset."""
+
+
 @dg.asset(description=TABLES["documents"].description + " Rejected inputs are listed with the reason.")
 def documents(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.Output[IngestResult]:
     s = settings.settings()
     result = ingest(s.raw_dir, max_bytes=s.max_bytes)
+    if not result.documents and not result.rejected:
+        # An unmounted share looks like an empty folder: never let it replace the dataset.
+        raise EmptyRawFolder(
+            f"the raw folder {s.raw_dir} holds no input files (an unmounted share?); "
+            "the database and the releases are left as they were"
+        )
     for warning in result.warnings:
         context.log.warning(warning)
     docs = [{"document": d.document, "media_type": d.media_type, "bytes": d.bytes, "title": d.title} for d in result.documents]
@@ -121,6 +131,8 @@ def value_counts(column: pa.ChunkedArray) -> dict[str, int]:
 @dg.asset(description="The curated DuckDB database (stats.duckdb), rebuilt and swapped in atomically.")
 def database(settings: PipelineSettings, documents: IngestResult, mentions: ARROW, facts: ARROW) -> dg.MaterializeResult:
     s = settings.settings()
+    if not s.allow_shrink and (problem := shrink_problem(s.releases_dir, facts.num_rows, max_shrink=s.max_shrink)):
+        raise ShrinkRefused(problem)  # before the database is replaced: nothing changes
     counts = load_database(
         s.database_path, documents=documents.documents, rejected=documents.rejected, mentions=mentions, facts=facts
     )

@@ -22,6 +22,7 @@ class PipelineSettings(dg.ConfigurableResource):
     curated_dir: str | None = None
     max_bytes: int | None = None
     workers: int | None = None
+    allow_shrink: bool | None = None  # publish even if far fewer facts than the latest release
     progress: bool = False  # show a progress bar while extracting (the CLI turns it on)
 
     @classmethod
@@ -31,6 +32,7 @@ class PipelineSettings(dg.ConfigurableResource):
             curated_dir=str(settings.curated_dir),
             max_bytes=settings.max_bytes,
             workers=settings.workers,
+            allow_shrink=settings.allow_shrink,
             progress=progress,
         )
 
@@ -45,4 +47,6 @@ class PipelineSettings(dg.ConfigurableResource):
             overrides["max_bytes"] = self.max_bytes
         if self.workers is not None:
             overrides["workers"] = self.workers
+        if self.allow_shrink is not None:
+            overrides["allow_shrink"] = self.allow_shrink
         return dataclasses.replace(base, **overrides)
