@@ -53,6 +53,9 @@ from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy
 _OF_OFFENCE_RIGHT = re.compile(r"^\s*\)?\s*of\s+(?:the\s+|all\s+|these\s+|those\s+)?")
 
 
+_NEW_PHRASE = re.compile(r",\s+(?:with|while|and)\s")
+
+
 _CAPTION = re.compile(r"\s*(?:picture|photograph|photo|image|credit)\s*:", re.I)
 
 
@@ -115,8 +118,13 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None, *, audit: 
             if u.count is not None:
                 measure, reason = count_measure(ctx, u, sent, units, k)
             if reason is None and u.share is not None:
-                reason = share_problem(ctx, u, sent, clause)
-            elif reason is None and ctx.search(AGE_SEX, clause[0], clause[1]):
+                # the next figure's words are its own, unless it restates this one ("three quarters ..., 29,100 or 78%, ...")
+                nxt = units[k + 1] if k + 1 < len(units) else None
+                restated = nxt is not None and nxt.share is not None and abs(nxt.share - u.share) <= 0.06
+                age_end = clause[1] if restated else seg[1]
+                joined = _NEW_PHRASE.search(text, u.end, age_end)  # ", with children under 10 seen on ...": said of what follows
+                reason = share_problem(ctx, u, sent, clause, joined.start() if joined else age_end)
+            elif reason is None and ctx.search(AGE_SEX, clause[0], max(seg[1], min(clause[1], u.end + 40))):
                 reason = "count of victims by age or sex (out of scope)"
             if reason is None and not is_on_topic(ctx, sent, idx):
                 reason = "not about child sexual abuse"

@@ -17,7 +17,7 @@ _COUNT_SHARE_BETWEEN = re.compile(
 )
 
 
-_SHARE_COUNT_BETWEEN = re.compile(r"^\s*\)?\s*(?:of\s+(?:\w+\s+){0,2})?[–—-]\s*$", re.I)
+_SHARE_COUNT_BETWEEN = re.compile(r"^\s*\)?\s*(?:of\s+(?:\w+\s+){0,2})?[–—-]\s*$|^\s*\(\s*$", re.I)
 
 
 _SHARE_BASE_BETWEEN = re.compile(r"^\s*\)?\s*of\s+(?:the\s+|all\s+)?$", re.I)

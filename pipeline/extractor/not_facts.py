@@ -30,7 +30,7 @@ _CHANGE_LEFT = prefilter(re.compile(
 
 _CHANGE_RIGHT = re.compile(
     r"^\s*(?:\)\s*)?(?:year[\s-]on[\s-]year\s+)?(?:increase|increases|rise|rises|jump|surge|spike|drop|decrease|decline|fall|"
-    r"reduction|growth|hike|more|fewer|less|higher|lower|up|down|uplift|change)\b",
+    r"reduction|growth|hike|more|fewer|less|higher|lower|greater|bigger|smaller|above|below|up|down|uplift|change)\b",
     re.I,
 )
 
@@ -81,10 +81,16 @@ _SURVEY_RIGHT = re.compile(
 )
 
 
-AGE_SEX = prefilter(re.compile(r"\b(?:girls?|boys?|female|male|gender|aged|ages)\b", re.I))
+AGE_SEX = prefilter(re.compile(r"\b(?:girls?|boys?|female|male|gender|aged|ages|years of age|pre-?pubescent|under the age of)\b", re.I))
 
 
 _TRUNCATED_LEFT = re.compile(r"\b(?:from|of|to|by|in|at|for|and|the|a|an|with|than|about|over|was|were|is)\s+$", re.I)
+
+
+_BARE_ORDINAL = re.compile(r"(?:third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|quarter)s?", re.I)
+
+
+_PHONE_LEFT = re.compile(r"(?:\+\d{1,3}[\s-]?|(?<![\d,.])0\d{2,4}[\s-])(?:\d{2,4}[\s-])*$")
 
 
 _TIME_RIGHT = re.compile(r"^\s?(?::\d|(?:am|pm|a\.m\.|p\.m\.)\b)", re.I)
@@ -175,6 +181,8 @@ def not_a_fact(ctx: Context, u: Unit, sent: Sentence, next_start: int) -> str | 
         return "money"
     if not first.spelled and first.surface[:1] == "0" and len(_NOT_DIGIT.sub("", first.surface)) >= 3 and "." not in first.surface:
         return "phone number or code"
+    if not first.spelled and _PHONE_LEFT.search(text[max(sent.start, first.start - 20) : first.start]):
+        return "phone number or code"  # the later groups of "0808 1000 900"
     if right[:1].isalpha() or _CODE_LEFT.search(left_num[-3:]):
         return "code or reference"
     if ctx.search_in(_REFERENCE_LEFT, num_at, first.start):
@@ -206,10 +214,13 @@ def not_a_fact(ctx: Context, u: Unit, sent: Sentence, next_start: int) -> str | 
     return None
 
 
-def share_problem(ctx: Context, u: Unit, sent: Sentence, clause: tuple[int, int]) -> str | None:
+def share_problem(ctx: Context, u: Unit, sent: Sentence, clause: tuple[int, int], end: int | None = None) -> str | None:
+    """Why this share is no fact, or None; ``end``: where the next figure's words begin (default: the sentence end)."""
     text = ctx.text
     first, last = u.numbers[0], u.numbers[-1]
     right = text[last.end : min(sent.end, last.end + 80)]
+    if first.form == "fraction" and _BARE_ORDINAL.fullmatch(first.surface):
+        return "ordinal word, not a share"  # "its fifth annual report": a fraction needs "a", "one", "two", ...
     if first.form == "fraction" and (
         ctx.search_in(_ORDINAL_LEFT, max(sent.start, first.span_start - 30), first.span_start) or _UNIT_RIGHT.match(right)
     ):
@@ -227,7 +238,7 @@ def share_problem(ctx: Context, u: Unit, sent: Sentence, clause: tuple[int, int]
         cls, word = noun_after(text, last.end + of_phrase.end() - 1, sent.end)
         if cls == "people":
             return f"share of {word} (out of scope)"
-    if ctx.search(AGE_SEX, sent.start, sent.end):
+    if ctx.search(AGE_SEX, sent.start, sent.end if end is None else end):
         return "share of victims by age or sex (out of scope)"
     return None
 
