@@ -37,7 +37,7 @@ ONLINE = prefilter(re.compile(
 _EACH = prefilter(re.compile(r"\b(?:each|both|respectively)\b", re.I))
 
 
-_RIGHT_PREP = prefilter(re.compile(r"\b(?:on|via|through|over|using|from|to|involving|involved|mentioned|mentioning|named|citing)\s+(?:the\s+)?(?:\w+\s+){0,2}$", re.I))
+_RIGHT_PREP = prefilter(re.compile(r"\b(?:on|via|through|over|using|from|to|involving|involved|mentioned|mentioning|named|citing|(?:recorded|committed|carried out|reported|linked|offences|crimes|cases|instances|incidents|reports) with)\s+(?:the\s+)?(?:\w+\s+){0,2}$", re.I))
 
 
 _OR_OTHER = re.compile(r"^\s+or\s+other\s+$", re.I)
@@ -241,6 +241,23 @@ def choose_source(ctx: Context, sent: Sentence, idx: int, u: Unit) -> str | None
     return ctx.default_source
 
 
+def _antecedent(ctx: Context, groups: list[list[Hit]], chosen: list[Hit]) -> list[Hit]:
+    """'Snapchat was the app most used, with the messaging app present in 48%': a category named with 'the'
+    after a platform of that kind is that platform."""
+    tax = ctx.tax
+    if len(chosen) != 1 or tax.platforms.get(chosen[0].slug, {}).get("kind") != "category":
+        return chosen
+    if not _DEFINITE_LEFT.search(ctx.text[max(0, chosen[0].start - 5) : chosen[0].start]):
+        return chosen
+    earlier = [g for g in groups if g[-1].end <= chosen[0].start and g is not chosen]
+    if earlier and len(earlier[-1]) == 1 and tax.platforms.get(earlier[-1][0].slug, {}).get("kind") not in ("category", "group"):
+        return earlier[-1]
+    return chosen
+
+
+_DEFINITE_LEFT = re.compile(r"\b(?:the|this|that)\s+$", re.I)
+
+
 def choose_platforms(ctx: Context, sent: Sentence, u: Unit, seg: tuple[int, int]) -> tuple[list[str], list[int]]:
     """(platform slugs, where each was named); ([], []) when none is named. 'Each' gives one slug per platform."""
     text = ctx.text
@@ -258,6 +275,7 @@ def choose_platforms(ctx: Context, sent: Sentence, u: Unit, seg: tuple[int, int]
             chosen = left[-1]
     if chosen is None:
         return [], []
+    chosen = _antecedent(ctx, groups, chosen)
     slugs = _platform_of_group(chosen, text, ctx.tax)
     each = (
         len(slugs) > 1

@@ -183,6 +183,9 @@ def group_names(hits: list[Hit], text: str) -> list[list[Hit]]:
         if groups:
             between = text[groups[-1][-1].end : h.start]
             owner_group = load_taxonomy().platforms.get(groups[-1][-1].slug, {}).get("kind") == "group"
+            # "Facebook-owned apps (Facebook, Instagram) and Snapchat": the bracket closes the owner's members
+            if between.startswith(")") and any(load_taxonomy().platforms.get(g.slug, {}).get("kind") == "group" for g in groups[-1]):
+                between = between[1:]
             if _LIST_JOINER.fullmatch(between) or _LIST_INCLUDING.fullmatch(between) or (owner_group and _OWNER_MEMBERS.fullmatch(between)):
                 groups[-1].append(h)
                 continue
