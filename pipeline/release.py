@@ -372,12 +372,50 @@ def _descriptor(resources: list[_Resource], tables: _Tables, extractor_version: 
     }
 
 
+_AFTER_HASH = ("version", "created", "content_sha256", "git_commit")  # descriptor keys not hashed
+_RESOURCE_AFTER_HASH = ("bytes", "hash", "rows")
+
+
+def _content_descriptor(descriptor: dict[str, Any]) -> dict[str, Any]:
+    """The part of a datapackage.json the content hash covers (what _descriptor built)."""
+    part = {k: v for k, v in descriptor.items() if k not in _AFTER_HASH}
+    part["resources"] = [
+        {k: v for k, v in r.items() if k not in _RESOURCE_AFTER_HASH} for r in descriptor.get("resources", [])
+    ]
+    return part
+
+
 def _content_hash(descriptor: dict[str, Any], csv_digests: dict[str, str]) -> str:
     """sha256 over the descriptor and the sorted rows of every table: no timestamps, no file layout."""
     h = hashlib.sha256(json.dumps(descriptor, sort_keys=True, ensure_ascii=False).encode())
     for name in sorted(csv_digests):
         h.update(f"\n{name}\n{csv_digests[name]}".encode())
     return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- spreadsheet safety
+
+# A cell a spreadsheet would run as a formula (OWASP, "CSV Injection"): = + - @, tab and carriage return.
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def csv_safe(table: pa.Table) -> pa.Table:
+    """The table for a CSV file: each text cell that starts like a formula gets a leading apostrophe.
+
+    OWASP's advice: Excel, LibreOffice and Google Sheets show such a cell as text, without the
+    apostrophe, instead of running ``=HYPERLINK(...)`` or ``+cmd|' /C calc'!A0``. Only string columns
+    change (a count or a share is never text); the Parquet files hold every value as it is.
+    """
+    import pyarrow.compute as pc
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            column = table.column(i)
+            risky = pc.fill_null(pc.match_substring_regex(column, _FORMULA_START), False)
+            if pc.any(risky).as_py():
+                fixed = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+                table = table.set_column(i, field, fixed.cast(field.type))
+    return table
 
 
 def _write_release(
@@ -398,7 +436,7 @@ def _write_release(
         if r.is_csv:
             table = tables[r.table].select(r.columns())  # a pinned table (facts)
             with _open_synced(path) as fh:
-                pa_csv.write_csv(table, fh)  # the bytes the content hash was taken of (as the table's Parquet resource)
+                pa_csv.write_csv(csv_safe(table), fh)
             rows = table.num_rows
         else:
             metadata = {
@@ -423,6 +461,8 @@ def _write_release(
         **({"git_commit": commit} if (commit := _git_commit()) else {}),
         "resources": descriptor["resources"],
     }
+    # verify recomputes the content hash from the descriptor minus these keys: they must be all that was added
+    assert _content_descriptor(full) == _content_descriptor(descriptor), "a key added after hashing is not in _AFTER_HASH"
     _write_bytes(folder / DESCRIPTOR_FILE, (json.dumps(full, indent=2, ensure_ascii=False) + "\n").encode())
     _write_bytes(folder / CHANGES_FILE, changes.encode())
     sums = "".join(f"{digests.get(p.name) or _sha256_file(p)}  {p.name}\n" for p in sorted(folder.iterdir()))
@@ -680,6 +720,38 @@ def _check_release(folder: Path, version: str) -> list[str]:
     problems += _check_descriptor_with_frictionless(descriptor)
     with duckdb.connect() as con:
         problems += _check_resources(con, folder, version, descriptor, digests)
+    if not problems:
+        problems += _check_content_hash(folder, version, descriptor)
+    return problems
+
+
+def _check_content_hash(folder: Path, version: str, descriptor: dict[str, Any]) -> list[str]:
+    """The version names the content: recompute the hash from the rows themselves, not from the file hashes.
+
+    File checksums only prove the files are the ones datapackage.json lists; someone who edits a
+    table and rewrites every checksum passes them. The content hash is taken again here exactly as
+    publishing takes it (the descriptor's content part and every table's rows as CSV), and must equal
+    ``content_sha256``, whose first digits must be the version's.
+    """
+    stated = descriptor.get("content_sha256")
+    if not isinstance(stated, str) or len(stated) != 64:
+        return [f"{DESCRIPTOR_FILE}: no content_sha256"]
+    problems = []
+    if version.rpartition("-")[2] != stated[:_HASH_DIGITS]:
+        problems.append(f"{DESCRIPTOR_FILE}: content_sha256 {stated[:_HASH_DIGITS]}... does not match the version {version}")
+    digests = {}
+    for entry in descriptor.get("resources", []):
+        if entry.get("format") == "csv":
+            continue
+        parquet = pq.ParquetFile(folder / str(entry["path"]))
+        batches = parquet.iter_batches(batch_size=BATCH_ROWS)
+        digests[entry["name"]], _ = _csv_sha256(parquet.schema_arrow.with_metadata(None), batches)
+    actual = _content_hash(_content_descriptor(descriptor), digests)
+    if actual != stated:
+        problems.append(
+            f"content: the rows and datapackage.json hash to {actual[:12]}..., not to content_sha256 {stated[:12]}... "
+            f"of version {version}: the release was changed after it was published"
+        )
     return problems
 
 
@@ -762,6 +834,8 @@ def _check_table(con: duckdb.DuckDBPyConnection, path: Path, entry: dict[str, An
         table = pa_csv.read_csv(path, convert_options=options)
         if table.column_names != expected.names:
             problems.append(f"{path.name}: columns {table.column_names} but datapackage.json lists {expected.names}")
+        if csv_safe(table) is not table:  # a cell a spreadsheet would run
+            problems.append(f"{path.name}: a text cell starts with = + - @, tab or carriage return (a formula)")
         actual_rows = table.num_rows
     else:
         parquet = pq.ParquetFile(path)
