@@ -19,8 +19,8 @@
     batch.py       many documents: the cache and the worker pool (imports pyarrow: not imported here)
 """
 
-from pipeline.extractor.audit import Span, explain, span_errors
-from pipeline.extractor.document import extract_document, prepare
+from pipeline.extractor.audit import Span, span_errors
+from pipeline.extractor.document import explain, extract_document, prepare
 from pipeline.extractor.records import EXTRACTOR_VERSION, Extraction, Fact, Mention, make_fact_id
 
 __all__ = [

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections import Counter
 from datetime import date
 
 from pipeline.extractor.context import (
     BASELINE_LEFT,
+    REGION_RANK,
     Context,
     clause_around,
     context_sentences,
@@ -22,7 +24,8 @@ from pipeline.extractor.gazetteer import Hit
 from pipeline.extractor.layout import Sentence
 from pipeline.extractor.numbers import parse_spelled
 from pipeline.extractor.periods import Period
-from pipeline.extractor.scan import SPACES, prefilter
+from pipeline.extractor.merge import Candidate
+from pipeline.extractor.scan import SPACES, matches_at, prefilter
 from pipeline.metadata.taxonomy import Taxonomy
 
 # Online cues are searched in a copy of a clause with some names blanked out, at the candidate places
@@ -442,3 +445,63 @@ def quote_span(ctx: Context, sent: Sentence, u: Unit, lseg_start: int, seg_end: 
         end -= 1
     return start, end
 
+
+
+def is_online(ctx: Context, sent: Sentence, u: Unit, clause: tuple[int, int]) -> bool:
+    """An online cue in the figure's clause ("online", "internet", "apps"), not negated ("not online"),
+    with platform names and relative clauses blanked out (they say where, not whether)."""
+    offsets = ctx.scanned.starts_in(ONLINE, clause[0], clause[1])
+    if offsets is not None and not offsets:
+        return False  # no online cue can start in the clause: no need to blank names out of it
+    text = ctx.text
+    rel = relative_spans(ctx, sent, u.number_start)
+    named = rel + [(h.start, h.end) for h in hits_in(ctx.platforms, clause[0], clause[1])]
+    chars = list(text[clause[0] : clause[1]])
+    for a, b in named:
+        lo, hi = max(a, clause[0]) - clause[0], min(b, clause[1]) - clause[0]
+        if lo < hi:
+            chars[lo:hi] = " " * (hi - lo)
+    clause_text = "".join(chars)
+    cues = ONLINE.finditer(clause_text) if offsets is None else matches_at(ONLINE, clause_text, [p - clause[0] for p in offsets])
+    return any(not NEGATED_LEFT.search(clause_text[max(0, m.start() - 12) : m.start()]) for m in cues)
+
+
+def offence_variant(ctx: Context, sent: Sentence, clause: tuple[int, int], offence: str | None, online: bool, platforms: list[str]) -> str | None:
+    """The offence as the figure's context narrows it: online, or against children."""
+    if offence in ONLINE_VARIANT and (online or any(p not in ("all_platforms",) for p in platforms)):
+        matched = [h for h in hits_in(ctx.offences, sent.start, sent.end) if h.slug == offence]
+        if matched and "exploitation" in matched[0].text.lower():
+            offence = "online_child_sexual_exploitation"
+        else:
+            offence = ONLINE_VARIANT[offence]
+    if offence == "sexual_crimes" and ctx.search_in(CHILDREN, clause[0], clause[1]):
+        offence = "online_child_sexual_offences" if online else "child_sexual_offences"
+    return offence
+
+
+def widen_default_regions(ctx: Context, candidates: list[Candidate]) -> None:
+    """The document's scope is the widest region its own figures name: figures with the default get it."""
+    explicit = [c.region for c in candidates if c.region_how in ("sentence", "national") and c.region]
+    if not explicit:
+        return
+    regions = ctx.tax.regions
+    scope = min(explicit, key=lambda r: (REGION_RANK.get(regions[r].get("kind", ""), 9), -explicit.count(r)))
+    for c in candidates:
+        if c.region_how == "default":
+            c.region = scope
+
+
+def fill_years(ctx: Context, candidates: list[Candidate]) -> None:
+    """A figure with no period of its own dates from the document's date, else its most common period;
+    a figure from before its offence existed counts the offence's predecessor."""
+    if ctx.default_year:
+        fill_year: int | None = ctx.default_year
+    else:
+        years = [c.period[2] for c in candidates if c.period[2]]
+        fill_year = Counter(years).most_common(1)[0][0] if years else None
+    for c in candidates:
+        if c.period[2] is None:
+            c.period = (None, None, fill_year)
+        start = ctx.gaz.offence_start.get(c.offence or "")
+        if start and c.period[2] and c.period[2] < start.year and c.offence in FALLBACK_BEFORE_START:
+            c.offence = FALLBACK_BEFORE_START[c.offence]

@@ -10,6 +10,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
+from pipeline.extractor.reasons import Reason
 from pipeline.extractor.scan import SCANNER, ScannedText, prefilter
 
 # A line that opens the reader-comments section: everything after it is not the article.
@@ -127,7 +128,7 @@ def layout(text: str, scanned: ScannedText | None = None) -> Layout:
                 comments_from = a
                 break
     if comments_from < len(text):
-        furniture.append((comments_from, len(text), "reader comments"))
+        furniture.append((comments_from, len(text), Reason.READER_COMMENTS))
 
     sentences: list[Sentence] = []
     lead_in: int | None = None
@@ -140,17 +141,17 @@ def layout(text: str, scanned: ScannedText | None = None) -> Layout:
         if not stripped:
             continue
         if _FURNITURE_LINE.match(line) or scanned.search_slice(_LICENCE_LINE_END, a, b):
-            furniture.append((a, b, "page furniture"))
+            furniture.append((a, b, Reason.PAGE_FURNITURE))
             continue
         header = _DATE_HEADER.match(line)
         if header:  # " date 2024-08-14 Story text...": the date label is metadata, the rest is the article
-            furniture.append((a, a + header.end(), "date header"))
+            furniture.append((a, a + header.end(), Reason.DATE_HEADER))
             a += header.end()
             line = text[a:b]
             stripped = line.strip()
         more = scanned.search_slice(_READ_MORE, a, b)
         if more:
-            furniture.append((a + more.start(), b, "link to another story"))
+            furniture.append((a + more.start(), b, Reason.LINK))
         bullet = bool(_BULLET.match(line))
         short = len(stripped) <= 220
         is_item = bullet or (lead_in is not None and items_left > 0 and short)

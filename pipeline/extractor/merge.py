@@ -8,6 +8,7 @@ from datetime import date
 
 from pipeline.extractor.context import Context
 from pipeline.extractor.figures import Unit
+from pipeline.extractor.reasons import Reason
 from pipeline.extractor.records import Fact, make_fact_id
 from pipeline.metadata.taxonomy import Taxonomy
 
@@ -76,7 +77,7 @@ def merge_candidates(ctx: Context, candidates: list[Candidate]) -> tuple[list[Fa
             if dup:
                 break
         if dup:
-            merged[(c.unit.start, c.unit.end)] = f"repeat of the figure at {dup.unit.start}-{dup.unit.end}"
+            merged[(c.unit.start, c.unit.end)] = Reason.REPEAT_OF.format(start=dup.unit.start, end=dup.unit.end)
             if c.confidence > dup.confidence and c.unit.share == dup.unit.share and c.unit.count == dup.unit.count:
                 kept[kept.index(dup)] = replace(c, quote_start=dup.quote_start, quote_end=dup.quote_end, unit=dup.unit)
             continue
