@@ -60,5 +60,5 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf .dagster .pytest_cache data/curated/stats.duckdb data/curated/cache
+	rm -rf .dagster .pytest_cache data/curated/stats.duckdb data/curated/cache data/curated/ingest
 	@echo "releases under data/curated/releases are kept"

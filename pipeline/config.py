@@ -47,6 +47,11 @@ class Settings:
     def cache_dir(self) -> Path:
         return self.curated_dir / "cache"
 
+    @property
+    def ingest_dir(self) -> Path:
+        """The ingest manifests (pipeline/manifest.py)."""
+        return self.curated_dir / "ingest"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """PIPELINE_RAW_DIR, PIPELINE_CURATED_DIR, PIPELINE_MAX_BYTES, PIPELINE_WORKERS,

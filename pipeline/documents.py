@@ -32,7 +32,7 @@ import os
 import re
 import stat
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -871,6 +871,27 @@ def _docx_text(raw: bytes) -> tuple[str, _Meta]:
 class _Entry:
     document: str  # relative path, '/' separated
     parts: tuple[str, ...]  # the names from the raw folder down, the file's last
+    size: int = -1  # from the walk's lstat: with mtime_ns, what decides whether a file changed
+    mtime_ns: int = 0
+
+
+@dataclass(frozen=True)
+class Known:
+    """What an earlier ingest learnt, so that unchanged files are not read again (see ``ingest_stream``)."""
+
+    files: Mapping[str, tuple[int, int, str]]  # path -> (size, mtime_ns, sha256) of files whose stat can be trusted
+    outcomes: Mapping[str, str | None]  # sha256 -> None (it became a document) or the reason it was rejected
+
+
+@dataclass
+class IngestSummary:
+    """What ``ingest_stream`` returns; the documents themselves went to its callbacks."""
+
+    rejected: list[Rejected] = field(default_factory=list)
+    rejected_mtime_ns: dict[str, int] = field(default_factory=dict)  # path -> mtime_ns, for the stat cache
+    warnings: list[str] = field(default_factory=list)
+    files_read: int = 0  # files whose content was read (hashed, sniffed)
+    files_reused: int = 0  # files not opened: size and mtime equal to the earlier ingest's
 
 
 MAX_DEPTH = 64  # folders nested deeper are one rejected row each, not walked (bounds open handles)
@@ -891,65 +912,139 @@ def ingest(raw_dir: Path, *, max_bytes: int, workers: int = 0) -> IngestResult:
     worker processes; 0 (the default) uses a process per core once PARALLEL_MIN_JOBS such files are
     waiting, so a folder of plain text never starts a pool. Reading, hashing, duplicate detection and
     plain text always happen here, in order.
+
+    This holds every document in memory; ``ingest_stream`` hands them on one at a time instead.
+    """
+    raw_dir = Path(raw_dir)
+    documents: list[Document] = []
+    notes: list[str] = []
+
+    def keep(doc: Document, doc_notes: list[str], _mtime_ns: int) -> None:
+        documents.append(doc)
+        notes.extend(doc_notes)
+
+    summary = ingest_stream(raw_dir, max_bytes=max_bytes, workers=workers, on_document=keep)
+    rows, warnings = load_sources(raw_dir, max_bytes)
+    result = IngestResult(rejected=summary.rejected, warnings=[*summary.warnings, *notes, *warnings])
+    result.documents = sorted((apply_sources(d, rows) for d in documents), key=lambda d: d.document)
+    result.warnings += missing_sources_warnings(rows, [d.document for d in result.documents] + [r.document for r in result.rejected])
+    return result
+
+
+def ingest_stream(
+    raw_dir: Path,
+    *,
+    max_bytes: int,
+    workers: int = 0,
+    known: Known | None = None,
+    on_document: Callable[[Document, list[str], int], None],
+    on_reused: Callable[[str, str, int], None] | None = None,
+) -> IngestSummary:
+    """Walk raw_dir like ``ingest``, handing each document to ``on_document(doc, notes, mtime_ns)`` as it
+    is read (sources.csv not applied), so that no more than a window of documents is held at once.
+
+    With ``known`` (from the previous ingest), a file whose size and mtime equal those recorded is not
+    opened: its sha256 comes from ``known.files``. Content whose outcome is in ``known.outcomes`` is
+    not parsed again: a document is handed to ``on_reused(path, sha256, mtime_ns)`` instead (the caller
+    has its row), a rejection gets the same reason. The sha256 stays the key: duplicates are found as
+    before. ``files_read`` and ``files_reused`` of the summary count the two kinds of file.
     """
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise FileNotFoundError(f"raw folder not found: {raw_dir}")
-    result = IngestResult()
-    outcome: dict[str, Document | Rejected] = {}  # sha256 -> what its first path became
-    copies: dict[str, list[tuple[str, int]]] = {}  # sha256 -> later paths with the same content
-    with _RawTree(raw_dir) as tree, _Finisher(workers) as finisher:
-        entries = list(_walk(tree.fd, (), result.rejected))
+    if known is not None and on_reused is None:
+        raise ValueError("ingest_stream: `known` needs `on_reused`")
+    summary = IngestSummary()
+    first: dict[str, str | Rejected] = {}  # sha256 -> its first path (a document) or what it became
+    copies: dict[str, list[_Entry]] = {}  # sha256 -> later paths with the same content
+    mtimes: dict[str, int] = {}  # sha256 -> mtime of the first path, while its job is pending
+
+    def rejected(entry: _Entry, reason: str, sha: str | None, size: int | None, duplicate_of: str | None = None) -> None:
+        summary.rejected.append(Rejected(entry.document, reason, sha, size, duplicate_of))
+        summary.rejected_mtime_ns[entry.document] = entry.mtime_ns
+
+    def finished(job: _Job, doc: Document | None, notes: list[str], reason: str | None) -> None:
+        mtime = mtimes.pop(job.sha256)
+        if doc is None:
+            first[job.sha256] = Rejected(job.document, reason or "", job.sha256, job.bytes)
+        else:
+            on_document(doc, notes, mtime)
+
+    with _RawTree(raw_dir) as tree, _Finisher(workers, on_done=finished) as finisher:
+        entries = list(_walk(tree.fd, (), summary.rejected))
         entries.sort(key=lambda e: e.document)
-        _name_rejected(result.rejected, entries)
+        _name_rejected(summary.rejected, entries)
         for entry in entries:
-            try:
-                raw = tree.read(entry.parts, max_bytes)
-            except DocumentError as exc:
-                result.rejected.append(Rejected(entry.document, str(exc), bytes=exc.bytes))
-                continue
-            sha = hashlib.sha256(raw).hexdigest() if raw else ""
+            hit = known.files.get(entry.document) if known is not None else None
+            raw: bytes | None = None
+            if hit is not None and hit[0] == entry.size and hit[1] == entry.mtime_ns:
+                sha, size = hit[2], entry.size
+                summary.files_reused += 1
+            else:
+                try:
+                    raw = tree.read(entry.parts, max_bytes)
+                except DocumentError as exc:
+                    rejected(entry, str(exc), None, exc.bytes)
+                    continue
+                summary.files_read += 1
+                sha, size = (hashlib.sha256(raw).hexdigest() if raw else ""), len(raw)
             if sha in copies:
-                copies[sha].append((entry.document, len(raw)))
+                copies[sha].append(replace(entry, size=size))
                 continue
             copies[sha] = []
+            if known is not None and sha in known.outcomes:
+                reason = known.outcomes[sha]
+                if reason is None:
+                    first[sha] = entry.document
+                    assert on_reused is not None
+                    on_reused(entry.document, sha, entry.mtime_ns)
+                else:
+                    first[sha] = Rejected(entry.document, reason, sha or None, size)
+                continue
+            if raw is None:  # a known file whose content has no known outcome: read it after all
+                summary.files_reused -= 1
+                summary.files_read += 1
+                try:
+                    raw = tree.read(entry.parts, max_bytes)
+                except DocumentError as exc:
+                    rejected(entry, str(exc), None, exc.bytes)
+                    continue
+                sha = hashlib.sha256(raw).hexdigest() if raw else ""
             try:
                 prepared = _prepare(raw, entry.document)
             except DocumentError as exc:
-                outcome[sha] = Rejected(entry.document, str(exc), sha or None, len(raw))
+                first[sha] = Rejected(entry.document, str(exc), sha or None, len(raw))
                 continue
+            first[sha] = entry.document
             if isinstance(prepared, Document):
-                outcome[sha] = prepared
+                on_document(prepared, [], entry.mtime_ns)
             else:
+                mtimes[sha] = entry.mtime_ns
                 finisher.submit(prepared)
-        for job, doc, notes, reason in finisher.results():
-            outcome[job.sha256] = doc if doc is not None else Rejected(job.document, reason or "", job.sha256, job.bytes)
-            result.warnings.extend(notes)
-        manifest = _read_manifest_at(tree, max_bytes)
-    for sha, first in outcome.items():
-        if isinstance(first, Document):
-            result.documents.append(first)
-            result.rejected.extend(
-                Rejected(name, f"duplicate of {first.document}", sha, size, duplicate_of=first.document)
-                for name, size in copies[sha]
-            )
+        finisher.results()
+    mtime_of = {e.document: e.mtime_ns for e in entries}
+    for sha, outcome in first.items():
+        if isinstance(outcome, str):
+            for e in copies[sha]:
+                rejected(e, f"duplicate of {outcome}", sha, e.size, duplicate_of=outcome)
         else:  # same content, same reason; there is no kept document to point to
-            result.rejected.append(first)
-            result.rejected.extend(replace(first, document=name, bytes=size) for name, size in copies[sha])
-    _apply_manifest(manifest, result)
-    result.documents.sort(key=lambda d: d.document)
-    result.rejected.sort(key=lambda r: r.document)
-    return result
+            summary.rejected.append(outcome)
+            summary.rejected_mtime_ns[outcome.document] = mtime_of[outcome.document]
+            for e in copies[sha]:
+                summary.rejected.append(replace(outcome, document=e.document, bytes=e.size))
+                summary.rejected_mtime_ns[e.document] = e.mtime_ns
+    summary.rejected.sort(key=lambda r: r.document)
+    return summary
 
 
 class _Finisher:
     """Runs _finish on jobs, here or in a process pool, holding a bounded window of jobs in memory."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, on_done: Callable[[_Job, Document | None, list[str], str | None], None]) -> None:
         self.workers = workers
         self.pending: list[_Job] = []
         self.pending_bytes = 0
-        self.done: list[tuple[_Job, Document | None, list[str], str | None]] = []
+        self.on_done = on_done  # called with each finished job, in submission order
         self.pool = None
 
     def __enter__(self) -> _Finisher:
@@ -965,9 +1060,9 @@ class _Finisher:
         if len(self.pending) >= _WINDOW_JOBS or self.pending_bytes >= _WINDOW_BYTES:
             self._flush()
 
-    def results(self) -> list[tuple[_Job, Document | None, list[str], str | None]]:
+    def results(self) -> None:
+        """Finish every pending job."""
         self._flush()
-        return self.done
 
     @staticmethod
     def _cores() -> int:
@@ -985,7 +1080,8 @@ class _Finisher:
         outputs = self._in_pool(jobs) if self._parallel(len(jobs)) else None
         if outputs is None:
             outputs = [_finish_in_worker(job) for job in jobs]
-        self.done.extend((job, *out) for job, out in zip(jobs, outputs))
+        for job, out in zip(jobs, outputs):
+            self.on_done(job, *out)
 
     def _in_pool(self, jobs: list[_Job]) -> list[tuple[Document | None, list[str], str | None]] | None:
         from concurrent.futures import ProcessPoolExecutor
@@ -1031,7 +1127,7 @@ def _walk(
         rel = prefix + entry.name
         try:
             if not parts and entry.name == MANIFEST:
-                continue  # not an input, whatever it is; _apply_manifest reads (or refuses) it
+                continue  # not an input, whatever it is; load_sources reads (or refuses) it
             if entry.is_symlink():
                 rejected.append(Rejected(rel, SYMLINK_REASON))
             elif entry.is_dir(follow_symlinks=False):
@@ -1056,7 +1152,8 @@ def _walk(
                 elif entry.name.startswith("."):
                     rejected.append(Rejected(rel, HIDDEN_FILE_REASON))
                 else:
-                    yield _Entry(rel, (*parts, entry.name))
+                    st = entry.stat(follow_symlinks=False)
+                    yield _Entry(rel, (*parts, entry.name), st.st_size, st.st_mtime_ns)
             else:
                 rejected.append(Rejected(rel, _special_file_reason(entry.stat(follow_symlinks=False).st_mode)))
         except OSError as exc:
@@ -1241,25 +1338,29 @@ def _read_manifest_at(tree: _RawTree, max_bytes: int) -> tuple[dict[str, Manifes
         return {}, [f"{MANIFEST} ignored: {exc}"]
 
 
-def _apply_manifest(manifest: tuple[dict[str, ManifestRow], list[str]], result: IngestResult) -> None:
-    rows, warnings = manifest
-    result.warnings.extend(warnings)
-    if not rows:
-        return
-    known = {_manifest_key(d.document) for d in result.documents} | {_manifest_key(r.document) for r in result.rejected}
-    for key, row in rows.items():
-        if key not in known:
-            result.warnings.append(f"{MANIFEST} names missing file {row.file}")
-    def fill(doc: Document) -> Document:
-        row = rows.get(_manifest_key(doc.document))
-        if row is None:
-            return doc
-        return replace(
-            doc,
-            url=row.url or doc.url,
-            outlet=row.outlet or doc.outlet,
-            title=row.title or doc.title,
-            published=row.published or doc.published,
-        )
+def load_sources(raw_dir: Path, max_bytes: int) -> tuple[dict[str, ManifestRow], list[str]]:
+    """The rows of raw_dir/sources.csv (none if it is missing) and the warnings reading it gave."""
+    with _RawTree(Path(raw_dir)) as tree:
+        return _read_manifest_at(tree, max_bytes)
 
-    result.documents[:] = [fill(d) for d in result.documents]
+
+def missing_sources_warnings(rows: Mapping[str, ManifestRow], paths: Iterable[str]) -> list[str]:
+    """A warning for each row of sources.csv naming a file that is not under the raw folder."""
+    if not rows:
+        return []
+    known = {_manifest_key(p) for p in paths}
+    return [f"{MANIFEST} names missing file {row.file}" for key, row in rows.items() if key not in known]
+
+
+def apply_sources(doc: Document, rows: Mapping[str, ManifestRow]) -> Document:
+    """The document with the metadata its sources.csv row gives (the row's values win)."""
+    row = rows.get(_manifest_key(doc.document))
+    if row is None:
+        return doc
+    return replace(
+        doc,
+        url=row.url or doc.url,
+        outlet=row.outlet or doc.outlet,
+        title=row.title or doc.title,
+        published=row.published or doc.published,
+    )

@@ -38,6 +38,15 @@ def recorded_counts(dagster_home: Path) -> tuple[int, int]:
     return metadata["re_extracted"].value, metadata["cached"].value
 
 
+def recorded_reads(dagster_home: Path) -> tuple[int, int]:
+    """(files read, files not opened) from the documents materialisation of the last run."""
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("documents"))
+    assert event is not None and event.asset_materialization is not None
+    metadata = event.asset_materialization.metadata
+    return metadata["files_read"].value, metadata["files_reused"].value
+
+
 def test_run_builds_the_database_and_then_re_extracts_only_what_changed(pipeline_env: dict[str, str], seed_raw: Path) -> None:
     curated = Path(pipeline_env["PIPELINE_CURATED_DIR"])
     home = Path(pipeline_env["DAGSTER_HOME"])
@@ -51,6 +60,7 @@ def test_run_builds_the_database_and_then_re_extracts_only_what_changed(pipeline
     assert str(curated / "releases") in first.stdout
     assert f"{n_docs} documents, 0 rejected" in first.stdout
     assert extraction_counts(first.stdout) == (n_docs, 0)
+    assert recorded_reads(home) == (n_docs, 0)
     assert (home / "dagster.yaml").is_file(), "the instance folder gets the repo's dagster.yaml"
     with duckdb.connect(str(database), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM documents").fetchone() == (n_docs,)
@@ -60,6 +70,9 @@ def test_run_builds_the_database_and_then_re_extracts_only_what_changed(pipeline
     assert extraction_counts(second.stdout) == (0, n_docs)
     assert recorded_counts(home) == (0, n_docs)
     assert "unchanged" in second.stdout
+    # A run over unchanged files opens none of them: the ingest's own count says so.
+    assert recorded_reads(home) == (0, n_docs)
+    assert f"0 files read, {n_docs} unchanged" in second.stdout
 
     changed = sorted(p for p in seed_raw.iterdir() if p.name != "sources.csv")[1]
     changed.write_text(changed.read_text(encoding="utf-8") + "\n\nOne more paragraph.\n", encoding="utf-8")
@@ -67,6 +80,7 @@ def test_run_builds_the_database_and_then_re_extracts_only_what_changed(pipeline
     assert third.returncode == 0, third.stdout + third.stderr
     assert extraction_counts(third.stdout) == (1, n_docs - 1)
     assert recorded_counts(home) == (1, n_docs - 1)
+    assert recorded_reads(home) == (1, n_docs - 1)
 
 
 def test_run_shows_progress_per_step_without_dagster_event_log(pipeline_env: dict[str, str]) -> None:

@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.database import load_database
-from pipeline.documents import IngestResult, ingest
+from pipeline.documents import IngestResult
 from pipeline.extractor.batch import extract_documents
+from pipeline.manifest import ingest_to_manifest
 from pipeline.extractor import EXTRACTOR_VERSION
 from pipeline.metadata.tables import TABLES
 from pipeline.release import ShrinkRefused, publish_release, shrink_problem
@@ -49,13 +50,18 @@ class EmptyRawFolder(Exception):
 @dg.asset(description=TABLES["documents"].description + " Rejected inputs are listed with the reason.")
 def documents(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.Output[IngestResult]:
     s = settings.settings()
-    result = ingest(s.raw_dir, max_bytes=s.max_bytes)
-    if not result.documents and not result.rejected:
+    manifest = ingest_to_manifest(s.raw_dir, s.ingest_dir, max_bytes=s.max_bytes)
+    if not manifest.documents and not manifest.rejected:
         # An unmounted share looks like an empty folder: never let it replace the dataset.
         raise EmptyRawFolder(
             f"the raw folder {s.raw_dir} holds no input files (an unmounted share?); "
             "the database and the releases are left as they were"
         )
+    result = IngestResult(
+        documents=sorted((d for batch in manifest.iter_documents() for d in batch), key=lambda d: d.document),
+        rejected=manifest.read_rejected(),
+        warnings=list(manifest.warnings),
+    )
     for warning in result.warnings:
         context.log.warning(warning)
     docs = [{"document": d.document, "media_type": d.media_type, "bytes": d.bytes, "title": d.title} for d in result.documents]
@@ -67,6 +73,9 @@ def documents(context: dg.AssetExecutionContext, settings: PipelineSettings) -> 
             "documents": len(result.documents),
             "rejected": len(result.rejected),
             "warnings": len(result.warnings),
+            "files_read": manifest.files_read,
+            "files_reused": manifest.files_reused,
+            "manifest": dg.MetadataValue.path(manifest.folder),
             "preview": dg.MetadataValue.md(markdown_table(docs, ["document", "media_type", "bytes", "title"])),
             "rejected_preview": dg.MetadataValue.md(markdown_table(rejected, ["document", "reason"], limit=50)),
         },

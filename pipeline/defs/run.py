@@ -52,7 +52,10 @@ def _plain(metadata: Mapping[str, Any]) -> dict[str, Any]:
 def describe(asset: str, m: Mapping[str, Any]) -> str:
     """One line of counts for an asset's materialisation metadata."""
     if asset == "documents":
-        return f"{m.get('documents')} documents, {m.get('rejected')} rejected, {m.get('warnings')} warnings"
+        return (
+            f"{m.get('documents')} documents, {m.get('rejected')} rejected, {m.get('warnings')} warnings; "
+            f"{m.get('files_read')} files read, {m.get('files_reused')} unchanged (not opened)"
+        )
     if asset == "mentions":
         return f"{m.get('dagster/row_count')} mentions ({m.get('kept')} kept, {m.get('dropped')} dropped)"
     if asset == "facts":

@@ -85,8 +85,12 @@ class BatchExtraction:
 
 def extraction_key(doc: Document) -> str:
     """Hash of everything the extractor sees in a document except its path."""
-    h = hashlib.sha256()
-    h.update(doc.text.encode("utf-8", "surrogatepass"))
+    return extraction_key_from(hashlib.sha256(doc.text.encode("utf-8", "surrogatepass")).hexdigest(), doc)
+
+
+def extraction_key_from(text_sha256: str, doc: Document) -> str:
+    """``extraction_key`` from the sha256 of the text (the ingest manifest records it) and the other fields."""
+    h = hashlib.sha256(text_sha256.encode())
     meta = {f.name: getattr(doc, f.name) for f in fields(doc) if f.name not in ("document", "text")}
     h.update(json.dumps(meta, sort_keys=True, default=str).encode())
     return h.hexdigest()
