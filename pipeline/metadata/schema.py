@@ -63,6 +63,21 @@ def arrow_schema(table: str | Table, *, exclude: tuple[str, ...] = ()) -> pa.Sch
     )
 
 
+# pandas dtypes that keep a null a null: without them pandas reads an integer column with a gap as
+# float64 (2013.0), and Frictionless, which reads Parquet through pandas, sees NaN where a cell is empty.
+_PANDAS_NULLABLE = {pa.int64(): "Int64", pa.float64(): "Float64", pa.bool_(): "boolean"}
+
+
+def pandas_metadata(arrow: pa.Schema) -> dict[bytes, bytes]:
+    """The schema metadata (key ``pandas``) that makes ``pandas.read_parquet`` and pyarrow's ``to_pandas``
+    give nullable ``Int64``/``Float64``/``boolean`` columns. pyarrow writes the same key from a DataFrame;
+    this builds it from an empty frame of those dtypes, so it is exactly what pyarrow expects."""
+    import pandas as pd
+
+    frame = pd.DataFrame({f.name: pd.Series([], dtype=_PANDAS_NULLABLE.get(f.type, "object")) for f in arrow})
+    return {b"pandas": pa.Schema.from_pandas(frame, preserve_index=False).metadata[b"pandas"]}
+
+
 def arrow_type(frictionless_type: str) -> pa.DataType:
     """The pyarrow type a Frictionless field type is written as, so `verify` can check Parquet files against
     the schema recorded in a release's datapackage.json (which may predate the current metadata)."""
