@@ -250,7 +250,8 @@ def field_suspects(table: str, data: pa.Table, columns: Sequence[str] | None = N
         if f.maximum is not None:
             tests.append(pc.greater(col, f.maximum))
         if f.enum is not None:
-            tests.append(pc.invert(pc.is_in(col, value_set=pa.array(f.enum, col.type))))
+            # a null is no enum error (field_errors skips it); is_in alone would call it one
+            tests.append(pc.and_(pc.is_valid(col), pc.invert(pc.is_in(col, value_set=pa.array(f.enum, col.type)))))
         for test in tests:
             test = pc.fill_null(test, False)
             mask = test if mask is None else pc.or_(mask, test)

@@ -164,10 +164,10 @@ def _single(hits: list[Hit]) -> str | None:
 
 
 def choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tuple[int, int], seg: tuple[int, int]) -> tuple[str | None, str]:
-    """(region, where it came from: sentence | context | default)."""
-    region = _region_in_sentence(ctx, sent, u, clause, seg)
-    if region is not _NOT_FOUND:
-        return region, "sentence"  # type: ignore[return-value]
+    """(region, where it came from: clause | sentence | national | context | default)."""
+    found = _region_in_sentence(ctx, sent, u, clause, seg)
+    if found is not _NOT_FOUND:
+        return found  # type: ignore[return-value]
     if ctx.search(_NATIONAL, sent.start, sent.end):
         return ctx.widest_region, "national"
     for s in context_sentences(ctx, idx):
@@ -191,18 +191,19 @@ def _region_in_sentence(ctx: Context, sent: Sentence, u: Unit, clause: tuple[int
         right = [h for h in right if _REGION_AFTER.search(text[u.end : h.start])]
         if right:
             group = next(g for g in group_names(in_sentence, text) if right[0] in g)
-            return fold_regions({h.slug for h in group})  # several regions named: None, the figure spans them
+            return fold_regions({h.slug for h in group}), "clause"  # several regions named: None, the figure spans them
         left = [h for h in in_sentence if h.end <= u.start]
         if left:
             groups = group_names(left, text)
             nearest = groups[-1]
             folded = fold_regions({h.slug for h in nearest})
             if folded or len(nearest) > 1:
-                return folded
+                return folded, "clause" if nearest[0].start >= clause[0] else "sentence"
     return _NOT_FOUND
 
 
-def choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: str | None, clause: tuple[int, int]) -> str | None:
+def choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: str | None, clause: tuple[int, int]) -> tuple[str | None, str]:
+    """(offence, where it came from: clause | sentence | context | document | none)."""
     text = ctx.text
     in_sentence = hits_in(ctx.offences, sent.start, sent.end)
 
@@ -218,30 +219,31 @@ def choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: str
     if in_sentence:
         after = [h for h in in_sentence if h.start >= u.end and _OFFENCE_AFTER.fullmatch(text[u.end : h.start] + " ")]
         if after:
-            return prefer(after)
+            return prefer(after), "clause"
         left = [h for h in in_sentence if h.end <= u.start and h.start >= clause[0]]
         if left:
-            return left[-1].slug
+            return left[-1].slug, "clause"
         right = [h for h in in_sentence if h.start >= u.end and h.start < clause[1]
                  and not _PLUS_AND.search(text[u.end : h.start])]
         if right:
-            return prefer(right)
+            return prefer(right), "clause"
     for s in context_sentences(ctx, idx):
         hits = hits_in(ctx.offences, s.start, s.end)
         if hits:
-            return prefer(hits)
-    return ctx.default_offence
+            return prefer(hits), "context"
+    return ctx.default_offence, "document" if ctx.default_offence else "none"
 
 
-def choose_source(ctx: Context, sent: Sentence, idx: int, u: Unit) -> str | None:
+def choose_source(ctx: Context, sent: Sentence, idx: int, u: Unit) -> tuple[str | None, str]:
+    """(source, where it came from: sentence | context | document | none)."""
     in_sentence = hits_in(ctx.sources, sent.start, sent.end)
     if in_sentence:
-        return min(in_sentence, key=lambda h: abs(h.start - u.start)).slug
+        return min(in_sentence, key=lambda h: abs(h.start - u.start)).slug, "sentence"
     for s in context_sentences(ctx, idx):
         hits = hits_in(ctx.sources, s.start, s.end)
         if hits:
-            return hits[0].slug
-    return ctx.default_source
+            return hits[0].slug, "context"
+    return ctx.default_source, "document" if ctx.default_source else "none"
 
 
 def _antecedent(ctx: Context, groups: list[list[Hit]], chosen: list[Hit]) -> list[Hit]:
@@ -481,7 +483,7 @@ def offence_variant(ctx: Context, sent: Sentence, clause: tuple[int, int], offen
 
 def widen_default_regions(ctx: Context, candidates: list[Candidate]) -> None:
     """The document's scope is the widest region its own figures name: figures with the default get it."""
-    explicit = [c.region for c in candidates if c.region_how in ("sentence", "national") and c.region]
+    explicit = [c.region for c in candidates if c.region_how in ("clause", "sentence", "national") and c.region]
     if not explicit:
         return
     regions = ctx.tax.regions
@@ -502,6 +504,7 @@ def fill_years(ctx: Context, candidates: list[Candidate]) -> None:
     for c in candidates:
         if c.period[2] is None:
             c.period = (None, None, fill_year)
+            c.origins["year"] = "none" if fill_year is None else ("published" if ctx.published and fill_year == ctx.published.year else "document")
         start = ctx.gaz.offence_start.get(c.offence or "")
         if start and c.period[2] and c.period[2] < start.year and c.offence in FALLBACK_BEFORE_START:
             c.offence = FALLBACK_BEFORE_START[c.offence]

@@ -20,6 +20,7 @@ BASE_FIGURE = -0.1  # the "2,097" in "70 per cent of 2,097 cases"
 REGION_IN_SENTENCE = 0.05
 CAPTION = -0.2  # a caption repeating the article: the article's wording wins
 LIST_ITEM = -0.05
+WEAK_ORIGIN = -0.04  # each of region, year, offence, source taken from a document default, the publication date or nothing
 
 _CAPTION = re.compile(r"\s*(?:picture|photograph|photo|image|credit)\s*:", re.I)
 
@@ -36,7 +37,7 @@ def confidence(
     score += PLATFORM_NAMED if platform_named else 0
     score += SPELLED_COUNT if u.numbers[0].spelled and u.share is None else 0
     score += BASE_FIGURE if u.is_base else 0
-    score += REGION_IN_SENTENCE if region_how == "sentence" else 0
+    score += REGION_IN_SENTENCE if region_how in ("clause", "sentence") else 0
     line_end = text.find("\n", sent.end)
     if _CAPTION.match(text[sent.end : line_end if line_end >= 0 else len(text)]):
         score += CAPTION

@@ -69,6 +69,8 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None, *, audit: 
     candidates = [c for idx, sent in enumerate(ctx.lay.sentences) for c in _sentence_candidates(ctx, idx, sent, trail)]
     widen_default_regions(ctx, candidates)
     fill_years(ctx, candidates)
+    for c in candidates:
+        c.finish()
     facts, fact_of_unit, merged = merge_candidates(ctx, candidates)
     if not audit:
         return Extraction(facts=facts)
@@ -134,12 +136,12 @@ def _figure_candidates(ctx: Context, idx: int, sent: Sentence, units: list[Unit]
         return []
     if measure is None and u.share is not None:
         measure = measure_in(ctx.text, u.end, seg[1] + 40) or measure_in(ctx.text, sent.start, sent.end)
-    offence = choose_offence(ctx, sent, idx, u, measure, clause)
+    offence, offence_from = choose_offence(ctx, sent, idx, u, measure, clause)
     *dates, year_from = period_for(ctx, sent, idx, u, seg, lseg, offence, units[k + 1 :])
     period = tuple(dates)
     offence = offence_variant(ctx, sent, clause, offence, online, platforms)
     region, region_how = choose_region(ctx, sent, idx, u, clause, seg)
-    source = choose_source(ctx, sent, idx, u)
+    source, source_from = choose_source(ctx, sent, idx, u)
     score = confidence(ctx, sent, u, period, p_starts[0] is not None, region_how)
     trail.decide(u, "", idx)
     quote_from = sent.start if idx in ctx.table_rows else lseg[0]
@@ -147,5 +149,9 @@ def _figure_candidates(ctx: Context, idx: int, sent: Sentence, units: list[Unit]
     for slug, p_start in zip(platforms, p_starts, strict=True):
         q_start, q_end = quote_span(ctx, sent, u, quote_from, seg[1], p_start)
         starts = [p_start] if p_start is not None else []
-        out.append(Candidate(u, idx, [slug], starts, measure, region, region_how, offence, source, period, score, q_start, q_end))
+        origins = {
+            "region": region_how, "year": year_from, "offence": offence_from, "source": source_from,
+            "platform": "sentence" if p_start is not None else ("clause" if slug == "online_any" else "none"),
+        }
+        out.append(Candidate(u, idx, [slug], starts, measure, region, region_how, offence, source, period, score, q_start, q_end, origins))
     return out

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 
+from pipeline.extractor.confidence import WEAK_ORIGIN
 from pipeline.extractor.context import Context
 from pipeline.extractor.figures import Unit
 from pipeline.extractor.reasons import Reason
 from pipeline.extractor.records import Fact, make_fact_id
+from pipeline.metadata.fields import ORIGINS  # noqa: F401  (the values the origins take, defined with the columns)
 from pipeline.metadata.taxonomy import Taxonomy
+
+
+# Origins that make an attribute weaker: a document-wide default, the publication date, nothing found
+WEAK_ORIGINS = frozenset({"document", "published", "none"})
 
 
 @dataclass
@@ -25,9 +31,20 @@ class Candidate:
     offence: str | None
     source: str | None
     period: tuple[date | None, date | None, int | None]
-    confidence: float
+    confidence: float  # before the attributes' provenance is weighed in (``finish``)
     quote_start: int
     quote_end: int
+    origins: dict[str, str] = field(default_factory=dict)  # attribute -> where it came from (ORIGINS)
+
+    def finish(self) -> None:
+        """Name the region's origin in the fields' terms and weigh the provenance into the confidence:
+        an attribute taken from a document-wide default or the publication date is weaker."""
+        how = self.origins.get("region", "none")
+        self.origins["region"] = {"national": "sentence", "default": "document"}.get(how, how)
+        if self.region is None and self.origins["region"] == "document":
+            self.origins["region"] = "none"
+        weak = sum(self.origins.get(a) in WEAK_ORIGINS for a in ("region", "year", "offence", "source"))
+        self.confidence = round(min(0.98, max(0.05, self.confidence + WEAK_ORIGIN * weak)), 2)
 
 
 def _compatible_platforms(tax: Taxonomy, a: str, b: str) -> bool:
@@ -101,6 +118,8 @@ def merge_candidates(ctx: Context, candidates: list[Candidate]) -> tuple[list[Fa
                 share=round(c.unit.share, 4) if c.unit.share is not None else None, source=c.source, year=year,
                 region=c.region, offence=c.offence, measure=c.measure, base=c.unit.base, period_start=first,
                 period_end=last, page=page, confidence=c.confidence,
+                region_from=c.origins.get("region"), year_from=c.origins.get("year"), offence_from=c.origins.get("offence"),
+                source_from=c.origins.get("source"), platform_from=c.origins.get("platform"),
             )
         )
     return facts, fact_of_unit, merged

@@ -71,6 +71,12 @@ class Fact:
     page: int | None = None
     confidence: float = 0.5
     extractor_version: str = EXTRACTOR_VERSION
+    # where each attribute came from: clause | sentence | table | context | heading | title | document | published | none
+    region_from: str | None = None
+    year_from: str | None = None
+    offence_from: str | None = None
+    source_from: str | None = None
+    platform_from: str | None = None
 
     def to_row(self) -> dict[str, Any]:
         return dict(vars(self))  # field order; the values are immutable, so no deep copy is needed

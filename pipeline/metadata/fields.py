@@ -21,6 +21,15 @@ class Field:
     enum: tuple[str, ...] | None = None
 
 
+# Where an attribute of a fact came from, strongest first; the extractor's confidence is lower for
+# document, published and none (a document-wide default, the publication date, nothing found).
+ORIGINS = ("clause", "sentence", "table", "context", "heading", "title", "document", "published", "none")
+ORIGIN_HELP = (
+    "clause (the figure's own clause), sentence (elsewhere in its sentence), table (a table's header or column), "
+    "context (an earlier sentence of the paragraph, the lead-in of its list or the total it breaks down), heading, "
+    "title (the document's title), document (the document-wide default), published (the publication date), "
+    "none (nothing found)."
+)
 QUALIFIERS = ("exact", "more_than", "at_least", "less_than", "about", "up_to")
 MEASURES = ("offences", "incidents", "reports", "offenders", "images", "cases", "victims", "other")
 
@@ -66,6 +75,10 @@ _FIELDS = [
     Field("page", "BIGINT", "Page of a PDF document the quote is on (1-based); null for other documents.", minimum=1),
     Field("confidence", "DOUBLE", "The extractor's confidence that the row is a correct fact, 0-1.", minimum=0, maximum=1),
     Field("extractor_version", "VARCHAR", "Version of the extractor that produced the row.", required=True),
+    *(
+        Field(f"{attr}_from", "VARCHAR", f"Where the {attr} came from: {ORIGIN_HELP}", enum=ORIGINS)
+        for attr in ("region", "year", "offence", "source", "platform")
+    ),
     # taxonomy dimensions
     Field("slug", "VARCHAR", "Identifier used in the facts table.", required=True),
     Field("name", "VARCHAR", "Human-readable name.", required=True),

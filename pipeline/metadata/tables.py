@@ -29,6 +29,7 @@ TABLES: dict[str, Table] = {
                 "fact_id", "document", "source", "year", "region", "platform", "offence", "count", "share",
                 "qualifier", "measure", "base", "period_start", "period_end", "quote", "char_start", "char_end",
                 "page", "confidence", "extractor_version",
+                "region_from", "year_from", "offence_from", "source_from", "platform_from",
             ),
             ("fact_id",),
         ),
