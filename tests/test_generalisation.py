@@ -218,3 +218,30 @@ def test_a_category_without_the_article_stays_the_category():
     text = "Snapchat featured in 30% of the grooming offences, while messaging apps featured in 12% of them."
     found = by_share(text, date(2022, 1, 1))
     assert found[0.3].platform == "snapchat" and found[0.12].platform == "messaging_apps"
+
+
+# ---------------------------------------------------------------- provenance
+
+def test_each_attribute_says_where_it_came_from_and_defaults_weaken_confidence():
+    from pipeline.extractor import explain
+
+    text = ("Police in Kent recorded 412 grooming offences in 2021/22, the NSPCC said.\n\n"
+            "Separately, 95 offences took place on Instagram.")
+    found = by_count(text, date(2022, 9, 1))
+    strong, weak = found[412], found[95]
+    assert (strong.region_from, strong.year_from, strong.offence_from, strong.source_from, strong.platform_from) == (
+        "clause", "clause", "clause", "sentence", "none")
+    assert weak.platform_from == "sentence" and weak.year_from in ("published", "document")
+    assert weak.source_from == "document" and weak.region_from == "document"
+    assert weak.confidence < strong.confidence
+    shown = explain(doc(text, date(2022, 9, 1)))
+    assert "from: region=clause year=clause offence=clause source=sentence platform=none" in shown
+
+
+def test_a_fact_row_holds_every_provenance_column_of_the_facts_table():
+    from pipeline.metadata.tables import TABLES
+
+    row = by_count("Police in Kent recorded 412 grooming offences in 2021/22, the NSPCC said.", date(2022, 9, 1))[412].to_row()
+    origins = [c for c in TABLES["facts"].columns if c.endswith("_from")]
+    assert origins == ["region_from", "year_from", "offence_from", "source_from", "platform_from"]
+    assert all(row[c] for c in origins)

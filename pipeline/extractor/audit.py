@@ -67,7 +67,8 @@ def describe(document: str, result: Extraction) -> str:
             detail = (
                 f"FACT  {m.surface!r}: platform={f.platform} count={f.count} share={f.share} qualifier={f.qualifier} "
                 f"measure={f.measure} offence={f.offence} region={f.region} source={f.source} year={f.year} "
-                f"confidence={f.confidence}\n      quote: {f.quote!r}"
+                f"confidence={f.confidence}\n      from: region={f.region_from} year={f.year_from} offence={f.offence_from} "
+                f"source={f.source_from} platform={f.platform_from}\n      quote: {f.quote!r}"
             )
         else:
             detail = f"drop  {m.surface!r}: {m.reason}"
