@@ -162,6 +162,30 @@ def _workers_option(value: str) -> int:
     return number
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    import webbrowser
+
+    from pipeline.config import Settings
+    from pipeline.report import build_report
+
+    settings = Settings.from_env()
+    out = Path(args.out) if args.out else settings.report_dir
+    try:
+        result = build_report(settings.database_path, out)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"pipeline report: {exc}", file=sys.stderr)
+        return 2
+    origin = "curated tables" if result.curated else "facts (no curated tables in the database)"
+    print(
+        f"pipeline report: {result.pages} pages, {result.bytes / 1e6:.1f} MB, {result.statistics} statistics "
+        f"from {origin}, {result.documents} documents, in {result.seconds:.1f}s"
+    )
+    print(f"  {result.index}")
+    if args.open:
+        webbrowser.open(result.index.resolve().as_uri())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipeline",
@@ -198,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dirs", nargs="+", metavar="DIR")
     p.add_argument("--show", action="store_true", help="list every miss and false positive with its quote")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("report", help="build the static HTML report from the current database (no pipeline run)")
+    p.add_argument("--open", action="store_true", help="open the report in the default web browser")
+    p.add_argument("--out", metavar="DIR", help="write the report to DIR (default: $PIPELINE_CURATED_DIR/report)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("verify", help="re-check a release: checksums, schema, row counts")
     p.add_argument("release", nargs="?", metavar="RELEASE_DIR", help="a release folder (default: the latest)")

@@ -44,6 +44,10 @@ class Settings:
         return self.curated_dir / "releases"
 
     @property
+    def report_dir(self) -> Path:
+        return self.curated_dir / "report"
+
+    @property
     def cache_dir(self) -> Path:
         return self.curated_dir / "cache"
 

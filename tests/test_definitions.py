@@ -24,7 +24,7 @@ from pipeline.defs.resources import PipelineSettings
 from pipeline.documents import IngestResult, ingest, input_paths
 from test_database import document, fact
 
-ASSET_NAMES = {"documents", "mentions", "facts", "database", "release"}
+ASSET_NAMES = {"documents", "mentions", "facts", "database", "release", "report"}
 CHECK_NAMES = {
     ("documents", "every_input_accounted_for"),
     ("facts", "slugs_in_taxonomy"),
@@ -128,3 +128,22 @@ def test_the_run_job_materialises_everything_in_process(tmp_path: Path, seed_raw
     assert result.success
     assert {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()} == ASSET_NAMES
     assert (tmp_path / "curated" / "stats.duckdb").is_file()
+
+
+@pytest.mark.slow
+def test_report_asset_links_to_the_report_and_shows_its_chart(tmp_path: Path, seed_raw: Path) -> None:
+    import base64
+    import re
+
+    curated = tmp_path / "curated"
+    settings = PipelineSettings(raw_dir=str(seed_raw), curated_dir=str(curated))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(ASSETS, resources={"settings": settings}, instance=instance)
+    metadata = result.asset_materializations_for_node("report")[0].metadata
+    index = curated / "report" / "index.html"
+    assert metadata["path"].value == str(index) and index.is_file()
+    assert metadata["url"].value == index.resolve().as_uri()
+    chart = re.search(r"!\[Platform shares by year\]\(data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)\)", metadata["chart"].value)
+    assert chart, metadata["chart"].value[:200]
+    svg = base64.b64decode(chart.group(1)).decode()
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg"') and "<circle" in svg

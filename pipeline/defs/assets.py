@@ -4,6 +4,7 @@ documents -> (mentions, facts) -> database -> release. Mentions and facts come f
 one extraction pass, so they are the two outputs of one multi-asset.
 """
 
+import base64
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from pipeline.manifest import ingest_to_manifest
 from pipeline.extractor import EXTRACTOR_VERSION
 from pipeline.metadata.tables import TABLES
 from pipeline.release import ShrinkRefused, publish_release, shrink_problem
+from pipeline.report import ReportResult, build_report
 from pipeline.defs.resources import PipelineSettings
 
 PREVIEW_ROWS = 10
@@ -172,4 +174,37 @@ def release(settings: PipelineSettings) -> dg.MaterializeResult:
     )
 
 
-ASSETS = [documents, extractions, database, release]
+@dg.asset(
+    deps=[database],
+    description="The static HTML report ($PIPELINE_CURATED_DIR/report/index.html): every figure highlighted in its "
+    "source, charts linking to each statistic, the review queue. Opens offline from a file:// URL.",
+)
+def report(settings: PipelineSettings) -> dg.MaterializeResult:
+    s = settings.settings()
+    result = build_report(s.database_path, s.report_dir)
+    return dg.MaterializeResult(metadata=report_metadata(result))
+
+
+def report_metadata(result: ReportResult) -> dict[str, Any]:
+    """The report's materialisation metadata: where it is, its size, and its platform chart inline (the UI
+    renders a data: image in Markdown, so the chart shows without leaving the UI)."""
+    chart = base64.b64encode(result.chart_svg.encode()).decode()
+    index = result.index.resolve().as_uri()
+    return {
+        "path": dg.MetadataValue.path(str(result.index)),
+        "url": dg.MetadataValue.url(index),
+        "pages": result.pages,
+        "bytes": result.bytes,
+        "statistics": result.statistics,
+        "documents": result.documents,
+        "curated": result.curated,
+        "seconds": round(result.seconds, 2),
+        "chart": dg.MetadataValue.md(
+            f"**{result.statistics} statistics from {result.documents} documents.** "
+            f"Open `{result.index}` in a browser (or `pipeline report --open`).\n\n"
+            f"![Platform shares by year](data:image/svg+xml;base64,{chart})"
+        ),
+    }
+
+
+ASSETS = [documents, extractions, database, release, report]

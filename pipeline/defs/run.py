@@ -68,6 +68,8 @@ def describe(asset: str, m: Mapping[str, Any]) -> str:
     if asset == "release":
         state = "published" if m.get("published") else "unchanged"
         return f"{m.get('version')} ({state}; facts vs the previous release: {_changes(m)})"
+    if asset == "report":
+        return f"{m.get('pages')} pages, {m.get('bytes', 0) / 1e6:.1f} MB -> {m.get('path')}"
     return ""
 
 
@@ -224,4 +226,6 @@ def print_summary(record: RunRecord, documents: Any, ok: bool, elapsed: float, o
         print(f"  database: {m['database'].get('path')}", file=out)
     if "release" in m:
         print(f"  release folder: {m['release'].get('path')}", file=out)
+    if "report" in m:
+        print(f"  report: {m['report'].get('path')}", file=out)
     out.flush()
