@@ -59,13 +59,15 @@ def _piece(chunk: str, cover: list[Span], anchored: set[str]) -> str:
     title = quotes[0].title if quotes and (number is None or number.kind == "dropped") else ""
     if title and number is None:
         attrs += f' title="{escape(title)}"'
+    # two quotes may start at one place: the first id goes on the piece, the others on empty spans before it
+    extra = "".join(f'<span id="{escape(anchor)}"></span>' for anchor in ids[1:])
     for anchor in ids[:1]:
         attrs += f' id="{escape(anchor)}"'
     if link is not None:
-        return f'<a href="{escape(link.href)}"{attrs}>{html}</a>'
+        return f'{extra}<a href="{escape(link.href)}"{attrs}>{html}</a>'
     if attrs:
-        return f"<span{attrs}>{html}</span>"
-    return html
+        return f"{extra}<span{attrs}>{html}</span>"
+    return extra + html
 
 
 def excerpt(text: str, sentence: str | None, spans: Sequence[Span], start: int, end: int) -> Markup:
