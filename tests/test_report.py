@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import duckdb
+from markupsafe import escape
 import pytest
 
 from pipeline.config import Settings
@@ -347,3 +348,64 @@ def test_hostile_document_runs_nothing_in_chromium(hostile_run: Path, browser) -
     assert "<script>document.body.dataset.pwned" in browser.evaluate("document.getElementById('text').textContent")
     # a CSP violation (something trying to run) would be a console error
     assert browser.console_errors() == []
+
+
+CURATED_SQL = """
+create table statistics as
+select substr(sha256(concat_ws('|', coalesce(source, '~'), coalesce(year::varchar, '~'), coalesce(region, '~'), platform,
+           coalesce(offence, '~'), coalesce(measure, '~'), coalesce(count::varchar, '~'), coalesce(share::varchar, '~'))), 1, 16) as statistic_id,
+       source, year, min(period_start) as period_start, max(period_end) as period_end, region, platform, offence, measure,
+       count, share, min(qualifier) as qualifier, max(base) as base, count(*) as n_citations, count(distinct document) as n_documents,
+       null::date as first_published, false as corrected, null::varchar as correction, false as conflict, null::varchar as flags,
+       min(fact_id) as primary_fact_id, min(quote) as quote
+from facts group by source, year, region, platform, offence, measure, count, share;
+create table citations as
+select s.statistic_id, f.fact_id, f.document, d.sha256, f.quote, f.char_start, f.char_end, f.count, f.share, f.qualifier, f.base,
+       d.title, d.outlet, d.url, d.published, false as corrected
+from facts f join documents d using (document)
+join statistics s on s.source is not distinct from f.source and s.year is not distinct from f.year
+ and s.region is not distinct from f.region and s.platform = f.platform and s.offence is not distinct from f.offence
+ and s.measure is not distinct from f.measure and s.count is not distinct from f.count and s.share is not distinct from f.share;
+create table conflicts as
+select 'k1' as conflict_id, c.statistic_id, c.fact_id, c.document, 'nspcc' as source, 2020 as year, null as region,
+       'instagram' as platform, null as offence, 'offences' as measure, 999 as count, null::double as share, 'exact' as qualifier,
+       c.quote, 2 as n_values
+from (select * from citations order by statistic_id desc limit 1) c
+union all
+select 'k1', c.statistic_id, c.fact_id, c.document, 'nspcc', 2020, null, 'instagram', null, 'offences', 1000, null, 'exact', c.quote, 2
+from (select * from citations order by statistic_id limit 1) c;
+create table review as
+select row_number() over (order by f.confidence, f.fact_id) as rank, f.fact_id, c.statistic_id, f.document, d.sha256,
+       1 - f.confidence as score, 'low confidence; attribute from the document' as reasons, f.quote, f.source, f.year, f.region,
+       f.platform, f.offence, f.measure, f.count, f.share, f.qualifier, f.confidence,
+       d.sha256 || ',"' || replace(f.quote, '"', '""') || '",reject,,,,' as correction_line
+from facts f join documents d using (document) join citations c using (fact_id);
+update statistics set corrected = true, correction = 'line 2: region null -> hampshire (named in the headline; jb)'
+where statistic_id = (select min(statistic_id) from statistics);
+"""
+
+
+def test_report_reads_the_curated_tables_when_the_database_has_them(default_run: Path, tmp_path: Path) -> None:
+    """The statistics, citations, conflicts and review tables (issue 15's schemas) drive the pages when present."""
+    db = tmp_path / "stats.duckdb"
+    shutil.copy(default_run / "stats.duckdb", db)
+    with duckdb.connect(str(db)) as con:
+        con.execute(CURATED_SQL)
+        stats = con.sql("select statistic_id, n_citations from statistics order by n_citations desc, statistic_id").fetchall()
+        (first,) = con.sql("select min(statistic_id) from statistics").fetchall()[0]
+        (conflicted, _), (other, conflict_quote) = con.sql("select statistic_id, quote from conflicts order by count").fetchall()
+        n_review = con.sql("select count(*) from review").fetchall()[0][0]
+    out = tmp_path / "report"
+    result = build_report(db, out)
+    assert result.curated and result.statistics == len(stats)
+    audit_site(out)
+    assert {p.name for p in (out / "s").iterdir()} == {f"{s}.html" for s, _ in stats}
+    most_cited, n = stats[0]
+    assert f"<h2>{n} citation{'' if n == 1 else 's'}</h2>" in (out / "s" / f"{most_cited}.html").read_text()
+    assert "Corrected by a reviewer: line 2: region null -&gt; hampshire" in (out / "s" / f"{first}.html").read_text()
+    aside = (out / "s" / f"{conflicted}.html").read_text().split('<aside id="conflicts">')[1]
+    assert "<strong>1,000</strong>" in aside and str(escape(conflict_quote)) in aside and "<strong>999</strong>" not in aside
+    assert "<strong>999</strong>" in (out / "s" / f"{other}.html").read_text().split('<aside id="conflicts">')[1]
+    review = (out / "review.html").read_text()
+    assert review.count('<code class="line">') == n_review and "low confidence; attribute from the document" in review
+    assert "no curated tables" not in (out / "index.html").read_text()

@@ -31,6 +31,10 @@ TEMPLATES = Path(__file__).with_name("templates")
 QUALIFIER_WORDS = {"exact": "", "more_than": "more than ", "at_least": "at least ", "less_than": "less than ", "about": "about ", "up_to": "up to "}
 # Slugs that are not one platform: left out of the platform-share chart.
 NOT_A_PLATFORM = {"all_platforms", "online_any"}
+# What the review page says about a row, where the review table has these columns.
+REVIEW_FIELDS = ("reasons", "score", "confidence")
+# Columns of a statistic not listed under its attributes (the quote is among its citations).
+HIDDEN_STATISTIC_FIELDS = {"statistic_id", "quote", "primary_fact_id"}
 
 
 @dataclass(frozen=True)
@@ -249,7 +253,7 @@ def _attributes(site: _Site, stat: dict[str, Any]) -> list[dict[str, Any]]:
             {str(f[c]) for f in facts for c in rd.provenance_columns if c.startswith(a + "_") and f.get(c) not in (None, "")}
         )
         rows.append({"name": a, "value": shown, "slug": value if a in report_data.TAXONOMY else None, "origin": "; ".join(origin)})
-    known = set(report_data.ATTRIBUTES) | {"statistic_id"}
+    known = set(report_data.ATTRIBUTES) | HIDDEN_STATISTIC_FIELDS
     for key in sorted(k for k in stat if k not in known):
         value = stat[key]
         rows.append({"name": key, "value": "" if value is None else str(value), "slug": None, "origin": ""})
@@ -308,8 +312,18 @@ def _review_rows(site: _Site) -> list[dict[str, Any]]:
     for r in site.rd.review:
         line_key = next((k for k in r if "correction" in k and isinstance(r[k], str)), None)
         sid = r.get("statistic_id") or site.rd.statistic_of_fact.get(r.get("fact_id") or "")
-        rest = {k: v for k, v in r.items() if k not in (line_key, "quote", "rank") and v not in (None, "")}
-        rows.append({"rank": r.get("rank"), "href": site.stat_page(sid), "quote": r.get("quote") or "", "line": r.get(line_key) if line_key else "", "fields": rest})
+        shown = [k for k in REVIEW_FIELDS if r.get(k) not in (None, "")] or [
+            k for k in r if k not in (line_key, "quote", "rank") and r[k] not in (None, "")
+        ]
+        fields = {k: (f"{r[k]:.2f}" if isinstance(r[k], float) else r[k]) for k in shown}
+        rows.append(
+            {
+                "rank": r.get("rank"), "href": site.stat_page(sid), "quote": r.get("quote") or "",
+                "line": r.get(line_key) if line_key else "", "fields": fields,
+                "value": fmt_value(r) if (r.get("count") is not None or r.get("share") is not None) else "",
+                "document": r.get("document"),
+            }
+        )
     return rows
 
 

@@ -124,9 +124,18 @@ def _load_curated(con: duckdb.DuckDBPyConnection, tables: set[str], data: Report
     if "conflicts" in tables:
         conflicts: dict[str, list[dict[str, Any]]] = defaultdict(list)
         rows = _rows(con, "select * from conflicts")
-        for r in rows:
-            for sid in _statistics_of_conflict(r, data):
-                conflicts[sid].append(r)
+        if rows and "conflict_id" in rows[0]:
+            # beside each statistic: the other values of its key (the rows of its conflict that are not its own)
+            groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for r in rows:
+                groups[r["conflict_id"]].append(r)
+            for group in groups.values():
+                for sid in sorted({s for r in group for s in _statistics_of_conflict(r, data)}):
+                    conflicts[sid] += [r for r in group if sid not in _statistics_of_conflict(r, data)]
+        else:
+            for r in rows:
+                for sid in _statistics_of_conflict(r, data):
+                    conflicts[sid].append(r)
         data.conflicts = dict(conflicts)
     if "review" in tables:
         rows = _rows(con, "select * from review")
