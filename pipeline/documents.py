@@ -307,7 +307,7 @@ def _finish(job: _Job) -> tuple[Document, list[str]]:
         media, (text, meta) = DOCX, _docx_text(job.payload)
     else:
         assert isinstance(job.payload, str)
-        media, (text, meta) = HTML, _html_text(job.payload)
+        media, (text, meta) = HTML, _html_text(job.payload, job.document, notes)
     doc = Document(
         document=job.document, sha256=job.sha256, bytes=job.bytes, media_type=media, text=text,
         encoding=job.encoding, pages=pages, published=meta.published, url=meta.url, title=meta.title,
@@ -329,6 +329,7 @@ class _Meta:
     title: str | None = None
     published: date | None = None
     url: str | None = None
+    too_deep: bool = False  # an HTML page nested past lxml's depth limit
 
 
 # --------------------------------------------------------------------------------------------------
@@ -495,7 +496,7 @@ def _decode(raw: bytes) -> tuple[str, str]:
     if declared:
         try:
             return raw.decode(declared), declared
-        except UnicodeDecodeError:
+        except (UnicodeDecodeError, LookupError):
             pass
     return _decode_legacy(raw)
 
@@ -523,9 +524,12 @@ def _declared_charset(head: bytes) -> str | None:
     if not match:
         return None
     try:
-        name = codecs.lookup(match.group(1).decode("ascii")).name
+        info = codecs.lookup(match.group(1).decode("ascii"))
     except (LookupError, UnicodeDecodeError):
         return None
+    if not getattr(info, "_is_text_encoding", True):  # rot13, base64, zlib, ...: codecs, not charsets
+        return None
+    name = info.name
     if name in {"iso8859-1", "ascii", "latin-1"}:  # browsers read these labels as windows-1252
         name = "cp1252"
     return None if name.startswith("utf") else name
@@ -595,7 +599,7 @@ def _trafilatura():  # type: ignore[no-untyped-def]
     return _TRAFILATURA
 
 
-def _html_text(html: str) -> tuple[str, _Meta]:
+def _html_text(html: str, name: str = "", notes: list[str] | None = None) -> tuple[str, _Meta]:
     """Main text of a page, reader comments excluded, with title/date/URL from its metadata.
 
     trafilatura's own metadata pass (author, licence, categories, ...) costs twice its text
@@ -604,6 +608,15 @@ def _html_text(html: str) -> tuple[str, _Meta]:
     trafilatura = _trafilatura()
     source = _XML_DECL.sub("", html, count=1)  # lxml refuses a str that declares its encoding
     meta = _page_meta(source, html)
+    if meta.too_deep:
+        # lxml (under trafilatura too) drops everything nested past 255 levels without a word; the
+        # flat parser below has no depth, so the text is kept, and the warning says how it was read.
+        if notes is not None:
+            notes.append(f"{name}: HTML nested deeper than lxml's limit of 255 levels; its text was read without the page layout")
+        text = _flat_html_text(source)
+        if not text.strip():
+            raise DocumentError("HTML page has no text (nested deeper than 255 levels)")
+        return text, meta
     try:
         result = trafilatura.bare_extraction(source, include_comments=False, include_tables=True)
     except Exception:  # a parser bug must not stop the run; the fallback below still reads the page
@@ -633,10 +646,12 @@ def _page_meta(source: str, html: str) -> _Meta:
     import lxml.html
     from lxml.etree import ParserError
 
+    parser = lxml.html.HTMLParser()
     try:
-        root = lxml.html.document_fromstring(source)
+        root = lxml.html.document_fromstring(source, parser=parser)
     except (ParserError, ValueError):
         return _Meta()
+    too_deep = any("Excessive depth" in e.message for e in parser.error_log)
     metas: dict[str, str] = {}
     for el in root.iter("meta"):
         key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
@@ -675,7 +690,7 @@ def _page_meta(source: str, html: str) -> _Meta:
                     break
     if published is None and metas.keys() & set(_DATE_META):  # a date in a format of its own
         published = _htmldate(root)
-    return _Meta(title=title, published=published, url=url)
+    return _Meta(title=title, published=published, url=url, too_deep=too_deep)
 
 
 def _htmldate(root: object) -> date | None:
@@ -721,6 +736,53 @@ def _html_fallback_text(html: str) -> str:
         if isinstance(el.tag, str) and el.tag in _BLOCK_TAGS:
             el.tail = "\n" + (el.tail or "")
     lines = (" ".join(line.split()) for line in body.text_content().splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _flat_html_text(html: str) -> str:
+    """Visible text of a page read as a stream of tags (stdlib html.parser: no tree, so no depth limit).
+
+    Scripts, styles, navigation, footers and elements whose class or id names a comment section are
+    skipped with everything inside them; block elements end lines.
+    """
+    from html.parser import HTMLParser
+
+    drop = set(_DROP_TAGS) | {"head", "title"}
+
+    class Flat(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.parts: list[str] = []
+            self.skipping: str | None = None  # the tag being skipped, and how deep in it we are
+            self.depth = 0
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if self.skipping is not None:
+                self.depth += tag == self.skipping
+                return
+            names = " ".join(v or "" for k, v in attrs if k in ("class", "id"))
+            if tag in drop or (names and _COMMENTS_ATTR.search(names)):
+                self.skipping, self.depth = tag, 1
+            elif tag in _BLOCK_TAGS:
+                self.parts.append("\n")
+
+        def handle_endtag(self, tag: str) -> None:
+            if self.skipping is not None:
+                if tag == self.skipping:
+                    self.depth -= 1
+                    if self.depth == 0:
+                        self.skipping = None
+            elif tag in _BLOCK_TAGS:
+                self.parts.append("\n")
+
+        def handle_data(self, data: str) -> None:
+            if self.skipping is None:
+                self.parts.append(data)
+
+    flat = Flat()
+    flat.feed(html)
+    flat.close()
+    lines = (" ".join(line.split()) for line in "".join(flat.parts).splitlines())
     return "\n".join(line for line in lines if line)
 
 

@@ -273,10 +273,10 @@ def test_every_not_a_fact_rule_fires_on_its_example(rule):
 
 def test_every_drop_reason_is_given_by_a_rule_or_named_where_it_is_made():
     by_rules = {r.reason for r in RULES}
-    elsewhere = {  # made outside not_facts.RULES: layout, dating, what a count counts, merging
+    elsewhere = {  # made outside not_facts.RULES: layout, dating, what a count counts, merging, size
         Reason.READER_COMMENTS, Reason.DATE_HEADER, Reason.LINK, Reason.DATE, Reason.COUNT_OF_PEOPLE,
         Reason.COUNT_OF_ORGS, Reason.COUNTS_OTHER, Reason.SPELLED_WITHOUT_NOUN, Reason.TEAM_OF, Reason.COUNT_OF_PART,
-        Reason.COUNT_AS_BEFORE, Reason.NO_COUNTED_NOUN, Reason.REPEAT_OF, Reason.REPEAT,
+        Reason.COUNT_AS_BEFORE, Reason.NO_COUNTED_NOUN, Reason.REPEAT_OF, Reason.REPEAT, Reason.TOO_LARGE,
     }
     assert set(Reason) == by_rules | elsewhere
     assert not by_rules & elsewhere

@@ -305,18 +305,18 @@ def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, 
             if n.start == u.numbers[0].start:
                 return date(col, 1, 1), date(col, 12, 31), col, "table"
     clause_start = clause_around(ctx, sent, u.start)[0]
-    own = [p for p in ctx.periods if seg[0] <= p.start < seg[1] and p.kind != "date" and not _is_baseline(ctx, p)]
+    own = [p for p in ctx.periods_starting_in(*seg) if p.kind != "date" and not _is_baseline(ctx, p)]
     prev_right = _previous_year_of(ctx, seg[0], seg[1])
     # "... from the previous year, when there were 122": the earlier period, said before the figure
     prev_left = _previous_year_before(ctx, sent, u)
     relation = prev_right or prev_left or ctx.search_in(_UP_FROM_LEFT, max(sent.start, u.start - 20), u.start)
     if not own and not relation and lseg[0] == clause_start:
-        own = [p for p in ctx.periods if lseg[0] <= p.start < lseg[1] and p.kind != "date" and not _is_statute_year(ctx, p)]
+        own = [p for p in ctx.periods_starting_in(*lseg) if p.kind != "date" and not _is_statute_year(ctx, p)]
         own = own[-1:]
     if own:
         return (*_dates_of(ctx, own[0]), "clause")
     reference_year = ctx.default_year
-    main = [p for p in ctx.periods if sent.start <= p.start < seg[1] and p.kind != "date" and p.year
+    main = [p for p in ctx.periods_starting_in(sent.start, seg[1]) if p.kind != "date" and p.year
             and not _is_baseline(ctx, p)]
     if main:
         reference_year = main[-1].year

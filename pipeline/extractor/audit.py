@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -34,7 +36,10 @@ class Trail:
             for n in find_numbers(ctx.text, a, b, ctx.scanned):
                 key = (n.span_start, n.end)
                 if key not in self.decisions:
-                    u = Unit([n], count=None if n.is_share else round(n.value), share=n.value if n.is_share else None)
+                    if not (math.isfinite(n.value) and abs(n.value) < 1e15):  # too large to be a count
+                        u = Unit([n])
+                    else:
+                        u = Unit([n], count=None if n.is_share else round(n.value), share=n.value if n.is_share else None)
                     self.decide(u, why, -1, key)  # not in any article sentence
 
     def mentions(self, fact_of_unit: dict[Key, str], merged: dict[Key, str]) -> list[Mention]:

@@ -100,6 +100,10 @@ class Context:
     def in_excluded(self, pos: int) -> bool:
         return any(a <= pos < b for a, b in self.excluded)
 
+    def periods_starting_in(self, start: int, end: int) -> list[Period]:
+        """The periods that start in [start, end), in text order (bisect: a long text has thousands)."""
+        return self.periods[bisect_left(self.period_starts, start) : bisect_left(self.period_starts, end)]
+
     def in_period(self, start: int, end: int) -> bool:
         """Whether a span starts or ends inside a date or period (they are sorted and never overlap)."""
         periods = self.periods
@@ -320,6 +324,9 @@ def _find_tables(ctx: Context) -> None:
             ctx.table_rows[j] = (cols, ctx.text[s.start : s.end])
 
 
+CONTEXT_BACK = 40  # earlier sentences of a paragraph a figure may take names from
+
+
 def context_sentences(ctx: Context, idx: int) -> list[Sentence]:
     """Sentences whose names may carry over: the lead-in of a list, earlier sentences of the paragraph,
     and for an anaphoric sentence ("of these", "those cases") the two sentences before it."""
@@ -329,7 +336,8 @@ def context_sentences(ctx: Context, idx: int) -> list[Sentence]:
     if sent.item_of is not None:
         out.append(sents[sent.item_of])
     j = idx - 1
-    while j >= 0 and sents[j].paragraph == sent.paragraph:
+    # at most CONTEXT_BACK of them: a paragraph of thousands of sentences would make extraction quadratic
+    while j >= 0 and sents[j].paragraph == sent.paragraph and idx - j <= CONTEXT_BACK:
         out.append(sents[j])
         j -= 1
     if ctx.anaphoric(sent):

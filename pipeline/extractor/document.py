@@ -21,6 +21,8 @@ How a number becomes a fact:
 
 from __future__ import annotations
 
+import math
+
 from pipeline.documents import Document
 from pipeline.extractor.attributes import (
     choose_offence,
@@ -43,6 +45,7 @@ from pipeline.extractor.layout import Sentence
 from pipeline.extractor.merge import Candidate, merge_candidates
 from pipeline.extractor.not_facts import Look, count_measure, first_reason
 from pipeline.extractor.nouns import measure_in
+from pipeline.extractor.numbers import Number
 from pipeline.extractor.reasons import Reason
 from pipeline.extractor.records import Extraction
 from pipeline.extractor.scan import SCANNER
@@ -53,6 +56,14 @@ def prepare(taxonomy: Taxonomy | None = None) -> None:
     """Build the gazetteers and the scanner now (else the first document pays), e.g. before forking workers."""
     gazetteers(taxonomy or load_taxonomy())
     SCANNER.scan("")
+
+
+_LARGEST_COUNT = 1e15  # counts in these documents are far below; floats are exact integers up to 2**53
+
+
+def countable(n: Number) -> bool:
+    """Whether a number can be a count or share at all: finite, and small enough for a BIGINT."""
+    return math.isfinite(n.value) and abs(n.value) < _LARGEST_COUNT
 
 
 def extract_document(doc: Document, taxonomy: Taxonomy | None = None, *, audit: bool = True) -> Extraction:
@@ -88,6 +99,11 @@ def _sentence_candidates(ctx: Context, idx: int, sent: Sentence, trail: Trail) -
     numbers = ctx.numbers(sent)
     if not numbers:
         return []
+    if not all(map(countable, numbers)):  # a 20-digit case reference, "1e400": no count of anything
+        for n in numbers:
+            if not countable(n):
+                trail.decide(Unit([n]), Reason.TOO_LARGE, idx, (n.span_start, n.end))
+        numbers = [n for n in numbers if countable(n)]
     dated = [n for n in numbers if ctx.in_period(n.start, n.end)]
     for n in dated:
         trail.decide(Unit([n], count=round(n.value)), Reason.DATE, idx, (n.span_start, n.end))

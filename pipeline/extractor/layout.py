@@ -108,8 +108,34 @@ def _split_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
         while b > a and text[b - 1].isspace():
             b -= 1
         if a < b:
-            trimmed.append((a, b))
+            trimmed.extend(_cap_length(text, a, b) if b - a > MAX_SENTENCE else [(a, b)])
     return trimmed
+
+
+MAX_SENTENCE = 1500  # characters; real sentences are far shorter
+_CUT = re.compile(r"[;,]\s|\s")
+
+
+def _cap_length(text: str, a: int, b: int) -> list[tuple[int, int]]:
+    """A run of text with no sentence end (a 2 MB line of repeated words) cut into pieces of at most
+    MAX_SENTENCE characters, each at its last clause break or blank: every figure is weighed against
+    the words of its sentence, so an unbounded sentence would make extraction quadratic."""
+    pieces = []
+    while b - a > MAX_SENTENCE:
+        window = text[a + MAX_SENTENCE // 2 : a + MAX_SENTENCE]
+        cuts = [m.end() for m in _CUT.finditer(window)]
+        semi = [m.end() for m in re.finditer(r"[;,]\s", window)]
+        cut = a + MAX_SENTENCE // 2 + (semi[-1] if semi else cuts[-1] if cuts else len(window))
+        end = cut
+        while end > a and text[end - 1].isspace():
+            end -= 1
+        pieces.append((a, end))
+        a = cut
+        while a < b and text[a].isspace():
+            a += 1
+    if a < b:
+        pieces.append((a, b))
+    return pieces
 
 
 def layout(text: str, scanned: ScannedText | None = None) -> Layout:

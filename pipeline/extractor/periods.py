@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
 
@@ -111,14 +112,20 @@ def find_periods(text: str, reference: date | None = None, scanned: ScannedText 
     """
     scanned = scanned or SCANNER.scan(text)
     found: list[Period] = []
-    taken: list[tuple[int, int]] = []
+    # The spans taken never overlap (each is added only where free; ranges are one finditer's matches),
+    # so sorted by start they are sorted by end too, and a new span can only meet its two neighbours.
+    starts: list[int] = []
+    ends: list[int] = []
 
     def free(a: int, b: int) -> bool:
-        return all(b <= x or a >= y for x, y in taken)
+        k = bisect_right(starts, a)
+        return not ((k > 0 and ends[k - 1] > a) or (k < len(starts) and starts[k] < b))
 
     def add(p: Period) -> None:
         found.append(p)
-        taken.append((p.start, p.end))
+        k = bisect_right(starts, p.start)
+        starts.insert(k, p.start)
+        ends.insert(k, p.end)
 
     for m in scanned.finditer(_RANGE_RE):
         ya, ma, da = _date_parts(m, "a", reference)

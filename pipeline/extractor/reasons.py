@@ -25,6 +25,7 @@ class Reason(StrEnum):
     MONEY = "money"
     PHONE = "phone number or code"
     CODE = "code or reference"
+    TOO_LARGE = "number too large to be a count (a reference or an identifier?)"
     REFERENCE = "reference number, rank or label"
     AGE = "age"
     VOTES = "votes, comments or ratings"
