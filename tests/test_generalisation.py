@@ -113,7 +113,6 @@ def test_a_region_named_at_the_top_holds_for_its_breakdowns():
     assert found[210].region == "east_of_england" and found[95].region == "east_of_england"
 
 
-@PENDING
 def test_the_title_sets_the_default_scope():
     text = "Police recorded 88 grooming offences last year, the NSPCC said. Most were on Snapchat."
     f = by_count(text, date(2020, 2, 1), title="Grooming offences rise in Cumbria")[88]
@@ -245,3 +244,32 @@ def test_a_fact_row_holds_every_provenance_column_of_the_facts_table():
     origins = [c for c in TABLES["facts"].columns if c.endswith("_from")]
     assert origins == ["region_from", "year_from", "offence_from", "source_from", "platform_from"]
     assert all(row[c] for c in origins)
+
+
+def test_a_force_area_named_once_at_the_top_holds_for_what_follows():
+    text = ("Police in Cheshire recorded 302 grooming offences in 2022/23, the NSPCC said.\n\n"
+            "Snapchat was used in 98 of the offences where the platform was known.")
+    found = by_count(text, date(2023, 9, 1))
+    assert found[302].region == "cheshire" and found[98].region == "cheshire"
+
+
+def test_the_region_in_its_own_words_is_the_document_scope_not_a_country_named_before_it():
+    text = ("Replies from 30 police forces in the UK show the region had 377 child sex crimes on Facebook apps in 2019.")
+    f = by_count(text, date(2020, 1, 1), title="Child sex crimes on Facebook apps in the East of England")[377]
+    assert f.region == "east_of_england" and f.region_from == "title"
+
+
+def test_a_title_naming_two_regions_sets_no_scope():
+    text = "Police recorded 88 grooming offences last year, the NSPCC said."
+    f = by_count(text, date(2020, 2, 1), title="Grooming in Kent and Essex")[88]
+    assert f.region_from != "title"
+
+
+def test_every_source_of_the_scope_rules_is_in_the_taxonomy():
+    import csv
+    from importlib import resources
+
+    from pipeline.metadata.taxonomy import load_taxonomy
+
+    rows = list(csv.DictReader(resources.files("pipeline.metadata").joinpath("rules", "source_scope.csv").open(encoding="utf-8")))
+    assert rows and {r["slug"] for r in rows} <= set(load_taxonomy().sources)

@@ -176,10 +176,13 @@ def choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tuple
             folded = fold_regions({h.slug for h in hits})
             if folded:
                 return folded, "context"
-    return ctx.default_region, "default"
+    return ctx.default_region, "title" if ctx.title_region else "default"
 
 
 _NOT_FOUND = object()
+
+
+_SCOPE_ANAPHOR = re.compile(r"\b(?:the|this|that|its)\s+(?:region|county|area|force area|city|borough)\b", re.I)
 
 
 def _region_in_sentence(ctx: Context, sent: Sentence, u: Unit, clause: tuple[int, int], seg: tuple[int, int]) -> object:
@@ -198,6 +201,9 @@ def _region_in_sentence(ctx: Context, sent: Sentence, u: Unit, clause: tuple[int
             nearest = groups[-1]
             folded = fold_regions({h.slug for h in nearest})
             if folded or len(nearest) > 1:
+                if _SCOPE_ANAPHOR.search(text, nearest[-1].end, u.start):
+                    # "forces in the UK, the charity found the region had 482": the document's own scope
+                    return ctx.default_region, "title" if ctx.title_region else "default"
                 return folded, "clause" if nearest[0].start >= clause[0] else "sentence"
     return _NOT_FOUND
 
@@ -481,8 +487,26 @@ def offence_variant(ctx: Context, sent: Sentence, clause: tuple[int, int], offen
     return offence
 
 
+def _world_sources() -> frozenset[str]:
+    """Sources whose totals cover the world unless a region is stated (metadata/rules/source_scope.csv)."""
+    from importlib import resources
+    import csv
+    import io
+
+    data = resources.files("pipeline.metadata").joinpath("rules", "source_scope.csv").read_text(encoding="utf-8")
+    return frozenset(row["slug"] for row in csv.DictReader(io.StringIO(data)) if row["scope"] == "world")
+
+
+_WORLD_SOURCES = _world_sources()
+
+
 def widen_default_regions(ctx: Context, candidates: list[Candidate]) -> None:
-    """The document's scope is the widest region its own figures name: figures with the default get it."""
+    """Without a scope from the title, the document's scope is the widest region its own figures name:
+    figures with the default get it. A hotline's or an international body's total with no region of its
+    own covers no country the document happens to name."""
+    for c in candidates:
+        if c.region_how in ("default", "title") and c.source in _WORLD_SOURCES:
+            c.region, c.region_how = None, "none"
     explicit = [c.region for c in candidates if c.region_how in ("clause", "sentence", "national") and c.region]
     if not explicit:
         return

@@ -91,6 +91,7 @@ class Context:
     topic_counts: list[int]  # topic cues per sentence
     scanned: ScannedText  # the text with the candidate places of every prefiltered pattern
     period_starts: list[int]
+    title_region: str | None = None  # the one region the document's title names: its default scope
     # per-sentence results computed once (keyed by sentence start)
     _numbers: dict[int, list[Number]] = field(default_factory=dict)
     _breaks: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
@@ -260,6 +261,9 @@ def document_context(doc: Document, tax: Taxonomy, gaz: Gazetteers, scanned: Sca
         counts = _tally(slug for _, slug in folded)
         if counts:
             default_region = min(counts, key=lambda s: (-counts[s], next(a for a, x in folded if x == s)))
+    title_region = _title_region(doc.title, gaz)
+    if title_region:
+        default_region = title_region
     offence_counts = _tally(h.slug for h in offences)
     default_offence = (
         max(offence_counts, key=lambda s: (offence_counts[s], -next(h.start for h in offences if h.slug == s)))
@@ -281,10 +285,20 @@ def document_context(doc: Document, tax: Taxonomy, gaz: Gazetteers, scanned: Sca
         widest_region=_national_region(regions, tax),
         default_offence=default_offence, default_source=default_source,
         on_topic=topic_hits >= 2 or lead_hits >= 1, excluded=excluded, table_rows={}, topic_counts=topic_counts,
-        scanned=scanned, period_starts=[p.start for p in periods],
+        scanned=scanned, period_starts=[p.start for p in periods], title_region=title_region,
     )
     _find_tables(ctx)
     return ctx
+
+
+def _title_region(title: str | None, gaz: Gazetteers) -> str | None:
+    """The region a title names ("Grooming offences rise in Cumbria"), if it names one (or England and Wales)."""
+    if not title:
+        return None
+    hits = gaz.regions.find(title)
+    groups = group_names(hits, title)
+    slugs = {fold_regions({h.slug for h in g}) for g in groups}
+    return next(iter(slugs)) if len(slugs) == 1 else None
 
 
 def _tally(items: Iterable[Any]) -> dict[Any, int]:

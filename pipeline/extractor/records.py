@@ -39,7 +39,7 @@ def _code_fingerprint() -> str:
     for entry in sorted(package.joinpath("extractor").iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".py") and entry.name != "batch.py":
             digest.update(entry.name.encode() + entry.read_bytes())
-    for folder in ("taxonomy", "aliases"):
+    for folder in ("taxonomy", "aliases", "rules"):
         for entry in sorted(package.joinpath("metadata", folder).iterdir(), key=lambda e: e.name):
             if entry.name.endswith(".csv"):
                 digest.update(entry.name.encode() + entry.read_bytes())
