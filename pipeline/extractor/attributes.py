@@ -487,6 +487,19 @@ def offence_variant(ctx: Context, sent: Sentence, clause: tuple[int, int], offen
     return offence
 
 
+def material_offence(ctx: Context, offence: str | None, measure: str | None, source: str | None) -> str | None:
+    """Images, videos or webpages 'of child sexual abuse' are child sexual abuse material, not offences;
+    reports to a hotline with no offence named are reports of suspected material."""
+    if measure == "images" and offence in _GENERIC_ABUSE:
+        return "child_sexual_abuse_material_reports"
+    if offence is None and measure in ("reports", "images") and ctx.tax.sources.get(source or "", {}).get("kind") == "hotline":
+        return "child_sexual_abuse_material_reports"
+    return offence
+
+
+_GENERIC_ABUSE = frozenset({"child_sexual_offences", "online_child_sexual_offences", "online_child_sexual_exploitation"})
+
+
 def _world_sources() -> frozenset[str]:
     """Sources whose totals cover the world unless a region is stated (metadata/rules/source_scope.csv)."""
     from importlib import resources
@@ -530,5 +543,7 @@ def fill_years(ctx: Context, candidates: list[Candidate]) -> None:
             c.period = (None, None, fill_year)
             c.origins["year"] = "none" if fill_year is None else ("published" if ctx.published and fill_year == ctx.published.year else "document")
         start = ctx.gaz.offence_start.get(c.offence or "")
-        if start and c.period[2] and c.period[2] < start.year and c.offence in FALLBACK_BEFORE_START:
+        # a period that ended before the offence came into force ("2016/17" for an offence of April 2017)
+        ended_before = c.period[1] is not None and c.period[1] < start if start else False
+        if start and c.period[2] and (c.period[2] < start.year or ended_before) and c.offence in FALLBACK_BEFORE_START:
             c.offence = FALLBACK_BEFORE_START[c.offence]

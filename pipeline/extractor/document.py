@@ -29,6 +29,7 @@ from pipeline.extractor.attributes import (
     choose_platforms,
     choose_region,
     choose_source,
+    material_offence,
     fill_years,
     is_online,
     offence_variant,
@@ -158,6 +159,7 @@ def _figure_candidates(ctx: Context, idx: int, sent: Sentence, units: list[Unit]
     offence = offence_variant(ctx, sent, clause, offence, online, platforms)
     region, region_how = choose_region(ctx, sent, idx, u, clause, seg)
     source, source_from = choose_source(ctx, sent, idx, u)
+    offence = material_offence(ctx, offence, measure, source)
     score = confidence(ctx, sent, u, period, p_starts[0] is not None, region_how)
     trail.decide(u, "", idx)
     quote_from = sent.start if idx in ctx.table_rows else lseg[0]

@@ -13,7 +13,7 @@ _MEASURE_NOUNS = {
     "reports": "reports", "report": "reports", "referrals": "reports", "tips": "reports", "tip-offs": "reports",
     "disseminations": "reports", "complaints": "reports", "notifications": "reports", "flags": "reports",
     "images": "images", "image": "images", "photos": "images", "photographs": "images", "pictures": "images",
-    "videos": "images", "urls": "images", "webpages": "images", "websites": "images", "sites": "images", "files": "images", "imagery": "images",
+    "videos": "images", "urls": "images", "webpages": "images", "websites": "images", "files": "images", "imagery": "images",
     "offenders": "offenders", "perpetrators": "offenders",
 }
 
@@ -28,7 +28,7 @@ _PEOPLE_NOUNS = {
 
 
 _ORG_NOUNS = {
-    "forces", "force", "companies", "firms", "platforms", "apps", "services", "providers",
+    "forces", "force", "companies", "firms", "platforms", "apps", "sites", "services", "providers",
     "hotlines", "countries", "organisations", "organizations", "charities", "schools", "networks", "agencies",
     "nations", "states", "types", "categories", "areas", "games", "partners", "esps", "businesses", "councils",
     "teams", "units",
