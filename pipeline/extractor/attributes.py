@@ -241,7 +241,10 @@ def choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: str
 
 
 def choose_source(ctx: Context, sent: Sentence, idx: int, u: Unit) -> tuple[str | None, str]:
-    """(source, where it came from: sentence | context | document | none)."""
+    """(source, where it came from: clause | sentence | context | document | none)."""
+    company = _company_reporting(ctx, sent, u)
+    if company:
+        return company, "clause"
     in_sentence = hits_in(ctx.sources, sent.start, sent.end)
     if in_sentence:
         return min(in_sentence, key=lambda h: abs(h.start - u.start)).slug, "sentence"
@@ -250,6 +253,28 @@ def choose_source(ctx: Context, sent: Sentence, idx: int, u: Unit) -> tuple[str 
         if hits:
             return hits[0].slug, "context"
     return ctx.default_source, "document" if ctx.default_source else "none"
+
+
+# "Facebook said it detected 13 million", "Facebook and Instagram sent over 3.7 million": the company's own count
+_SELF_REPORT = re.compile(
+    r"\s+(?:(?:has|have)\s+)?(?:said|says|reported|revealed|disclosed|announced)?\s*(?:that\s+)?(?:it|they)?\s*(?:has\s+|had\s+|have\s+)?"
+    r"(?:detected|removed|took\s+down|taken\s+down|sent|made|submitted|filed|reported|flagged|actioned|took\s+action\s+on|found|deleted)\s+$",
+    re.I,
+)
+
+
+def _company_reporting(ctx: Context, sent: Sentence, u: Unit) -> str | None:
+    """The source slug of a platform's owner when the platform itself reports the figure (its transparency count)."""
+    left = [h for h in hits_in(ctx.platforms, sent.start, u.start)]
+    if not left:
+        return None
+    group = group_names(left, ctx.text)[-1]
+    between = ctx.text[group[-1].end : u.start]
+    if len(between) > 60 or not _SELF_REPORT.fullmatch(between):
+        return None
+    owners = {ctx.tax.platforms.get(h.slug, {}).get("owner_group") for h in group}
+    owner = next(iter(owners)) if len(owners) == 1 else None
+    return owner if owner and owner in ctx.tax.sources else None
 
 
 def _antecedent(ctx: Context, groups: list[list[Hit]], chosen: list[Hit]) -> list[Hit]:
