@@ -296,3 +296,29 @@ def test_images_of_child_sexual_abuse_are_material_and_offences_stay_offences():
 def test_a_platform_named_as_where_a_figure_happened_is_no_source():
     text = "The IWF said Instagram was used in 1,020 of the grooming offences it saw in 2022."
     assert by_count(text, date(2023, 1, 1))[1020].source == "iwf"
+
+
+def test_the_previous_year_of_a_sentence_that_continues_is_relative_to_its_total():
+    text = ("In 2023 the hotline confirmed 450 reports of sexual extortion.\n\n"
+            "This is five times as many as the previous year, when 90 cases of sexual extortion were confirmed.")
+    found = by_count(text, date(2024, 3, 1))
+    assert found[450].year == 2023 and found[90].year == 2022
+
+
+def test_an_undated_figure_takes_the_documents_latest_period_not_the_publication_year():
+    text = ("The hotline confirmed 450 reports of sexual extortion in 2023, up from 90 in 2022.\n\n"
+            "Most of the sexual extortion reports (88%) came through the online reporting service.")
+    found = by_share(text, date(2024, 3, 1))
+    assert found[0.88].year == 2023 and found[0.88].year_from == "document"
+
+
+def test_the_title_names_the_period_of_undated_figures():
+    text = "The hotline received 31.2 million reports of suspected child sexual exploitation."
+    f = by_count(text, date(2023, 5, 1), title="Hotline figures (2022 annual report)")[31200000]
+    assert f.year == 2022 and f.year_from == "title"
+
+
+def test_a_document_dated_in_the_year_of_its_figures_keeps_that_year():
+    text = ("Police in Kent recorded 120 grooming offences in 2023.\n\n"
+            "Separately, 40 offences took place on Instagram.")
+    assert by_count(text, date(2023, 12, 1))[40].year == 2023

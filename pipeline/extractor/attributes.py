@@ -352,8 +352,12 @@ def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, 
     if main:
         reference_year = main[-1].year
     window = text[seg[0] : seg[1]] + " " + text[lseg[0] : lseg[1]]
-    if (prev_right or prev_left) and reference_year:
-        return None, None, reference_year - 1, "sentence" if main else "context"
+    if prev_right or prev_left:
+        # "This is eight times as many as the previous year": relative to the period of the sentences it continues
+        inherited = None if main else _context_period(ctx, idx)
+        previous_of = inherited.year if inherited is not None and inherited.year else reference_year
+        if previous_of:
+            return None, None, previous_of - 1, "sentence" if main else "context"
     ago = _YEARS_AGO.search(window) if "ago" in window.lower() else None
     if ago and reference_year:
         n = int(ago.group(1)) if ago.group(1).isdigit() else parse_spelled(ago.group(1))
@@ -389,11 +393,19 @@ def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, 
         if ps:
             return (*_dates_of(ctx, ps[-1]), "context")
     # a breakdown inherits its total's period: the nearest period of the sentences it continues
+    inherited = _context_period(ctx, idx)
+    if inherited is not None:
+        return (*_dates_of(ctx, inherited), "context")
+    return None, None, None, "none"  # the document's reference year is filled in later
+
+
+def _context_period(ctx: Context, idx: int) -> Period | None:
+    """The nearest reference period of the sentences a figure's sentence continues (context_sentences)."""
     for s in context_sentences(ctx, idx):
         ps = [p for p in ctx.periods if s.start <= p.start < s.end and p.kind != "date" and p.year and not _is_baseline(ctx, p)]
         if ps:
-            return (*_dates_of(ctx, ps[-1]), "context")
-    return None, None, None, "none"  # the document's reference year is filled in later
+            return ps[-1]
+    return None
 
 
 def _is_statute_year(ctx: Context, p: Period) -> bool:
@@ -555,18 +567,37 @@ def widen_default_regions(ctx: Context, candidates: list[Candidate]) -> None:
             c.region = scope
 
 
+def _dominant_year(years: list[int]) -> int | None:
+    """The document's current period: the latest year its own dated figures have."""
+    return max(years) if years else None
+
+
 def fill_years(ctx: Context, candidates: list[Candidate]) -> None:
     """A figure with no period of its own dates from the document's date, else its most common period;
     a figure from before its offence existed counts the offence's predecessor."""
+    years = [c.period[2] for c in candidates if c.period[2] and c.origins.get("year") in ("clause", "sentence", "table", "context")]
+    dominant = _dominant_year(years)
     if ctx.default_year:
         fill_year: int | None = ctx.default_year
+        # the publication date is the last resort: when one period dominates the document's own figures
+        # and ended before publication, a figure stated without a period is of that period
+        if dominant is not None and dominant < ctx.default_year:
+            fill_year = dominant
+        if ctx.title_year:
+            fill_year = ctx.title_year
+    elif ctx.title_year:
+        fill_year = ctx.title_year
     else:
-        years = [c.period[2] for c in candidates if c.period[2]]
         fill_year = Counter(years).most_common(1)[0][0] if years else None
     for c in candidates:
         if c.period[2] is None:
             c.period = (None, None, fill_year)
-            c.origins["year"] = "none" if fill_year is None else ("published" if ctx.published and fill_year == ctx.published.year else "document")
+            c.origins["year"] = (
+                "none" if fill_year is None
+                else "title" if fill_year == ctx.title_year
+                else "published" if ctx.published and fill_year == ctx.published.year
+                else "document"
+            )
         start = ctx.gaz.offence_start.get(c.offence or "")
         # a period that ended before the offence came into force ("2016/17" for an offence of April 2017)
         ended_before = c.period[1] is not None and c.period[1] < start if start else False

@@ -92,6 +92,7 @@ class Context:
     scanned: ScannedText  # the text with the candidate places of every prefiltered pattern
     period_starts: list[int]
     title_region: str | None = None  # the one region the document's title names: its default scope
+    title_year: int | None = None  # the one reference year the title names ("2021 CyberTipline Report")
     # per-sentence results computed once (keyed by sentence start)
     _numbers: dict[int, list[Number]] = field(default_factory=dict)
     _breaks: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
@@ -286,9 +287,19 @@ def document_context(doc: Document, tax: Taxonomy, gaz: Gazetteers, scanned: Sca
         default_offence=default_offence, default_source=default_source,
         on_topic=topic_hits >= 2 or lead_hits >= 1, excluded=excluded, table_rows={}, topic_counts=topic_counts,
         scanned=scanned, period_starts=[p.start for p in periods], title_region=title_region,
+        title_year=_title_year(doc.title, published),
     )
     _find_tables(ctx)
     return ctx
+
+
+def _title_year(title: str | None, published: date | None) -> int | None:
+    """The year a title names as its period, if it names one and it is not after the document's date."""
+    if not title:
+        return None
+    years = {p.year for p in find_periods(title, published) if p.year and p.kind != "date"}
+    year = next(iter(years)) if len(years) == 1 else None
+    return year if year and (published is None or year <= published.year) else None
 
 
 def _title_region(title: str | None, gaz: Gazetteers) -> str | None:

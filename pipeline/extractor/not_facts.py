@@ -415,6 +415,13 @@ def _off_topic(f: Look) -> bool:
 
 # ---------------------------------------------------------------- stage "placed"
 
+_PARTITIVE_LEFT = re.compile(
+    r"\b(?:most|the majority|almost all|nearly all|half|a third|a quarter)\s+of\s+(?:the\s+|all\s+)?(?:[\w-]+\s+){0,4}"
+    r"(?:reports|offences|crimes|cases|images|videos|referrals|incidents)\s*\(\s*$",
+    re.I,
+)
+
+
 _OF_OFFENCE_RIGHT = re.compile(r"^\s*\)?\s*of\s+(?:the\s+|all\s+|these\s+|those\s+)?")
 
 
@@ -424,6 +431,8 @@ def _share_of_nothing(f: Look) -> bool:
     u = f.u
     if u.share is None or u.count is not None or f.platforms != ["all_platforms"]:
         return False
+    if _PARTITIVE_LEFT.search(f.text[max(f.sent.start, u.start - 60) : u.start]):
+        return False  # "most of the sextortion reports (93%)": the bracketed share is of the reports named
     return not _OF_OFFENCE_RIGHT.match(f.text[u.end : u.end + 20]) and not f.ctx.anaphoric(f.sent)
 
 
