@@ -575,7 +575,13 @@ def _dominant_year(years: list[int]) -> int | None:
 def fill_years(ctx: Context, candidates: list[Candidate]) -> None:
     """A figure with no period of its own dates from the document's date, else its most common period;
     a figure from before its offence existed counts the offence's predecessor."""
-    years = [c.period[2] for c in candidates if c.period[2] and c.origins.get("year") in ("clause", "sentence", "table", "context")]
+    # the document's own current figures: dated, and not the earlier side of a comparison ("up from 55% in 2019")
+    years = [
+        c.period[2] for c in candidates
+        if c.period[2] and c.origins.get("year") in ("clause", "sentence", "table", "context")
+        and not ctx.search_in(_UP_FROM_LEFT, max(0, c.unit.start - 20), c.unit.start)
+        and not ctx.search_in(BASELINE_LEFT, max(0, c.unit.start - 25), c.unit.start)
+    ]
     dominant = _dominant_year(years)
     if ctx.default_year:
         fill_year: int | None = ctx.default_year
