@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipeline.extractor.context import Context
 from pipeline.extractor.numbers import Number
@@ -55,9 +55,33 @@ class Unit:
         return " ".join(n.surface for n in self.numbers)
 
 
+_MAGNITUDE = re.compile(r"\s*(thousand|million|billion|m|bn|k)\b", re.I)
+_MAGNITUDES = {"thousand": 1_000, "k": 1_000, "million": 1_000_000, "m": 1_000_000, "billion": 1_000_000_000, "bn": 1_000_000_000}
+_OF_THE = re.compile(r"\s+(?:of|out of)\s+(?:the\s+|a\s+total\s+of\s+)?(?:more than\s+|over\s+|about\s+|around\s+|nearly\s+|almost\s+)?")
+
+
+def _shared_magnitudes(text: str, numbers: list[Number]) -> list[Number]:
+    """'15.9 of the 16 million cases': the first number takes the magnitude word of the second."""
+    out = list(numbers)
+    for i in range(len(out) - 1):
+        a, b = out[i], out[i + 1]
+        if a.is_share or b.is_share or a.spelled or a.value >= 1000:
+            continue
+        if not _OF_THE.fullmatch(text[a.end : b.span_start]):
+            continue
+        m = _MAGNITUDE.search(b.surface)
+        if m is None or b.value < 1000:
+            continue
+        scale = _MAGNITUDES[m.group(1).lower()]
+        if a.value < b.value / scale + 1e-9:
+            out[i] = replace(a, value=a.value * scale)
+    return out
+
+
 def join_units(ctx: Context, numbers: list[Number]) -> list[Unit]:
     """Join numbers that state one figure: '27 (40.2%)', '37,112, or 30%', 'a quarter (26.8%) ... - 18'."""
     text = ctx.text
+    numbers = _shared_magnitudes(text, numbers)
     units: list[Unit] = []
     for n in numbers:
         if units:

@@ -457,6 +457,9 @@ _GROUP_OF_LEFT = prefilter(re.compile(r"\b(?:team|group|panel|staff|workforce|cr
 _PART_OF = prefilter(re.compile(r"\bof\s+(?:the|these|those)\s+[\d,]+\s+((?:[\w-]+\s+){0,2}[\w-]+)", re.I))
 
 
+_OPERATES_LEFT = re.compile(r"\b(?:operates|operated|runs|ran|owns|owned|manages|managed|controls)\s+(?:more than\s+|over\s+|about\s+)?$", re.I)
+
+
 def count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: int) -> tuple[str | None, str | None]:
     """(measure, reason if not a fact) for a count."""
     text = ctx.text
@@ -469,6 +472,8 @@ def count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: i
         cls2, word2 = noun_after(text, named.end, sent.end)
         inside = measure_in(named.text, 0, len(named.text))
         cls, word = (cls2, word2) if cls2 in ("measure", "people", "org") else ("measure", inside or "offences")
+    if cls == "measure" and word == "images" and _OPERATES_LEFT.search(text[max(sent.start, n.start - 30) : u.start]):
+        return None, Reason.COUNT_OF_ORGS.format(word="websites run by one operator")  # "which operates 18 adult websites"
     if cls == "measure":
         return word, None
     if cls == "people":
