@@ -269,7 +269,9 @@ def test_every_source_of_the_scope_rules_is_in_the_taxonomy():
     from pipeline.metadata.taxonomy import load_taxonomy
 
     rows = list(csv.DictReader(resources.files("pipeline.metadata").joinpath("rules", "source_scope.csv").open(encoding="utf-8")))
-    assert rows and {r["slug"] for r in rows} <= set(load_taxonomy().sources)
+    tax = load_taxonomy()
+    assert rows and {r["slug"] for r in rows} <= set(tax.sources)
+    assert {r["scope"] for r in rows} <= set(tax.regions)
 
 
 def test_a_period_ending_before_the_new_offence_began_counts_its_predecessor():
@@ -332,3 +334,14 @@ def test_a_small_count_of_a_large_total_keeps_its_value():
 def test_websites_a_company_runs_are_no_fact():
     text = "The company, which operates 18 adult websites, was fined over child sexual abuse material checks."
     assert not extract_document(doc(text, date(2024, 1, 1))).facts
+
+
+def test_a_national_body_named_with_its_figure_gives_its_country():
+    text = ("Campaigners in London called for action.\n\n"
+            "The FBI said it received more than 7,000 reports of online financial sextortion of minors in 2022.")
+    assert by_count(text, date(2023, 1, 1))[7000].region == "united_states"
+
+
+def test_a_region_stated_for_a_national_bodys_figure_stays():
+    text = "The FBI said 640 reports of sextortion of minors were made in Canada in 2022."
+    assert by_count(text, date(2023, 1, 1))[640].region == "canada"

@@ -537,17 +537,18 @@ def material_offence(ctx: Context, offence: str | None, measure: str | None, sou
 _GENERIC_ABUSE = frozenset({"child_sexual_offences", "online_child_sexual_offences", "online_child_sexual_exploitation"})
 
 
-def _world_sources() -> frozenset[str]:
-    """Sources whose totals cover the world unless a region is stated (metadata/rules/source_scope.csv)."""
+def _source_scopes() -> dict[str, str]:
+    """Source slug -> the region its figures cover unless one is stated (metadata/rules/source_scope.csv)."""
     from importlib import resources
     import csv
     import io
 
     data = resources.files("pipeline.metadata").joinpath("rules", "source_scope.csv").read_text(encoding="utf-8")
-    return frozenset(row["slug"] for row in csv.DictReader(io.StringIO(data)) if row["scope"] == "world")
+    return {row["slug"]: row["scope"] for row in csv.DictReader(io.StringIO(data))}
 
 
-_WORLD_SOURCES = _world_sources()
+_SOURCE_SCOPES = _source_scopes()
+_WORLD_SOURCES = frozenset(s for s, scope in _SOURCE_SCOPES.items() if scope == "world")
 
 
 def widen_default_regions(ctx: Context, candidates: list[Candidate]) -> None:
@@ -557,6 +558,9 @@ def widen_default_regions(ctx: Context, candidates: list[Candidate]) -> None:
     for c in candidates:
         if c.region_how in ("default", "title") and c.source in _WORLD_SOURCES:
             c.region, c.region_how = None, "none"
+        elif c.region_how == "default" and _SOURCE_SCOPES.get(c.source or "") and c.origins.get("source") in ("clause", "sentence"):
+            # a national body named with the figure: its country, not the document's most named region
+            c.region, c.region_how = _SOURCE_SCOPES[c.source or ""], "sentence"
     explicit = [c.region for c in candidates if c.region_how in ("clause", "sentence", "national") and c.region]
     if not explicit:
         return
