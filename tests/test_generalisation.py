@@ -345,3 +345,18 @@ def test_a_national_body_named_with_its_figure_gives_its_country():
 def test_a_region_stated_for_a_national_bodys_figure_stays():
     text = "The FBI said 640 reports of sextortion of minors were made in Canada in 2022."
     assert by_count(text, date(2023, 1, 1))[640].region == "canada"
+
+
+def test_a_breakdown_of_a_total_takes_its_platform_and_source():
+    text = ("Instagram sent 2.4 million reports of child sexual exploitation to NCMEC in 2022.\n\n"
+            "Of those reports, 61 thousand involved enticement of children.")
+    found = by_count(text, date(2023, 6, 1))
+    assert found[61000].platform == "instagram" and found[61000].platform_from == "context"
+    assert found[61000].source == found[2400000].source == "meta"
+
+
+def test_a_breakdown_naming_its_own_platform_keeps_it():
+    text = ("Police recorded 900 grooming offences in 2022.\n\n"
+            "Of these, 260 took place on Snapchat.")
+    assert by_count(text, date(2023, 6, 1))[260].platform == "snapchat"
+    assert by_count(text, date(2023, 6, 1))[900].platform == "all_platforms"

@@ -277,6 +277,36 @@ def _company_reporting(ctx: Context, sent: Sentence, u: Unit) -> str | None:
     return owner if owner and owner in ctx.tax.sources else None
 
 
+_PARTITIVE_START = re.compile(r"^[\W\d]*(?:of|among)\s+(?:those|these|them|which)\b", re.I)
+
+
+def inherited_platforms(ctx: Context, sent: Sentence, idx: int) -> tuple[list[str], list[int]]:
+    """'Facebook and Instagram sent 3.7 million reports. Of those reports, 48 thousand ...': a breakdown
+    that names no platform is on the platform of the total it breaks down (named in the sentence before)."""
+    if idx == 0 or not _PARTITIVE_START.match(ctx.text[sent.start : sent.start + 40]):
+        return [], []
+    before = ctx.lay.sentences[idx - 1]
+    hits = hits_in(ctx.platforms, before.start, before.end)
+    groups = group_names(hits, ctx.text)
+    if len(groups) != 1:
+        return [], []
+    return ["+".join(_platform_of_group(groups[0], ctx.text, ctx.tax))], [groups[0][0].start]
+
+
+def inherit_from_totals(ctx: Context, candidates: list[Candidate]) -> None:
+    """A breakdown ('Of those reports, ...') that names no source has the source of the total before it."""
+    by_sentence: dict[int, list[Candidate]] = {}
+    for c in candidates:
+        by_sentence.setdefault(c.sentence_index, []).append(c)
+    for c in candidates:
+        if c.origins.get("source") in ("clause", "sentence") or c.sentence_index == 0:
+            continue
+        sent = ctx.lay.sentences[c.sentence_index]
+        totals = by_sentence.get(c.sentence_index - 1)
+        if totals and _PARTITIVE_START.match(ctx.text[sent.start : sent.start + 40]) and totals[-1].source:
+            c.source, c.origins["source"] = totals[-1].source, "context"
+
+
 def _antecedent(ctx: Context, groups: list[list[Hit]], chosen: list[Hit]) -> list[Hit]:
     """'Snapchat was the app most used, with the messaging app present in 48%': a category named with 'the'
     after a platform of that kind is that platform."""

@@ -29,6 +29,8 @@ from pipeline.extractor.attributes import (
     choose_platforms,
     choose_region,
     choose_source,
+    inherit_from_totals,
+    inherited_platforms,
     material_offence,
     fill_years,
     is_online,
@@ -79,6 +81,7 @@ def extract_document(doc: Document, taxonomy: Taxonomy | None = None, *, audit: 
     ctx = document_context(doc, tax, gaz, scanned)
     trail = Trail(ctx)
     candidates = [c for idx, sent in enumerate(ctx.lay.sentences) for c in _sentence_candidates(ctx, idx, sent, trail)]
+    inherit_from_totals(ctx, candidates)
     widen_default_regions(ctx, candidates)
     fill_years(ctx, candidates)
     for c in candidates:
@@ -141,6 +144,8 @@ def _figure_candidates(ctx: Context, idx: int, sent: Sentence, units: list[Unit]
         trail.decide(u, reason, idx)
         return []
     platforms, p_starts = choose_platforms(ctx, sent, u, seg)
+    if not platforms and not u.is_base:
+        platforms, p_starts = inherited_platforms(ctx, sent, idx)
     if u.is_base:
         platforms, p_starts = [], []
     online = is_online(ctx, sent, u, clause)
@@ -169,7 +174,7 @@ def _figure_candidates(ctx: Context, idx: int, sent: Sentence, units: list[Unit]
         starts = [p_start] if p_start is not None else []
         origins = {
             "region": region_how, "year": year_from, "offence": offence_from, "source": source_from,
-            "platform": "sentence" if p_start is not None else ("clause" if slug == "online_any" else "none"),
+            "platform": ("sentence" if p_start >= sent.start else "context") if p_start is not None else ("clause" if slug == "online_any" else "none"),
         }
         out.append(Candidate(u, idx, [slug], starts, measure, region, region_how, offence, source, period, score, q_start, q_end, origins))
     return out
