@@ -70,7 +70,6 @@ _YEARS_AGO = re.compile(r"\b(\w+)\s+years?\s+ago\b", re.I)
 _LAST_YEAR = prefilter(re.compile(r"\blast\s+year\b", re.I))
 
 
-_THIS_YEAR = re.compile(r"\b(?:this|the past|the last)\s+year\b", re.I)
 
 
 _FIRST_OF_NEW = prefilter(re.compile(
@@ -123,13 +122,10 @@ NEGATED_LEFT = re.compile(r"\b(?:without|not|no|offline)\s+(?:the\s+|an?\s+)?$",
 CHILDREN = prefilter(re.compile(r"\bchild(?:ren)?\b|under[- ]18s?|\bminors?\b", re.I))
 
 
-_OFFENCE_FAMILY_MATERIAL = {"child_sexual_abuse_material_reports"}
 
 
-ONLINE_VARIANT = {"child_sexual_offences": "online_child_sexual_offences"}
 
 
-FALLBACK_BEFORE_START = {"sexual_communication_with_a_child": "sexual_grooming"}
 
 
 def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> list[str]:
@@ -158,11 +154,6 @@ def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> list[str]:
     return sorted(set(slugs))
 
 
-def _single(hits: list[Hit]) -> str | None:
-    slugs = {h.slug for h in hits}
-    return next(iter(slugs)) if len(slugs) == 1 else None
-
-
 def choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tuple[int, int], seg: tuple[int, int]) -> tuple[str | None, str]:
     """(region, where it came from: clause | sentence | national | context | default)."""
     found = _region_in_sentence(ctx, sent, u, clause, seg)
@@ -173,7 +164,7 @@ def choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tuple
     for s in context_sentences(ctx, idx):
         hits = hits_in(ctx.regions, s.start, s.end)
         if hits:
-            folded = fold_regions({h.slug for h in hits})
+            folded = fold_regions({h.slug for h in hits}, ctx.tax)
             if folded:
                 return folded, "context"
     return ctx.default_region, "title" if ctx.title_region else "default"
@@ -193,13 +184,13 @@ def _region_in_sentence(ctx: Context, sent: Sentence, u: Unit, clause: tuple[int
         right = [h for h in in_sentence if seg[0] <= h.start < seg[1] and h.start >= u.end]
         right = [h for h in right if _REGION_AFTER.search(text[u.end : h.start])]
         if right:
-            group = next(g for g in group_names(in_sentence, text) if right[0] in g)
-            return fold_regions({h.slug for h in group}), "clause"  # several regions named: None, the figure spans them
+            group = next(g for g in group_names(in_sentence, text, ctx.tax) if right[0] in g)
+            return fold_regions({h.slug for h in group}, ctx.tax), "clause"  # several regions named: None, the figure spans them
         left = [h for h in in_sentence if h.end <= u.start]
         if left:
-            groups = group_names(left, text)
+            groups = group_names(left, text, ctx.tax)
             nearest = groups[-1]
-            folded = fold_regions({h.slug for h in nearest})
+            folded = fold_regions({h.slug for h in nearest}, ctx.tax)
             if folded or len(nearest) > 1:
                 if _SCOPE_ANAPHOR.search(text, nearest[-1].end, u.start):
                     # "forces in the UK, the charity found the region had 482": the document's own scope
@@ -211,13 +202,14 @@ def _region_in_sentence(ctx: Context, sent: Sentence, u: Unit, clause: tuple[int
 def choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: str | None, clause: tuple[int, int]) -> tuple[str | None, str]:
     """(offence, where it came from: clause | sentence | context | document | none)."""
     text = ctx.text
+    material = {r.slug for r in ctx.tax.rules.offence_rules_when("material")}
     in_sentence = hits_in(ctx.offences, sent.start, sent.end)
 
     def prefer(hits: list[Hit]) -> str | None:
         if not hits:
             return None
         if measure not in ("reports", "images"):
-            crimes = [h for h in hits if h.slug not in _OFFENCE_FAMILY_MATERIAL]
+            crimes = [h for h in hits if h.slug not in material]
             if crimes:
                 return crimes[0].slug
         return hits[0].slug
@@ -268,7 +260,7 @@ def _company_reporting(ctx: Context, sent: Sentence, u: Unit) -> str | None:
     left = [h for h in hits_in(ctx.platforms, sent.start, u.start)]
     if not left:
         return None
-    group = group_names(left, ctx.text)[-1]
+    group = group_names(left, ctx.text, ctx.tax)[-1]
     between = ctx.text[group[-1].end : u.start]
     if len(between) > 60 or not _SELF_REPORT.fullmatch(between):
         return None
@@ -287,7 +279,7 @@ def inherited_platforms(ctx: Context, sent: Sentence, idx: int) -> tuple[list[st
         return [], []
     before = ctx.lay.sentences[idx - 1]
     hits = hits_in(ctx.platforms, before.start, before.end)
-    groups = group_names(hits, ctx.text)
+    groups = group_names(hits, ctx.text, ctx.tax)
     if len(groups) != 1:
         return [], []
     return ["+".join(_platform_of_group(groups[0], ctx.text, ctx.tax))], [groups[0][0].start]
@@ -332,7 +324,7 @@ def choose_platforms(ctx: Context, sent: Sentence, u: Unit, seg: tuple[int, int]
     hits = [h for h in hits if not (u.start <= h.start < u.end)]
     if not hits:
         return [], []
-    groups = group_names(hits, text)
+    groups = group_names(hits, text, ctx.tax)
     right = [g for g in groups if u.end <= g[0].start < seg[1] and ctx.search_in(_RIGHT_PREP, u.end, g[0].start)]
     chosen = right[0] if right else None
     if chosen is None:
@@ -396,18 +388,9 @@ def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, 
     # "last year" in the figure's own words, or once before it in a sentence naming no other period
     if _LAST_YEAR.search(window) or (not main and ctx.search_in(_LAST_YEAR, sent.start, u.start)):
         return (*_last_year(ctx), "clause")
-    first_new = ctx.search(_FIRST_OF_NEW, sent.start, sent.end)
-    if first_new and offence in ctx.gaz.offence_start:
-        begin = ctx.gaz.offence_start[offence]
-        if first_new.group(2) and first_new.group(2).lower().startswith("month"):
-            n = int(first_new.group(1)) if first_new.group(1).isdigit() else (parse_spelled(first_new.group(1)) or 12)
-        else:
-            n = 12
-        month = begin.month + n - 1
-        year = begin.year + (month - 1) // 12
-        month = (month - 1) % 12 + 1
-        last = date(year, month, calendar.monthrange(year, month)[1])
-        return begin, last, last.year, "sentence"
+    first_months = _first_months_of_new_offence(ctx, sent, offence)
+    if first_months:
+        return (*first_months, "sentence")
     # "dropped from 96 to 79": the first figure is the earlier period
     if units_after and ctx.search_in(_UP_FROM_LEFT, max(sent.start, u.start - 20), u.start) and reference_year:
         nxt = units_after[0]
@@ -436,6 +419,23 @@ def _context_period(ctx: Context, idx: int) -> Period | None:
         if ps:
             return ps[-1]
     return None
+
+
+def _first_months_of_new_offence(ctx: Context, sent: Sentence, offence: str | None) -> tuple[date, date, int] | None:
+    """'in the first six months of the new offence': from the day the offence came into force."""
+    first_new = ctx.search(_FIRST_OF_NEW, sent.start, sent.end)
+    if not first_new or offence not in ctx.gaz.offence_start:
+        return None
+    begin = ctx.gaz.offence_start[offence]
+    if first_new.group(2) and first_new.group(2).lower().startswith("month"):
+        n = int(first_new.group(1)) if first_new.group(1).isdigit() else (parse_spelled(first_new.group(1)) or 12)
+    else:
+        n = 12
+    month = begin.month + n - 1
+    year = begin.year + (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    return begin, last, last.year
 
 
 def _is_statute_year(ctx: Context, p: Period) -> bool:
@@ -542,15 +542,20 @@ def is_online(ctx: Context, sent: Sentence, u: Unit, clause: tuple[int, int]) ->
 
 
 def offence_variant(ctx: Context, sent: Sentence, clause: tuple[int, int], offence: str | None, online: bool, platforms: list[str]) -> str | None:
-    """The offence as the figure's context narrows it: online, or against children."""
-    if offence in ONLINE_VARIANT and (online or any(p not in ("all_platforms",) for p in platforms)):
-        matched = [h for h in hits_in(ctx.offences, sent.start, sent.end) if h.slug == offence]
-        if matched and "exploitation" in matched[0].text.lower():
-            offence = "online_child_sexual_exploitation"
+    """The offence as the figure's context narrows it (online, against children): the first rule of
+    rules/offence_rules.csv for the offence whose condition holds."""
+    for r in ctx.tax.rules.offence_rules_when("online_or_platform", "children_online", "children"):
+        if r.slug != offence:
+            continue
+        if r.when == "online_or_platform":
+            holds = online or any(p not in ("all_platforms",) for p in platforms)
         else:
-            offence = ONLINE_VARIANT[offence]
-    if offence == "sexual_crimes" and ctx.search_in(CHILDREN, clause[0], clause[1]):
-        offence = "online_child_sexual_offences" if online else "child_sexual_offences"
+            holds = ctx.search_in(CHILDREN, clause[0], clause[1]) is not None and (online or r.when == "children")
+        if holds and r.word:
+            named = [h for h in hits_in(ctx.offences, sent.start, sent.end) if h.slug == offence]
+            holds = bool(named) and r.word in named[0].text.lower()
+        if holds:
+            return r.becomes
     return offence
 
 
@@ -609,6 +614,7 @@ def _dominant_year(years: list[int]) -> int | None:
 def fill_years(ctx: Context, candidates: list[Candidate]) -> None:
     """A figure with no period of its own dates from the document's date, else its most common period;
     a figure from before its offence existed counts the offence's predecessor."""
+    predecessor = {r.slug: r.becomes for r in ctx.tax.rules.offence_rules_when("before_start")}
     # the document's own current figures: dated, and not the earlier side of a comparison ("up from 55% in 2019")
     years = [
         c.period[2] for c in candidates
@@ -641,5 +647,5 @@ def fill_years(ctx: Context, candidates: list[Candidate]) -> None:
         start = ctx.gaz.offence_start.get(c.offence or "")
         # a period that ended before the offence came into force ("2016/17" for an offence of April 2017)
         ended_before = c.period[1] is not None and c.period[1] < start if start else False
-        if start and c.period[2] and (c.period[2] < start.year or ended_before) and c.offence in FALLBACK_BEFORE_START:
-            c.offence = FALLBACK_BEFORE_START[c.offence]
+        if start and c.period[2] and (c.period[2] < start.year or ended_before) and c.offence in predecessor:
+            c.offence = predecessor[c.offence]

@@ -17,7 +17,7 @@ from pipeline.extractor.layout import Layout, Sentence, layout
 from pipeline.extractor.numbers import Number, find_numbers
 from pipeline.extractor.periods import Period, find_periods, published_date
 from pipeline.extractor.scan import ScannedText, prefilter
-from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy
+from pipeline.metadata.taxonomy import Taxonomy
 
 TOPIC = prefilter(re.compile(
     r"\bsex(?:ual(?:ly)?)?\b|\bsexting|groom(?:ing|ed|er|ers)\b|indecent|child (?:sex(?:ual)? )?abuse|\bcsa[me]?\b|\bcsea\b|"
@@ -99,9 +99,6 @@ class Context:
     _relatives: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     _anaphoric: dict[int, bool] = field(default_factory=dict)
 
-    def in_excluded(self, pos: int) -> bool:
-        return any(a <= pos < b for a, b in self.excluded)
-
     def periods_starting_in(self, start: int, end: int) -> list[Period]:
         """The periods that start in [start, end), in text order (bisect: a long text has thousands)."""
         return self.periods[bisect_left(self.period_starts, start) : bisect_left(self.period_starts, end)]
@@ -182,15 +179,15 @@ def outside(hits: list[Hit], spans: list[tuple[int, int]]) -> list[Hit]:
     return [h for h in hits if not any(a <= h.start < b for a, b in spans)]
 
 
-def group_names(hits: list[Hit], text: str) -> list[list[Hit]]:
+def group_names(hits: list[Hit], text: str, tax: Taxonomy) -> list[list[Hit]]:
     """Adjacent names joined by commas, 'and', 'or', '&' or '/' form one group."""
     groups: list[list[Hit]] = []
     for h in hits:
         if groups:
             between = text[groups[-1][-1].end : h.start]
-            owner_group = load_taxonomy().platforms.get(groups[-1][-1].slug, {}).get("kind") == "group"
+            owner_group = tax.platforms.get(groups[-1][-1].slug, {}).get("kind") == "group"
             # "Facebook-owned apps (Facebook, Instagram) and Snapchat": the bracket closes the owner's members
-            if between.startswith(")") and any(load_taxonomy().platforms.get(g.slug, {}).get("kind") == "group" for g in groups[-1]):
+            if between.startswith(")") and any(tax.platforms.get(g.slug, {}).get("kind") == "group" for g in groups[-1]):
                 between = between[1:]
             if _LIST_JOINER.fullmatch(between) or _LIST_INCLUDING.fullmatch(between) or (owner_group and _OWNER_MEMBERS.fullmatch(between)):
                 groups[-1].append(h)
@@ -209,6 +206,7 @@ def _national_region(regions: list[Hit], tax: Taxonomy) -> str | None:
 
 
 def document_context(doc: Document, tax: Taxonomy, gaz: Gazetteers, scanned: ScannedText) -> Context:
+    """What the whole document says: its layout, names, periods, topic and the defaults its figures fall back on."""
     text = doc.text
     lay = layout(text, scanned)
     published = doc.published or published_date(text)
@@ -222,8 +220,25 @@ def document_context(doc: Document, tax: Taxonomy, gaz: Gazetteers, scanned: Sca
     regions = [h for h in gaz.regions.find(text, scanned) if in_body(h) and not any(a <= h.start < b for a, b in excluded)]
     offences = [h for h in gaz.offences.find(text, scanned) if in_body(h)]
     sources = [h for h in gaz.sources.find(text, scanned) if in_body(h)]
-
     topic_counts = [scanned.count(TOPIC, s.start, s.end) for s in lay.sentences]
+    title_region = _title_region(doc.title, gaz, tax)  # the title's region is the default scope
+    ctx = Context(
+        doc=doc, text=text, lay=lay, gaz=gaz, tax=tax, periods=periods, platforms=platforms, regions=regions,
+        offences=offences, sources=sources, published=published,
+        default_year=_default_year(lay, periods, scanned, topic_counts, published),
+        default_region=title_region or _default_region(regions, text, tax),
+        widest_region=_national_region(regions, tax),
+        default_offence=_most_named(offences), default_source=_most_named(sources),
+        on_topic=sum(topic_counts) >= 2 or sum(topic_counts[:3]) >= 1, excluded=excluded, table_rows={},
+        topic_counts=topic_counts, scanned=scanned, period_starts=[p.start for p in periods], title_region=title_region,
+        title_year=_title_year(doc.title, published),
+    )
+    _find_tables(ctx)
+    return ctx
+
+
+def _default_year(lay: Layout, periods: list[Period], scanned: ScannedText, topic_counts: list[int], published: date | None) -> int | None:
+    """The document's date, else the year its topical sentences name most (a financial year or range counts twice)."""
 
     def in_topical_sentence(pos: int) -> bool:
         i = lay.sentence_at(pos)
@@ -245,52 +260,34 @@ def document_context(doc: Document, tax: Taxonomy, gaz: Gazetteers, scanned: Sca
         if p.year and p.kind in ("financial_year", "range", "year_to") and p.year in year_counts:
             year_counts[p.year] += 1
     if published:
-        default_year = published.year
-    elif year_counts:
+        return published.year
+    if year_counts:
         top = max(year_counts.values())
-        default_year = max(y for y, c in year_counts.items() if c == top)
-    else:
-        default_year = None
+        return max(y for y, c in year_counts.items() if c == top)
+    return None
 
-    default_region = None
-    if regions:
-        folded = []
-        for group in group_names(regions, text):
-            slug = fold_regions({h.slug for h in group})
-            if slug:
-                folded.append((group[0].start, slug))
-        counts = _tally(slug for _, slug in folded)
-        if counts:
-            default_region = min(counts, key=lambda s: (-counts[s], next(a for a, x in folded if x == s)))
-    title_region = _title_region(doc.title, gaz)
-    if title_region:
-        default_region = title_region
-    offence_counts = _tally(h.slug for h in offences)
-    default_offence = (
-        max(offence_counts, key=lambda s: (offence_counts[s], -next(h.start for h in offences if h.slug == s)))
-        if offences
-        else None
-    )
-    source_counts = _tally(h.slug for h in sources)
-    default_source = (
-        max(source_counts, key=lambda s: (source_counts[s], -next(h.start for h in sources if h.slug == s)))
-        if sources
-        else None
-    )
-    topic_hits = sum(topic_counts)
-    lead_hits = sum(topic_counts[:3])
-    ctx = Context(
-        doc=doc, text=text, lay=lay, gaz=gaz, tax=tax, periods=periods, platforms=platforms, regions=regions,
-        offences=offences, sources=sources, published=published, default_year=default_year,
-        default_region=default_region,
-        widest_region=_national_region(regions, tax),
-        default_offence=default_offence, default_source=default_source,
-        on_topic=topic_hits >= 2 or lead_hits >= 1, excluded=excluded, table_rows={}, topic_counts=topic_counts,
-        scanned=scanned, period_starts=[p.start for p in periods], title_region=title_region,
-        title_year=_title_year(doc.title, published),
-    )
-    _find_tables(ctx)
-    return ctx
+
+def _default_region(regions: list[Hit], text: str, tax: Taxonomy) -> str | None:
+    """The region (or fold of regions named together) named most often; the first named breaks a tie."""
+    if not regions:
+        return None
+    folded = []
+    for group in group_names(regions, text, tax):
+        slug = fold_regions({h.slug for h in group}, tax)
+        if slug:
+            folded.append((group[0].start, slug))
+    counts = _tally(slug for _, slug in folded)
+    if not counts:
+        return None
+    return min(counts, key=lambda s: (-counts[s], next(a for a, x in folded if x == s)))
+
+
+def _most_named(hits: list[Hit]) -> str | None:
+    """The slug named most often; the first named breaks a tie."""
+    if not hits:
+        return None
+    counts = _tally(h.slug for h in hits)
+    return max(counts, key=lambda s: (counts[s], -next(h.start for h in hits if h.slug == s)))
 
 
 def _title_year(title: str | None, published: date | None) -> int | None:
@@ -302,13 +299,13 @@ def _title_year(title: str | None, published: date | None) -> int | None:
     return year if year and (published is None or year <= published.year) else None
 
 
-def _title_region(title: str | None, gaz: Gazetteers) -> str | None:
+def _title_region(title: str | None, gaz: Gazetteers, tax: Taxonomy) -> str | None:
     """The region a title names ("Grooming offences rise in Cumbria"), if it names one (or England and Wales)."""
     if not title:
         return None
     hits = gaz.regions.find(title)
-    groups = group_names(hits, title)
-    slugs = {fold_regions({h.slug for h in g}) for g in groups}
+    groups = group_names(hits, title, tax)
+    slugs = {fold_regions({h.slug for h in g}, tax) for g in groups}
     return next(iter(slugs)) if len(slugs) == 1 else None
 
 
@@ -370,10 +367,12 @@ def context_sentences(ctx: Context, idx: int) -> list[Sentence]:
     return out
 
 
-def fold_regions(slugs: set[str]) -> str | None:
+def fold_regions(slugs: set[str], tax: Taxonomy) -> str | None:
+    """The one region several named together stand for: itself, or a fold of rules/region_folds.csv ("England and Wales")."""
     if len(slugs) == 1:
         return next(iter(slugs))
-    if {"england", "wales"} <= slugs:
-        return "england_and_wales"
+    for members, region in tax.rules.region_folds:
+        if members <= slugs:
+            return region
     return None
 

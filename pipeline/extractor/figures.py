@@ -50,9 +50,6 @@ class Unit:
     def number_start(self) -> int:
         return self.numbers[0].start
 
-    @property
-    def surface_numbers(self) -> str:
-        return " ".join(n.surface for n in self.numbers)
 
 
 _MAGNITUDE = re.compile(r"\s*(thousand|million|billion|m|bn|k)\b", re.I)

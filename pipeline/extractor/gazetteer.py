@@ -11,21 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 
 from pipeline.extractor.scan import ScannedText, prefilter
-from pipeline.metadata.taxonomy import Taxonomy, _read_csv, load_taxonomy
-
-# Platform aliases that are everyday words: matched only when capitalised in the text.
-_COMMON_WORDS = {
-    "threads", "wink", "discord", "telegram", "messenger", "snap", "imo", "kik", "twitch", "meta", "ig", "fb",
-    "insta", "bing", "x", "google", "skype", "roblox", "reddit", "tumblr", "yubo", "tinder", "grindr",
-}
-# Taxonomy aliases that are cues, not names: "online" makes a figure online_any, handled by the extractor.
-_NOT_NAMES = {"online", "internet", "cyber element", "cyber-enabled", "x", "social networking"}
-# Region words that may be lower case in text.
-_LOWER_OK_REGIONS = {"worldwide", "globally", "around the world", "across the globe"}
-
+from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy
 
 @dataclass(eq=False)  # built by the thousand: a frozen dataclass costs three times as much to make
 class Hit:
@@ -155,18 +143,20 @@ def _sorted(entries: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
 
 
 def _platform_entries(tax: Taxonomy) -> list[tuple[str, str, str]]:
+    # rules/alias_cases.csv: everyday words match only when capitalised; cues ("online") are no names
+    cases = tax.rules.alias_cases.get("platforms", {})
     entries = []
     for slug, row in tax.platforms.items():
         names = {a.strip() for a in (row.get("aliases") or "").split("|") if a.strip()}
         if row.get("kind") not in ("category", "group"):
             names.add(_strip_parens(row["name"]).lower())
         for alias in names:
-            if alias in _NOT_NAMES:
+            if cases.get(alias) == "ignored":
                 continue
-            entries.append((slug, alias, "capital" if alias in _COMMON_WORDS else "any"))
-    for row in _read_csv("aliases", "platforms"):
+            entries.append((slug, alias, "capital" if cases.get(alias) == "capitalised" else "any"))
+    for row in tax.aliases.get("platforms", []):
         alias = row["alias"].strip()
-        entries.append((row["slug"], alias, "capital" if alias in _COMMON_WORDS else "any"))
+        entries.append((row["slug"], alias, "capital" if cases.get(alias) == "capitalised" else "any"))
     return _sorted(entries)
 
 
@@ -177,23 +167,24 @@ def _region_entries(tax: Taxonomy) -> list[tuple[str, str, str]]:
         if "," in name:  # "Bristol, City of"
             name = name.split(",")[0]
         entries.append((slug, name, _case_rule(name, "capital")))
-    for row in _read_csv("aliases", "regions"):
+    lower_ok = {a for a, case in tax.rules.alias_cases.get("regions", {}).items() if case == "lower case"}
+    for row in tax.aliases.get("regions", []):
         alias = row["alias"].strip()
-        rule = "any" if alias in _LOWER_OK_REGIONS else _case_rule(alias, "capital")
+        rule = "any" if alias in lower_ok else _case_rule(alias, "capital")
         entries.append((row["slug"], alias, rule))
     return _sorted(entries)
 
 
-def _source_entries() -> list[tuple[str, str, str]]:
+def _source_entries(tax: Taxonomy) -> list[tuple[str, str, str]]:
     entries = []
-    for row in _read_csv("aliases", "sources"):
+    for row in tax.aliases.get("sources", []):
         alias = row["alias"].strip()
         entries.append((row["slug"], alias, _case_rule(alias, "any")))
     return _sorted(entries)
 
 
 def _offence_entries(tax: Taxonomy) -> list[tuple[str, str, str]]:
-    entries = [(row["slug"], row["alias"], "any") for row in _read_csv("aliases", "offences")]
+    entries = [(row["slug"], row["alias"], "any") for row in tax.aliases.get("offences", [])]
     for slug, row in tax.offences.items():
         name = _strip_parens(row["name"]).lower()
         if len(name.split()) >= 3:  # short names ("Sextortion") are covered by the alias patterns
@@ -224,18 +215,25 @@ def _offence_starts(tax: Taxonomy) -> dict[str, date]:
     return out
 
 
-@lru_cache(maxsize=4)
-def _build(tax_id: int) -> Gazetteers:
-    tax = load_taxonomy()
+def _build(tax: Taxonomy) -> Gazetteers:
     return Gazetteers(
         platforms=Gazetteer(_platform_entries(tax)),
         regions=Gazetteer(_region_entries(tax)),
         offences=Gazetteer(_offence_entries(tax), regex=True),
-        sources=Gazetteer(_source_entries()),
+        sources=Gazetteer(_source_entries(tax)),
         offence_start=_offence_starts(tax),
     )
 
 
+_BUILT: dict[int, tuple[Taxonomy, Gazetteers]] = {}  # id -> (the taxonomy, kept so its id is not reused; its gazetteers)
+
+
 def gazetteers(taxonomy: Taxonomy | None = None) -> Gazetteers:
-    """The compiled gazetteers (built once per process)."""
-    return _build(id(load_taxonomy()) if taxonomy is None else id(taxonomy))
+    """The compiled gazetteers of ``taxonomy`` (default: the vendored one), built once per process and taxonomy."""
+    tax = load_taxonomy() if taxonomy is None else taxonomy
+    built = _BUILT.get(id(tax))
+    if built is None:
+        if len(_BUILT) >= 4:
+            del _BUILT[next(iter(_BUILT))]
+        built = _BUILT[id(tax)] = (tax, _build(tax))
+    return built[1]

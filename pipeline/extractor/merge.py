@@ -12,6 +12,7 @@ from pipeline.extractor.figures import Unit
 from pipeline.extractor.reasons import Reason
 from pipeline.extractor.records import Fact, make_fact_id
 from pipeline.metadata.fields import ORIGINS  # noqa: F401  (the values the origins take, defined with the columns)
+from pipeline.metadata.rules import qualifiers
 from pipeline.metadata.taxonomy import Taxonomy
 
 
@@ -55,12 +56,16 @@ def _compatible_platforms(tax: Taxonomy, a: str, b: str) -> bool:
     return len(ga) == 1 and ga == gb and None not in ga and "" not in ga
 
 
+_BOUNDS = {q.name: q.bound for q in qualifiers()}  # rules/qualifiers.csv
+
+
 def _rounds_to(qualifier: str, verbal: float, precise: float) -> bool:
     """Whether 'more than half' (verbal, qualified) is a rounded way of saying the precise share."""
     diff = precise - verbal
     if abs(diff) > 0.05:
         return False
-    return {"more_than": diff > 0, "at_least": diff >= 0, "less_than": diff < 0, "up_to": diff <= 0, "about": True}.get(qualifier, False)
+    bound = _BOUNDS.get(qualifier, "exact")
+    return {"above": diff > 0, "at_or_above": diff >= 0, "below": diff < 0, "at_or_below": diff <= 0, "around": True}.get(bound, False)
 
 
 def merge_candidates(ctx: Context, candidates: list[Candidate]) -> tuple[list[Fact], dict[tuple[int, int], str], dict[tuple[int, int], str]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipeline.metadata.rules import qualifiers
 from pipeline.extractor.scan import SCANNER, SPACES, ScannedText, prefilter
 
 
@@ -77,12 +78,9 @@ _SINGLE_RE = re.compile(
     re.I,
 )
 
+# rules/qualifiers.csv: the phrases, as words (a space stands for any white space), in the order tried
 _QUALIFIERS = [
-    ("more_than", r"more\s+than|just\s+over|well\s+over|over|in\s+excess\s+of|upwards\s+of|above|exceeding|greater\s+than"),
-    ("at_least", r"at\s+least|no\s+fewer\s+than|no\s+less\s+than|a\s+minimum\s+of"),
-    ("up_to", r"up\s+to|as\s+many\s+as"),
-    ("less_than", r"less\s+than|fewer\s+than|just\s+under|under|below|almost|nearly|not\s+quite"),
-    ("about", r"around|about|approximately|approx\.?|roughly|some|circa|an\s+estimated|estimated|close\s+to|c\.|~"),
+    (q.name, "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in q.phrases)) for q in qualifiers() if q.phrases
 ]
 # a word boundary before the words; "~" needs none ("about ~640" and "~640" alike)
 _QUALIFIER_RE = prefilter(re.compile(
@@ -91,19 +89,7 @@ _QUALIFIER_RE = prefilter(re.compile(
 ))
 
 
-def _last_words(patterns: list[str]) -> tuple[str, ...]:
-    """The words the qualifiers end with ("than", "of", "approx.", "~"): the text before a number must end in one."""
-    words = set()
-    for alternative in "|".join(patterns).split("|"):
-        last = alternative.split(r"\s+")[-1]
-        assert re.fullmatch(r"[a-z~]+(?:\\\.\??)?", last), f"qualifier {alternative!r} is not plain words"
-        if last.endswith("?"):  # "approx\.?"
-            words.add(last[:-3])
-        words.add(last.replace("\\.?", ".").replace("\\.", "."))
-    return tuple(sorted(words))
-
-
-_QUALIFIER_ENDINGS = _last_words([pattern for _, pattern in _QUALIFIERS])
+_QUALIFIER_ENDINGS = tuple(sorted({p.split()[-1].lower() for q in qualifiers() for p in q.phrases}))  # what the text before a number must end in
 _SPACE_OR_HYPHEN = "-" + SPACES
 
 

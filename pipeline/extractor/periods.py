@@ -121,94 +121,98 @@ def find_periods(text: str, reference: date | None = None, scanned: ScannedText 
         k = bisect_right(starts, a)
         return not ((k > 0 and ends[k - 1] > a) or (k < len(starts) and starts[k] < b))
 
-    def add(p: Period) -> None:
-        found.append(p)
-        k = bisect_right(starts, p.start)
-        starts.insert(k, p.start)
-        ends.insert(k, p.end)
-
-    for m in scanned.finditer(_RANGE_RE):
-        ya, ma, da = _date_parts(m, "a", reference)
-        yb, mb, db = _date_parts(m, "b", reference)
-        if ya is None and ma is None:
-            continue
-        if yb is None and mb is not None and ya is not None and ma is not None:
-            yb = ya if mb >= ma else ya + 1  # "between January and November 2019" style, year on the left only
-        if ya is None and yb is not None:
-            ya = yb if (ma or 1) <= (mb or 12) else yb - 1  # "between January and November 2019"
-        if yb is None and reference is None and ya is None:
-            continue
-        if yb is None:
-            continue
-        if ya is not None and ma is not None and mb is not None and "this" in (m.group("b") or "").lower():
-            # "July 1 2020 and March 31 this year": the first such date after the start
-            yb = ya if (mb, db or 31) >= (ma, da or 1) else ya + 1
-        first = _bound(ya, ma, da, end=False) if ya is not None else None
-        last = _bound(yb, mb, db, end=True)
-        if last is None or (first is not None and first > last and ma is None):
-            continue
-        if ma is None and mb is None and (m.group("a")[:1].isdigit()) and not re.match(r"(?i)between|from", m.group()):
-            # bare "2011 - 2015" is caught by the financial-year pattern below when the years are adjacent
-            pass
-        add(Period(m.start(), m.end(), first, last, "range"))
-
-    for m in scanned.finditer(_YEAR_TO_RE):
-        if not free(m.start(), m.end()):
-            continue
-        month = MONTHS[m.group("m").lower().rstrip(".")]
-        year = _year(m.group("y"), reference)
-        if year is None and reference is not None:
-            year = reference.year if month <= reference.month else reference.year - 1
-        if year is None:
-            continue
-        last = _last_day(year, month)
-        first = date(year - 1, month % 12 + 1, 1) if month < 12 else date(year, 1, 1)
-        add(Period(m.start(), m.end(), first, last, "year_to"))
-
-    for m in scanned.finditer(_FY_RE):
-        if not free(m.start(), m.end()):
-            continue
-        if m.group("y1"):
-            y1 = int(m.group("y1"))
-            y2s = m.group("y2")
-            y2 = int(y2s) if len(y2s) == 4 else (y1 // 100) * 100 + int(y2s)
-            if y2 == y1 + 1:
-                add(Period(m.start(), m.end(), date(y1, 4, 1), date(y2, 3, 31), "financial_year"))
-            elif y1 < y2 <= y1 + 30 and len(y2s) == 4:
-                add(Period(m.start(), m.end(), date(y1, 1, 1), date(y2, 12, 31), "range"))
-        else:
-            s1, s2 = int(m.group("s1")), int(m.group("s2"))
-            if s2 == (s1 + 1) % 100:
-                y1 = 2000 + s1
-                add(Period(m.start(), m.end(), date(y1, 4, 1), date(y1 + 1, 3, 31), "financial_year"))
-
-    for m in scanned.finditer(_ISO_RE):
-        if free(m.start(), m.end()):
-            try:
-                d = date(int(m.group("y")), int(m.group("m")), int(m.group("d")))
-            except ValueError:
+    # the kinds in the order they claim text: ranges first, then the others where the text is free
+    readers = ((_RANGE_RE, _range, False), (_YEAR_TO_RE, _year_to, True), (_FY_RE, _financial_year, True),
+               (_ISO_RE, _iso_date, True), (_SINGLE_DATE_RE, _single_date, True))
+    for pattern, read, only_free in readers:
+        for m in scanned.finditer(pattern):
+            if only_free and not free(m.start(), m.end()):
                 continue
-            add(Period(m.start(), m.end(), d, d, "date"))
-
-    for m in scanned.finditer(_SINGLE_DATE_RE):
-        if not free(m.start(), m.end()):
-            continue
-        y, mo, d = _date_parts(m, "s", reference)
-        if mo is None and y is not None:
-            add(Period(m.start(), m.end(), date(y, 1, 1), date(y, 12, 31), "year"))
-        elif mo is not None:
-            if m.group("sm2") and not m.group("sy2") and not m.group("sd2"):
-                # a bare month name: "May" is too often a verb; keep only capitalised months with a day or year
-                continue
-            if y is None:
-                add(Period(m.start(), m.end(), None, None, "date"))
-            else:
-                first = _bound(y, mo, d, end=False)
-                last = _bound(y, mo, d, end=True)
-                if first and last:
-                    add(Period(m.start(), m.end(), first, last, "date" if d else "month"))
+            p = read(m, reference)
+            if p is not None:
+                found.append(p)
+                k = bisect_right(starts, p.start)
+                starts.insert(k, p.start)
+                ends.insert(k, p.end)
     found.sort(key=lambda p: p.start)
     return found
+
+
+def _range(m: re.Match[str], reference: date | None) -> Period | None:
+    """"between April 2017 and March 2018", "from 2019 to 2021"."""
+    ya, ma, da = _date_parts(m, "a", reference)
+    yb, mb, db = _date_parts(m, "b", reference)
+    if ya is None and ma is None:
+        return None
+    if yb is None and mb is not None and ya is not None and ma is not None:
+        yb = ya if mb >= ma else ya + 1  # "between January and November 2019" style, year on the left only
+    if ya is None and yb is not None:
+        ya = yb if (ma or 1) <= (mb or 12) else yb - 1  # "between January and November 2019"
+    if yb is None:
+        return None
+    if ya is not None and ma is not None and mb is not None and "this" in (m.group("b") or "").lower():
+        # "July 1 2020 and March 31 this year": the first such date after the start
+        yb = ya if (mb, db or 31) >= (ma, da or 1) else ya + 1
+    first = _bound(ya, ma, da, end=False) if ya is not None else None
+    last = _bound(yb, mb, db, end=True)
+    if last is None or (first is not None and first > last and ma is None):
+        return None
+    return Period(m.start(), m.end(), first, last, "range")
+
+
+def _year_to(m: re.Match[str], reference: date | None) -> Period | None:
+    """"the year to March 2018": the twelve months ending with that month."""
+    month = MONTHS[m.group("m").lower().rstrip(".")]
+    year = _year(m.group("y"), reference)
+    if year is None and reference is not None:
+        year = reference.year if month <= reference.month else reference.year - 1
+    if year is None:
+        return None
+    last = _last_day(year, month)
+    first = date(year - 1, month % 12 + 1, 1) if month < 12 else date(year, 1, 1)
+    return Period(m.start(), m.end(), first, last, "year_to")
+
+
+def _financial_year(m: re.Match[str], reference: date | None) -> Period | None:
+    """"2023/24", "2015-16", "18/19" (April to March); "2011-2015" is a range of years."""
+    if m.group("y1"):
+        y1 = int(m.group("y1"))
+        y2s = m.group("y2")
+        y2 = int(y2s) if len(y2s) == 4 else (y1 // 100) * 100 + int(y2s)
+        if y2 == y1 + 1:
+            return Period(m.start(), m.end(), date(y1, 4, 1), date(y2, 3, 31), "financial_year")
+        if y1 < y2 <= y1 + 30 and len(y2s) == 4:
+            return Period(m.start(), m.end(), date(y1, 1, 1), date(y2, 12, 31), "range")
+        return None
+    s1, s2 = int(m.group("s1")), int(m.group("s2"))
+    if s2 == (s1 + 1) % 100:
+        y1 = 2000 + s1
+        return Period(m.start(), m.end(), date(y1, 4, 1), date(y1 + 1, 3, 31), "financial_year")
+    return None
+
+
+def _iso_date(m: re.Match[str], reference: date | None) -> Period | None:
+    try:
+        d = date(int(m.group("y")), int(m.group("m")), int(m.group("d")))
+    except ValueError:
+        return None
+    return Period(m.start(), m.end(), d, d, "date")
+
+
+def _single_date(m: re.Match[str], reference: date | None) -> Period | None:
+    """"15 Oct 2013", "October 2019", "in 2019"."""
+    y, mo, d = _date_parts(m, "s", reference)
+    if mo is None:
+        return Period(m.start(), m.end(), date(y, 1, 1), date(y, 12, 31), "year") if y is not None else None
+    if m.group("sm2") and not m.group("sy2") and not m.group("sd2"):
+        return None  # a bare month name: "May" is too often a verb; keep only capitalised months with a day or year
+    if y is None:
+        return Period(m.start(), m.end(), None, None, "date")
+    first = _bound(y, mo, d, end=False)
+    last = _bound(y, mo, d, end=True)
+    if first and last:
+        return Period(m.start(), m.end(), first, last, "date" if d else "month")
+    return None
 
 
 _DIGIT = re.compile(r"\d")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.metadata.rules import qualifiers
+
 
 @dataclass(frozen=True)
 class Field:
@@ -30,7 +32,7 @@ ORIGIN_HELP = (
     "title (the document's title), document (the document-wide default), published (the publication date), "
     "none (nothing found)."
 )
-QUALIFIERS = ("exact", "more_than", "at_least", "less_than", "about", "up_to")
+QUALIFIERS = tuple(q.name for q in qualifiers())  # rules/qualifiers.csv
 MEASURES = ("offences", "incidents", "reports", "offenders", "images", "cases", "victims", "other")
 
 _FIELDS = [
@@ -54,7 +56,7 @@ _FIELDS = [
     Field("char_end", "BIGINT", "End offset (exclusive) of the span in documents.text.", required=True, minimum=0),
     Field("surface", "VARCHAR", "The number as written, e.g. 'more than 9,477' or 'one in five'.", required=True),
     Field("value", "DOUBLE", "The number the surface denotes (a share as a fraction)."),
-    Field("kind", "VARCHAR", "What the number is: count, share, count_share, year, date, money, age, ratio_change, ...", required=True),
+    Field("kind", "VARCHAR", "What the number states: count, share, or count_share (a count with its share: \"27 (40.2%)\").", required=True),
     Field("decision", "VARCHAR", "fact if the mention became (part of) a fact, dropped otherwise.", required=True, enum=("fact", "dropped")),
     Field("sentence", "VARCHAR", "The sentence holding the mention."),
     # facts

@@ -1,8 +1,8 @@
 """The vendored taxonomy (platforms, regions, offences, sources) and the project's alias lists.
 
 The CSVs ship inside the package (``taxonomy/`` is a copy of the shared taxonomy,
-``aliases/`` is this project's gazetteer of names that point at a slug), so the
-pipeline runs where the shared folder is absent.
+``aliases/`` is this project's gazetteer of names that point at a slug, ``rules/`` the
+extractor's rule tables, see ``metadata/rules.py``), so the pipeline runs where the shared folder is absent.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
+from pipeline.metadata.rules import Rules, load_rules
 from pipeline.metadata.tables import TAXONOMY_TABLES
 
 
@@ -40,43 +41,48 @@ def taxonomy_checksums() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Taxonomy:
+    """The taxonomy's tables (slug -> row), the project's alias rows and the extractor's rule tables.
+
+    The extractor reads all of them from the object it is given, so a custom taxonomy is used whole.
+    """
+
     platforms: dict[str, dict[str, str]]
     regions: dict[str, dict[str, str]]
     offences: dict[str, dict[str, str]]
     sources: dict[str, dict[str, str]]
-    # alias (lower case) -> slug, per table; from the taxonomy itself plus aliases/*.csv
-    aliases: dict[str, dict[str, str]] = field(default_factory=dict)
+    aliases: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # table -> rows of aliases/<table>.csv
+    rules: Rules = field(default_factory=lambda: Rules({}, (), ()))
 
     def slugs(self, table: str) -> set[str]:
         return set(getattr(self, table))
 
-    def valid_platform(self, value: str) -> bool:
-        """A platform slug, or several joined with '+'."""
-        return all(part in self.platforms for part in value.split("+"))
 
-
-def _aliases(name: str, rows: dict[str, dict[str, str]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for slug, row in rows.items():
-        out.setdefault(slug.replace("_", " ").lower(), slug)
-        if row.get("name"):
-            out.setdefault(row["name"].lower(), slug)
-        for alias in (row.get("aliases") or "").split("|"):
-            if alias.strip():
-                out.setdefault(alias.strip().lower(), slug)
+def _alias_rows(name: str, rows: dict[str, dict[str, str]]) -> list[dict[str, str]]:
     try:
         extra = _read_csv("aliases", name)
     except FileNotFoundError:
-        extra = []
+        return []
     for row in extra:
-        slug, alias = row["slug"].strip(), row["alias"].strip().lower()
-        if slug not in rows:
-            raise ValueError(f"aliases/{name}.csv names unknown slug {slug!r}")
-        out[alias] = slug
-    return out
+        if row["slug"].strip() not in rows:
+            raise ValueError(f"aliases/{name}.csv names unknown slug {row['slug'].strip()!r}")
+    return extra
+
+
+def _check_rules(rules: Rules, tables: dict[str, dict[str, dict[str, str]]]) -> None:
+    """Every slug a rule table names is in the taxonomy."""
+    for table in rules.alias_cases:
+        if table not in tables:
+            raise ValueError(f"rules/alias_cases.csv names unknown table {table!r}")
+    named = [("region_folds", "regions", slug) for members, region in rules.region_folds for slug in (*members, region)]
+    named += [("offence_rules", "offences", slug) for r in rules.offence_rules for slug in (r.slug, r.becomes) if slug]
+    for csv_name, table, slug in named:
+        if slug not in tables[table]:
+            raise ValueError(f"rules/{csv_name}.csv names unknown {table} slug {slug!r}")
 
 
 @lru_cache(maxsize=1)
 def load_taxonomy() -> Taxonomy:
     tables = {name: {row["slug"]: row for row in load_taxonomy_table(name)} for name in TAXONOMY_TABLES}
-    return Taxonomy(**tables, aliases={name: _aliases(name, rows) for name, rows in tables.items()})
+    rules = load_rules()
+    _check_rules(rules, tables)
+    return Taxonomy(**tables, aliases={name: _alias_rows(name, rows) for name, rows in tables.items()}, rules=rules)
