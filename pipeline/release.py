@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 LATEST_LINK = "latest"  # relative symlink to the newest release folder
 LATEST_FILE = "LATEST"  # the same name as plain text, for platforms without symlinks
 SUMS_FILE = "SHA256SUMS"
+REPORT_DIR = "report"  # the static HTML report of the release (pipeline.report), listed in SHA256SUMS file by file
 DESCRIPTOR_FILE = "datapackage.json"
 CHANGES_FILE = "CHANGES.md"
 _TMP_PREFIX = ".tmp-"  # release folders being built; a dot-folder is never a release
@@ -254,6 +255,7 @@ class _Tables:
     def __init__(self, database_path: Path) -> None:
         if not database_path.is_file():
             raise FileNotFoundError(f"no curated database at {database_path}; run the pipeline first")
+        self.database_path = database_path
         self._con = duckdb.connect(str(database_path), read_only=True)
         present = {
             row[0] for row in self._con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
@@ -468,10 +470,27 @@ def _write_release(
     assert _content_descriptor(full) == _content_descriptor(descriptor), "a key added after hashing is not in _AFTER_HASH"
     _write_bytes(folder / DESCRIPTOR_FILE, (json.dumps(full, indent=2, ensure_ascii=False) + "\n").encode())
     _write_bytes(folder / CHANGES_FILE, changes.encode())
-    sums = "".join(f"{digests.get(p.name) or _sha256_file(p)}  {p.name}\n" for p in sorted(folder.iterdir()))
+    _write_report(folder, tables, resources)
+    files = _release_files(folder)
+    sums = "".join(f"{digests.get(name) or _sha256_file(folder / name)}  {name}\n" for name in files)
     _write_bytes(folder / SUMS_FILE, sums.encode())
-    for p in folder.iterdir():
-        p.chmod(0o444)
+    for name in [*files, SUMS_FILE]:
+        (folder / name).chmod(0o444)
+
+
+def _write_report(folder: Path, tables: _Tables, resources: list[_Resource]) -> None:
+    """The HTML report inside the release. It shows a document's full text only where the release carries
+    that text (documents_text.parquet); otherwise the sentences its figures were read from."""
+    from pipeline.report import build_report
+
+    carries_text = any(r.name == "documents_text" for r in resources)
+    build_report(tables.database_path, folder / REPORT_DIR, carry_text=None if carries_text else ())
+
+
+def _release_files(folder: Path) -> list[str]:
+    """Every file of a release folder but SHA256SUMS, as '/'-separated paths relative to it, sorted."""
+    names = (p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    return sorted(name for name in names if name != SUMS_FILE)
 
 
 @contextlib.contextmanager
@@ -790,7 +809,9 @@ def _check_sums(folder: Path) -> tuple[list[str], dict[str, str]]:
     problems, listed, digests = [], set(), {}
     for number, line in enumerate(sums_path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64 or "/" in name or name in ("", ".", ".."):
+        parts = name.split("/")
+        nested_ok = len(parts) == 1 or parts[0] == REPORT_DIR  # only the report has sub-folders
+        if not sep or len(digest) != 64 or not nested_ok or any(part in ("", ".", "..") for part in parts):
             problems.append(f"{SUMS_FILE} line {number}: not '<sha256>  <file>': {line!r}")
             continue
         listed.add(name)
@@ -801,7 +822,7 @@ def _check_sums(folder: Path) -> tuple[list[str], dict[str, str]]:
             problems.append(f"{name}: sha256 does not match {SUMS_FILE}")
         else:
             digests[name] = digest
-    for extra in sorted({p.name for p in folder.iterdir()} - listed - {SUMS_FILE}):
+    for extra in sorted(set(_release_files(folder)) - listed - {SUMS_FILE}):
         problems.append(f"{extra}: not listed in {SUMS_FILE}")
     return problems, digests
 

@@ -149,7 +149,7 @@ def write_database(path: Path, rows: dict[str, list[dict[str, Any]]] | None = No
 
 
 def file_hashes(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def release_folders(releases: Path) -> list[str]:
@@ -186,7 +186,8 @@ def test_first_run_publishes_one_release(db: Path, releases: Path) -> None:
     assert re.fullmatch(r"2026\.11\.23-[0-9a-f]{6}", result.version)
     assert result.path == releases / result.version
     assert release_folders(releases) == [result.version]
-    assert {p.name for p in result.path.iterdir()} == RELEASE_FILES
+    assert {p.name for p in result.path.iterdir()} == RELEASE_FILES | {"report"}  # the HTML report is a folder
+    assert (result.path / "report" / "index.html").is_file()
     assert (result.added, result.removed, result.changed) == (3, 0, 0)  # a first release adds every fact
     assert result.rows["facts"] == 3 and result.rows["documents"] == 2 and result.rows["mentions"] == 2
     assert os.readlink(releases / "latest") == result.version
@@ -338,7 +339,9 @@ def test_stale_temporary_folders_are_swept_and_never_taken_for_releases(db: Path
 
 
 def test_published_files_are_read_only(release: Path) -> None:
-    for path in release.iterdir():
+    files = [p for p in release.rglob("*") if p.is_file()]
+    assert any(p.parent == release / "report" for p in files)
+    for path in files:
         assert path.stat().st_mode & 0o222 == 0, path.name
 
 
@@ -390,7 +393,9 @@ def test_sha256sums_covers_every_other_file_in_sha256sum_format(release: Path) -
     lines = (release / "SHA256SUMS").read_text().splitlines()
     listed = {line.split("  ", 1)[1]: line.split("  ", 1)[0] for line in lines}
 
-    assert set(listed) == RELEASE_FILES - {"SHA256SUMS"}
+    report = {p.relative_to(release).as_posix() for p in (release / "report").rglob("*") if p.is_file()}
+    assert "report/index.html" in report and any(name.startswith("report/s/") for name in report)
+    assert set(listed) == (RELEASE_FILES - {"SHA256SUMS"}) | report
     assert listed == {k: v for k, v in file_hashes(release).items() if k != "SHA256SUMS"}
 
 
@@ -443,7 +448,7 @@ def test_verify_passes_on_a_good_release(release: Path) -> None:
     assert verify_release(release.parent / "latest") == []
 
 
-@pytest.mark.parametrize("name", sorted(RELEASE_FILES))
+@pytest.mark.parametrize("name", [*sorted(RELEASE_FILES), "report/index.html"])
 def test_verify_fails_on_a_flipped_byte(release: Path, name: str) -> None:
     path = _writable(release / name)
     data = bytearray(path.read_bytes())
@@ -631,3 +636,21 @@ def test_kill_at_a_random_point_leaves_previous_releases_and_latest_intact(tmp_p
     assert file_hashes(first.path) == first_hashes
     assert not [p for p in releases.iterdir() if p.name.startswith(".tmp-")]
     assert outcomes.count(-signal.SIGKILL) >= iterations // 3  # runs really were killed part-way
+
+
+def test_the_release_report_is_verified_file_by_file(release: Path) -> None:
+    extra = release / "report" / "s" / "extra.html"
+    extra.write_text("<p>not released</p>")
+    assert any(p.startswith("report/s/extra.html: not listed") for p in verify_release(release))
+    extra.unlink()
+    page = _writable(next((release / "report" / "d").iterdir()))
+    page.unlink()
+    assert any(p.startswith(f"report/d/{page.name}: listed in SHA256SUMS but missing") for p in verify_release(release))
+
+
+def test_a_release_without_the_texts_has_a_report_without_them(db: Path, releases: Path) -> None:
+    result = publish_release(db, releases, today=DAY, include_text=False)
+    pages = list((result.path / "report" / "d").iterdir())
+    assert pages and all('id="text"' not in p.read_text() for p in pages)
+    assert all("does not carry the full text" in p.read_text() for p in pages)
+    assert verify_release(result.path) == []

@@ -31,6 +31,18 @@ TEMPLATES = Path(__file__).with_name("templates")
 QUALIFIER_WORDS = {"exact": "", "more_than": "more than ", "at_least": "at least ", "less_than": "less than ", "about": "about ", "up_to": "up to "}
 # Slugs that are not one platform: left out of the platform-share chart.
 NOT_A_PLATFORM = {"all_platforms", "online_any"}
+# How the extractor found an attribute (the facts' <attribute>_from columns), in words.
+PROVENANCE_WORDS = {
+    "clause": "named in the figure's own clause",
+    "sentence": "named elsewhere in the figure's sentence",
+    "table": "a table's header or column",
+    "context": "an earlier sentence, the lead-in of its list, or the figure it breaks down",
+    "heading": "a heading above the figure",
+    "title": "the document's title",
+    "document": "the document-wide default",
+    "published": "the publication date",
+    "none": "nothing found",
+}
 # What the review page says about a row, where the review table has these columns.
 REVIEW_FIELDS = ("reasons", "score", "confidence")
 # Columns of a statistic not listed under its attributes (the quote is among its citations).
@@ -250,7 +262,12 @@ def _attributes(site: _Site, stat: dict[str, Any]) -> list[dict[str, Any]]:
         value = stat.get(a)
         shown = fmt_count(value) if a in ("count", "base") else fmt_share(value) if a == "share" else rd.name(a, value)
         origin = sorted(
-            {str(f[c]) for f in facts for c in rd.provenance_columns if c.startswith(a + "_") and f.get(c) not in (None, "")}
+            {
+                PROVENANCE_WORDS.get(str(f[c]), str(f[c]))
+                for f in facts
+                for c in rd.provenance_columns
+                if c.startswith(a + "_") and f.get(c) not in (None, "")
+            }
         )
         rows.append({"name": a, "value": shown, "slug": value if a in report_data.TAXONOMY else None, "origin": "; ".join(origin)})
     known = set(report_data.ATTRIBUTES) | HIDDEN_STATISTIC_FIELDS
