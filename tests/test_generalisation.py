@@ -360,3 +360,56 @@ def test_a_breakdown_naming_its_own_platform_keeps_it():
             "Of these, 260 took place on Snapchat.")
     assert by_count(text, date(2023, 6, 1))[260].platform == "snapchat"
     assert by_count(text, date(2023, 6, 1))[900].platform == "all_platforms"
+
+
+# ---------------------------------------------------------------- number grammar and layout (2)
+
+def test_the_counted_noun_after_a_compound_offence_name():
+    text = "Police forces recorded 2,314 Sexual Communications with a Child offences in 2023/24, the NSPCC found."
+    f = by_count(text, date(2024, 9, 1))[2314]
+    assert f.offence == "sexual_communication_with_a_child" and f.year == 2024
+
+
+def test_a_plus_before_the_magnitude_is_a_lower_bound():
+    f = by_count("The hotline said it found 32+ million child sexual abuse images in 2023.", date(2024, 1, 1))[32000000]
+    assert f.qualifier == "at_least"
+
+
+def test_indian_digit_grouping():
+    text = "The NCRB said 2,41,370 cases of child sexual abuse were registered in India in 2022."
+    f = by_count(text, date(2023, 12, 1))[241370]
+    assert f.region == "india" and f.source == "ncrb"
+
+
+def test_a_list_of_small_numbers_is_not_read_as_indian_grouping():
+    from pipeline.extractor.numbers import find_numbers
+
+    assert [n.value for n in find_numbers("scores of 1,20,30 and 4")] != [12030.0]
+
+
+def test_a_rate_per_population_is_no_count():
+    text = "Kent recorded 18 online grooming offences per 100,000 children in 2023, the NSPCC said."
+    assert not extract_document(doc(text, date(2024, 1, 1))).facts
+    text = "Kent recorded 1,204 online grooming offences in 2023, and 40 per cent were on Snapchat."
+    assert set(by_count(text, date(2024, 1, 1))) == {1204}
+
+
+def test_rows_under_a_heading_take_its_counted_noun_period_and_force():
+    text = ("Online grooming offences recorded by Dorset Police in 2023, by platform\n\n"
+            "61 Snapchat\n23 Instagram\nTotal Count 97")
+    found = by_count(text, date(2024, 5, 1))
+    assert found[61].platform == "snapchat" and found[23].platform == "instagram"
+    assert found[97].platform == "all_platforms"
+    assert {(f.year, f.region, f.source) for f in found.values()} == {(2023, "dorset", "police_force")}
+
+
+def test_a_pipe_table_reads_a_column_per_year():
+    text = ("Online grooming offences recorded by Dorset Police, by platform\n\n"
+            "Platform | 2022/23 | 2023/24\nSnapchat | 58 | 71\nInstagram | 19 | 24")
+    found = by_count(text, date(2024, 5, 1))
+    assert (found[58].year, found[71].year, found[71].platform) == (2023, 2024, "snapchat")
+
+
+def test_a_code_or_section_is_no_value():
+    text = "Offence code 71/17 covers sexual communication with a child under s.15A; police recorded 5,441 such offences in 2022/23."
+    assert set(by_count(text, date(2023, 9, 1))) == {5441}

@@ -232,6 +232,9 @@ def choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: str
     return ctx.default_offence, "document" if ctx.default_offence else "none"
 
 
+_FORCE_NAMED = prefilter(re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)* (?:Police|Constabulary)\b(?! Scotland| Service of)|\bthe force\b"))
+
+
 def choose_source(ctx: Context, sent: Sentence, idx: int, u: Unit) -> tuple[str | None, str]:
     """(source, where it came from: clause | sentence | context | document | none)."""
     company = _company_reporting(ctx, sent, u)
@@ -244,6 +247,8 @@ def choose_source(ctx: Context, sent: Sentence, idx: int, u: Unit) -> tuple[str 
         hits = hits_in(ctx.sources, s.start, s.end)
         if hits:
             return hits[0].slug, "context"
+    if ctx.default_source is None and ctx.search(_FORCE_NAMED, 0, len(ctx.text)):
+        return "police_force", "document"  # no body with a slug is named: one force's own figures (its area is the region)
     return ctx.default_source, "document" if ctx.default_source else "none"
 
 
@@ -325,7 +330,9 @@ def choose_platforms(ctx: Context, sent: Sentence, u: Unit, seg: tuple[int, int]
     if not hits:
         return [], []
     groups = group_names(hits, text, ctx.tax)
-    right = [g for g in groups if u.end <= g[0].start < seg[1] and ctx.search_in(_RIGHT_PREP, u.end, g[0].start)]
+    right = [g for g in groups if u.end <= g[0].start < seg[1] and (
+        ctx.search_in(_RIGHT_PREP, u.end, g[0].start) or (sent.is_item and g[0].start - u.end <= 2)  # a row "44 Snapchat"
+    )]
     chosen = right[0] if right else None
     if chosen is None:
         left = [g for g in groups if g[-1].end <= u.start]

@@ -138,6 +138,11 @@ def _cap_length(text: str, a: int, b: int) -> list[tuple[int, int]]:
     return pieces
 
 
+# a table row flattened to a line: "44 Snapchat", "Total Count 52", "Kent 1,204" (a label and one number)
+_LABEL = r"[A-Za-z][A-Za-z&'’()/.\-*]*(?: [A-Za-z&'’()/.\-*]+){0,3}"  # at most four words: a heading has more
+_LABEL_VALUE = re.compile(rf"(?:{_LABEL}[\s:|]+[\d,]+%?|[\d,]+%?\s+{_LABEL})")
+
+
 def layout(text: str, scanned: ScannedText | None = None) -> Layout:
     """``scanned``: the text as scanned by ``scan.SCANNER``, if the caller has it already."""
     scanned = scanned or SCANNER.scan(text)
@@ -157,6 +162,7 @@ def layout(text: str, scanned: ScannedText | None = None) -> Layout:
         furniture.append((comments_from, len(text), Reason.READER_COMMENTS))
 
     sentences: list[Sentence] = []
+    heading: int | None = None
     lead_in: int | None = None
     items_left = 0
     for p, (a, b) in enumerate(lines):
@@ -180,6 +186,9 @@ def layout(text: str, scanned: ScannedText | None = None) -> Layout:
             furniture.append((a + more.start(), b, Reason.LINK))
         bullet = bool(_BULLET.match(line))
         short = len(stripped) <= 220
+        if lead_in is None and heading is not None and _LABEL_VALUE.fullmatch(stripped):
+            # "Grooming offences recorded in 2023" then "44 Snapchat", "Total Count 52": rows under a heading
+            lead_in, items_left = heading, 40
         is_item = bullet or (lead_in is not None and items_left > 0 and short)
         if not is_item:
             lead_in, items_left = None, 0
@@ -190,5 +199,10 @@ def layout(text: str, scanned: ScannedText | None = None) -> Layout:
             items_left -= 1
         if line.rstrip().endswith(":"):
             lead_in, items_left = len(sentences) - 1, 12
+        # a heading: a short line with letters and no closing punctuation (its rows may follow)
+        if not is_item and len(stripped) <= 120 and stripped[-1:].isalnum() and not _LABEL_VALUE.fullmatch(stripped):
+            heading = len(sentences) - 1
+        elif not is_item:
+            heading = None
     starts = [s.start for s in sentences]
     return Layout(text, sentences, furniture, starts)

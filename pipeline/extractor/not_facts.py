@@ -18,7 +18,7 @@ What a count counts, and the reasons when nothing fitting is counted, is ``count
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -262,6 +262,25 @@ _RATE = prefilter(re.compile(r"\b(?:a|per|each|every)\s+(?:day|week|month|hour|m
 _EVERY_LEFT = prefilter(re.compile(r"\bevery\s+$", re.I))
 
 
+_PER_POPULATION = re.compile(
+    r"\bper\s+(?:(?:a|one|every)\s+)?(?:\d[\d,.]*\s*(?:thousand|million)?|hundred|thousand|million|capita|head)\b", re.I
+)
+
+
+@rule("figure", Reason.RATE_POPULATION, example="There were 12 online grooming offences per 100,000 children in Kent.")
+def _rate_per_population(f: Look) -> bool:
+    """'12 offences per 100,000 children': a rate, optional in the gold; its denominator is no count either."""
+    ctx = f.ctx
+    right = ctx.text[f.last.end : min(f.sent.end, f.next_start + 25)]
+    if _PER_POPULATION.search(right[: (f.next_start - f.last.end) + 25]) and not _CLAUSE_END.search(right[: f.next_start - f.last.end]):
+        return True
+    return ctx.search_in(_PER_LEFT, max(f.sent.start, f.first.span_start - 12), f.first.span_start) is not None
+
+
+_PER_LEFT = re.compile(r"\bper\s+(?:every\s+)?$", re.I)
+_CLAUSE_END = re.compile(r"[.;:]\s|,\s+(?:and|while|but)\s")
+
+
 @rule("figure", Reason.RATE, example="Police now record 31 online grooming crimes a day, the charity said.")
 def _rate(f: Look) -> bool:
     ctx, last = f.ctx, f.last
@@ -460,6 +479,11 @@ _PART_OF = prefilter(re.compile(r"\bof\s+(?:the|these|those)\s+[\d,]+\s+((?:[\w-
 _OPERATES_LEFT = re.compile(r"\b(?:operates|operated|runs|ran|owns|owned|manages|managed|controls)\s+(?:more than\s+|over\s+|about\s+)?$", re.I)
 
 
+def _platform_right_after(ctx: Context, end: int) -> bool:
+    k = bisect_left(ctx.platforms, end, key=HIT_START)
+    return k < len(ctx.platforms) and ctx.platforms[k].start <= end + 2
+
+
 def count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: int) -> tuple[str | None, str | None]:
     """(measure, reason if not a fact) for a count."""
     text = ctx.text
@@ -472,6 +496,8 @@ def count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: i
         cls2, word2 = noun_after(text, named.end, sent.end)
         inside = measure_in(named.text, 0, len(named.text))
         cls, word = (cls2, word2) if cls2 in ("measure", "people", "org") else ("measure", inside or "offences")
+    if cls == "other" and sent.item_of is not None and _platform_right_after(ctx, n.end):
+        cls = None  # "44 Snapchat" under a heading: the platform is the row's label, the counted noun the heading's
     if cls == "measure" and word == "images" and _OPERATES_LEFT.search(text[max(sent.start, n.start - 30) : u.start]):
         return None, Reason.COUNT_OF_ORGS.format(word="websites run by one operator")  # "which operates 18 adult websites"
     if cls == "measure":

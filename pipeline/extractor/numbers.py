@@ -57,9 +57,10 @@ _DENOMINATORS = {
 _WORD = "|".join(sorted([*_UNITS, *_TENS], key=len, reverse=True))
 _SPELLED = rf"(?:{_WORD})(?:[\s-]+(?:and[\s-]+)?(?:{_WORD}|hundred|thousand|million|billion))*"
 _SMALL = rf"(?:\d{{1,3}}|{_WORD})"
-_DIGITS = r"(?:\d{1,3}(?:,\d{3,4})+|\d+)(?:\.\d+)?"
+# Indian grouping ("1,62,449": lakh and crore) before the thousands grouping
+_DIGITS = r"(?:\d{1,2}(?:,\d{2})+,\d{3}(?![\d,])|\d{1,3}(?:,\d{3,4})+|\d+)(?:\.\d+)?"
 _PERCENT = r"(?:\s?%|\s?per[\s-]?cent\b|\s?percent\b|\s?pr\s?cent\b|\s?pc\b|\s?p\.c\.)"
-_MULT = r"(?:\s?(?:thousand|millions?|billion|mln|mn|bn)\b|(?:k|m|b)\b)"
+_MULT = r"(?:\+?\s?(?:thousand|millions?|billion|mln|mn|bn)\b|(?:k|m|b)\b)"  # "157+ billion": at least
 _PLUS = r"(?:\+(?![\d+])|-plus\b)"  # "10,000+", "3,000-plus": that many or more
 _NUMBER_DIGITS = rf"(?P<digits>(?<![\w.,])(?P<dnum>{_DIGITS})(?P<dmult>{_MULT})?(?P<dpct>{_PERCENT})?(?P<dplus>{_PLUS})?)"
 _NUMBER_SPELLED = rf"(?P<spelled>\b(?P<snum>{_SPELLED})\b(?P<spct>{_PERCENT})?)"
@@ -126,7 +127,7 @@ def parse_count(text: str) -> int | None:
         return None
     if m.group("digits"):
         value = float(m.group("dnum").replace(",", ""))
-        mult = (m.group("dmult") or "").strip().lower()
+        mult = (m.group("dmult") or "").lstrip("+").strip().lower()
         return round(value * _MULTIPLIERS.get(mult, 1))
     return parse_spelled(m.group("snum"))
 
@@ -209,7 +210,7 @@ def find_numbers(text: str, start: int = 0, end: int | None = None, scanned: Sca
             if dpct:
                 value, is_share, form = float(dnum.replace(",", "")) / 100, True, "percent"
             else:
-                mult = (dmult or "").strip().lower()
+                mult = (dmult or "").lstrip("+").strip().lower()
                 value, is_share, form = float(dnum.replace(",", "")) * _MULTIPLIERS.get(mult, 1), False, "digits"
             spelled = False
         else:
@@ -223,7 +224,7 @@ def find_numbers(text: str, start: int = 0, end: int | None = None, scanned: Sca
                 value, is_share, form = float(parsed), False, "spelled"
             spelled = True
         qualifier, q_start = qualifier_before(text, m.start(), start, scanned)
-        if qualifier == "exact" and digits and dplus:
+        if qualifier == "exact" and digits and (dplus or (dmult or "").startswith("+")):
             qualifier = "at_least"  # "3,000-plus": the bound is written after the number
         # positional: start, end, surface, value, is_share, spelled, form, qualifier, qualifier_start
         out.append(Number(m.start(), m.end(), m.group(), value, is_share, spelled, form, qualifier, q_start))

@@ -34,6 +34,7 @@ class Reason(StrEnum):
     MULTIPLE = "multiple (times as many)"
     CHANGE = "relative change"
     RATE = "rate per time unit"
+    RATE_POPULATION = "rate per unit of population"
     WORD_ONE = "the word 'one'"
     VAGUE_RANGE = "vague range"
     # what a count counts (not_facts.count_measure)
