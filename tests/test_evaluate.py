@@ -107,8 +107,9 @@ def test_evaluate_dir_without_gold_is_a_clear_error(tmp_path):
 
 # Regression floors: a little under what the extractor reaches, so a change that loses
 # ground fails here. The goal is higher (see the closing notes of the extraction issue).
-# dev2 was not used to write the rules, so its floors sit under what it scored when it was added.
-FLOORS = {"seeds": (0.95, 0.95), "dev": (0.95, 0.90), "dev2": (0.75, 0.35)}
+# Two thirds of dev2 were read to find error classes (issue 14), one third was set aside unread
+# (see its closing notes); dev2 scored F1 0.936, tuple 0.778 when these floors were set.
+FLOORS = {"seeds": (0.97, 0.97), "dev": (0.97, 0.95), "dev2": (0.91, 0.74)}
 
 
 @pytest.mark.parametrize("corpus", sorted(FLOORS))

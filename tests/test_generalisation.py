@@ -413,3 +413,15 @@ def test_a_pipe_table_reads_a_column_per_year():
 def test_a_code_or_section_is_no_value():
     text = "Offence code 71/17 covers sexual communication with a child under s.15A; police recorded 5,441 such offences in 2022/23."
     assert set(by_count(text, date(2023, 9, 1))) == {5441}
+
+
+def test_a_rule_book_named_after_a_body_is_not_that_body():
+    text = "Under the Home Office counting rules, the IWF confirmed 1,310 reports of child sexual abuse material in 2023."
+    assert by_count(text, date(2024, 1, 1))[1310].source == "iwf"
+    text = "The Home Office said police recorded 7,062 offences of sexual communication with a child in 2023/24."
+    assert by_count(text, date(2024, 9, 1))[7062].source == "home_office"
+
+
+def test_this_year_in_a_document_read_without_its_date_is_clamped_to_the_date_it_has():
+    text = "Police recorded 330 online grooming offences in the year to March 2024, the NSPCC said."
+    assert by_count(text, date(2023, 12, 1))[330].year <= 2023

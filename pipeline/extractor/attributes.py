@@ -651,6 +651,9 @@ def fill_years(ctx: Context, candidates: list[Candidate]) -> None:
                 else "published" if ctx.published and fill_year == ctx.published.year
                 else "document"
             )
+        if ctx.published and c.period[2] and c.period[2] > ctx.published.year:
+            # no figure is of a period after the document's date ("this year" read against a later default)
+            c.period = (c.period[0], None, ctx.published.year)
         start = ctx.gaz.offence_start.get(c.offence or "")
         # a period that ended before the offence came into force ("2016/17" for an offence of April 2017)
         ended_before = c.period[1] is not None and c.period[1] < start if start else False

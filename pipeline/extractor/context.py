@@ -205,6 +205,13 @@ def _national_region(regions: list[Hit], tax: Taxonomy) -> str | None:
     return min(counts, key=lambda r: (-counts[r], REGION_RANK.get(tax.regions[r].get("kind", ""), 9)))
 
 
+_NOT_A_COMPILER = re.compile(
+    r"[’']?s?\s+(?:counting\s+rules|crime\s+classifications?|classifications?|definitions?|guidance|codes?\s+of\s+practice|"
+    r"rules|standards|minister|secretary|spokes(?:man|woman|person))\b",
+    re.I,
+)
+
+
 def document_context(doc: Document, tax: Taxonomy, gaz: Gazetteers, scanned: ScannedText) -> Context:
     """What the whole document says: its layout, names, periods, topic and the defaults its figures fall back on."""
     text = doc.text
@@ -219,7 +226,8 @@ def document_context(doc: Document, tax: Taxonomy, gaz: Gazetteers, scanned: Sca
     platforms = [h for h in gaz.platforms.find(text, scanned) if in_body(h)]
     regions = [h for h in gaz.regions.find(text, scanned) if in_body(h) and not any(a <= h.start < b for a, b in excluded)]
     offences = [h for h in gaz.offences.find(text, scanned) if in_body(h)]
-    sources = [h for h in gaz.sources.find(text, scanned) if in_body(h)]
+    # "the Home Office counting rules" name a rule book, not the body that compiled the figure
+    sources = [h for h in gaz.sources.find(text, scanned) if in_body(h) and not _NOT_A_COMPILER.match(text, h.end)]
     topic_counts = [scanned.count(TOPIC, s.start, s.end) for s in lay.sentences]
     title_region = _title_region(doc.title, gaz, tax)  # the title's region is the default scope
     ctx = Context(
