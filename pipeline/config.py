@@ -53,8 +53,16 @@ class Settings:
 
     @property
     def ingest_dir(self) -> Path:
-        """The ingest manifests (pipeline/manifest.py)."""
-        return self.curated_dir / "ingest"
+        """The ingest manifests of this raw folder (pipeline/manifest.py): one folder per raw folder, so runs
+        over sub-folders of a shared archive (see "Past one machine") do not overwrite each other's."""
+        import hashlib
+
+        return self.curated_dir / "ingest" / hashlib.sha256(str(self.raw_dir).encode()).hexdigest()[:12]
+
+    @property
+    def duckdb_temp_dir(self) -> Path:
+        """Where DuckDB spills what does not fit in its memory limit."""
+        return self.curated_dir / ".duckdb-tmp"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -12,12 +12,15 @@ same metadata and the vendored taxonomy; the Dagster asset checks call them.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import math
 import os
+import shutil
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -288,3 +291,420 @@ def reference_errors(facts: Iterable[Mapping[str, Any]], taxonomy: Taxonomy) -> 
             if unknown:
                 errors.append(f"{row.get('fact_id')}: {column} {value!r} is not in taxonomy/{table}.csv")
     return errors
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading from Parquet references, incrementally (the pipeline's database step)
+#
+# The database records what it was built from in the schema ``pipeline_state``: ``loaded`` holds the
+# (document, key) pairs whose rows it has (key = the extraction key, a hash of everything the
+# extractor saw), ``info`` one row: a fingerprint of the tables' definitions and the taxonomy, the
+# digest of the rejected rows, and ``state_id``, which changes whenever the content does (the release
+# step compares it). A run compares the ingest manifest with ``loaded``: documents that are new or
+# whose key changed are added, those gone or changed are removed. Nothing to do: the file is not
+# touched. Otherwise the file is copied beside the target, changed in one transaction, checkpointed,
+# fsynced and moved over the target: a reader keeps the old file and never sees a half state.
+# Without a database (or with one of other definitions) the same code fills an empty file.
+
+STATE_SCHEMA = "pipeline_state"
+LOAD_FORMAT = "1"  # bump when the way rows are loaded changes: every database is then rebuilt
+MEMORY_LIMIT = "1GB"  # DuckDB's working memory while loading; past it, it spills to the temp folder
+
+# Called inside the loading transaction, after facts and documents are updated, with the connection and
+# the paths of the documents added, changed or removed (curated tables derived from facts refresh here).
+AFTER_LOAD: list[Any] = []
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadResult:
+    counts: dict[str, int]  # rows per table after the load
+    changed: bool  # False: nothing to do, the file was left as it was
+    added: int  # documents added or changed
+    removed: int  # documents removed or changed
+    state_id: str  # changes with every change of content
+    rebuilt: bool = False  # built from an empty file (no database, or one of other definitions)
+
+
+def definitions_fingerprint(taxonomy: Taxonomy | None = None) -> str:
+    """Changes with the tables' definitions, the taxonomy rows and the way rows are loaded."""
+    h = hashlib.sha256(LOAD_FORMAT.encode())
+    for table in TABLES:
+        h.update("\n".join(schema.duckdb_ddl(table)).encode())
+    h.update(FACTS_NAMED_VIEW.encode())
+    h.update(json.dumps(taxonomy_rows(taxonomy), sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+def _sql_list(paths: Sequence[str | Path]) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _lit(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _configure(con: duckdb.DuckDBPyConnection, temp_dir: Path | None, memory_limit: str) -> None:
+    con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+    con.execute("SET preserve_insertion_order = false")  # lets large inserts stream instead of buffering
+    if temp_dir is not None:
+        Path(temp_dir).mkdir(parents=True, exist_ok=True)
+        con.execute(f"SET temp_directory = {_lit(temp_dir)}")
+
+
+def _register_fact_id(con: duckdb.DuckDBPyConnection) -> None:
+    """``pipeline_fact_id(document, char_start, char_end)``: the extractor's own make_fact_id, for rows
+    whose content was extracted under another path."""
+    from pipeline.extractor import make_fact_id
+
+    def fact_ids(documents: pa.Array, starts: pa.Array, ends: pa.Array) -> pa.Array:
+        return pa.array(
+            [make_fact_id(d, s, e) for d, s, e in zip(documents.to_pylist(), starts.to_pylist(), ends.to_pylist())],
+            pa.string(),
+        )
+
+    con.create_function("pipeline_fact_id", fact_ids, ["VARCHAR", "BIGINT", "BIGINT"], "VARCHAR", type="arrow")
+
+
+def _state_of(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, Any] | None:
+    """The ``info`` row of an attached database, if it has one of the current definitions."""
+    try:
+        row = con.execute(
+            f"SELECT fingerprint, rejected_sha256, state_id FROM {catalog}.{STATE_SCHEMA}.info"
+        ).fetchone()
+    except duckdb.Error:
+        return None
+    if row is None:
+        return None
+    return {"fingerprint": row[0], "rejected_sha256": row[1], "state_id": row[2]}
+
+
+def _plan(con: duckdb.DuckDBPyConnection, manifest_folder: str | Path, extractions: Any, loaded: str | None) -> None:
+    """Temp tables ``added``, ``removed`` (document, key) and ``targets`` (document, key, extracted_as,
+    part): the added documents with the cache partition holding their rows and the path they were
+    extracted under. ``loaded`` names the table of what the database has (None: it has nothing)."""
+    from pipeline.manifest import DOCUMENTS_FILE
+
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE current_docs AS SELECT document, key FROM read_parquet("
+        + _lit(Path(manifest_folder) / DOCUMENTS_FILE) + ")"
+    )
+    source = loaded or "(SELECT ''::VARCHAR AS document, ''::VARCHAR AS key WHERE false)"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE loaded_docs AS SELECT document, key FROM {source}")
+    con.execute("CREATE OR REPLACE TEMP TABLE added AS SELECT * FROM current_docs c ANTI JOIN loaded_docs l USING (document, key)")
+    con.execute("CREATE OR REPLACE TEMP TABLE removed AS SELECT * FROM loaded_docs l ANTI JOIN current_docs c USING (document, key)")
+    index = extractions.files("documents")
+    if index:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE cache_index AS SELECT key, document AS extracted_as, "
+            "regexp_replace(filename, '/[^/]*$', '') AS part "
+            f"FROM read_parquet({_sql_list(index)}, filename = true) "
+            "WHERE key IN (SELECT key FROM added) "
+            "QUALIFY row_number() OVER (PARTITION BY key ORDER BY filename) = 1"
+        )
+    else:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE cache_index (key VARCHAR, extracted_as VARCHAR, part VARCHAR)"
+        )
+    con.execute("CREATE OR REPLACE TEMP TABLE targets AS SELECT a.document, a.key, i.extracted_as, i.part FROM added a JOIN cache_index i USING (key)")
+    (n_added,) = con.execute("SELECT count(*) FROM added").fetchone()
+    (n_targets,) = con.execute("SELECT count(*) FROM targets").fetchone()
+    if n_added != n_targets:
+        (example,) = con.execute("SELECT document FROM added ANTI JOIN targets USING (document) LIMIT 1").fetchone()
+        raise ValueError(
+            f"{n_added - n_targets} document(s) of the ingest manifest have no rows in the extraction cache "
+            f"(e.g. {example}); the extraction step must run first"
+        )
+
+
+def _select_rekeyed(table: str, extractions: Any, columns: Sequence[str] | None = None, moved: bool | None = None) -> str:
+    """SELECT of the cached rows of ``table`` (facts or mentions) for the targets, moved to their path.
+
+    ``moved`` None: every target; True/False: only targets extracted under another path / the same one.
+    Facts of a moved target get the id make_fact_id gives their new path; mentions point at it.
+    """
+    files = extractions.files(table)
+    wanted = list(columns or TABLES[table].columns)
+    where = {None: "", True: " WHERE t.document <> t.extracted_as", False: " WHERE t.document = t.extracted_as"}[moved]
+    source = (
+        f"read_parquet({_sql_list(files)}, filename = true) r "
+        "JOIN targets t ON r.key = t.key AND regexp_replace(r.filename, '/[^/]*$', '') = t.part"
+    )
+    out = []
+    for c in wanted:
+        if c == "document":
+            out.append("t.document AS document")
+        elif c == "fact_id" and table == "facts":
+            out.append(
+                "CASE WHEN t.document = t.extracted_as THEN r.fact_id "
+                "ELSE pipeline_fact_id(t.document, r.char_start, r.char_end) END AS fact_id"
+            )
+        elif c == "fact_id":
+            out.append("CASE WHEN t.document = t.extracted_as OR r.fact_id IS NULL THEN r.fact_id ELSE coalesce(n.new_id, r.fact_id) END AS fact_id")
+            source += " LEFT JOIN moved_ids n ON n.document = t.document AND n.old_id = r.fact_id"
+        else:
+            out.append(f'r."{c}"')
+    return f"SELECT {', '.join(out)} FROM {source}{where}"
+
+
+def _moved_ids(con: duckdb.DuckDBPyConnection, extractions: Any) -> None:
+    files = extractions.files("facts")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE moved_ids AS SELECT t.document, r.fact_id AS old_id, "
+        "pipeline_fact_id(t.document, r.char_start, r.char_end) AS new_id "
+        f"FROM read_parquet({_sql_list(files)}, filename = true) r "
+        "JOIN targets t ON r.key = t.key AND regexp_replace(r.filename, '/[^/]*$', '') = t.part "
+        "WHERE t.document <> t.extracted_as"
+    )
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def update_database(
+    path: Path,
+    *,
+    manifest_folder: str | Path,
+    extractions: Any,
+    taxonomy: Taxonomy | None = None,
+    temp_dir: Path | None = None,
+    memory_limit: str = MEMORY_LIMIT,
+) -> LoadResult:
+    """Bring the database at ``path`` to the ingest manifest and the cached extraction results.
+
+    See the comment above: incremental, atomic (copy, one transaction, swap), untouched when nothing
+    changed. ``extractions`` is a ``pipeline.extractor.batch.Extractions``.
+    """
+    from pipeline.manifest import DOCUMENTS_FILE, REJECTED_FILE
+
+    path = Path(path)
+    manifest_folder = Path(manifest_folder)
+    fingerprint = definitions_fingerprint(taxonomy)
+    rejected_sha = _file_sha256(manifest_folder / REJECTED_FILE)
+    temp_dir = Path(temp_dir) if temp_dir is not None else path.parent / ".duckdb-tmp"
+
+    # What is there: read-only, so a run with nothing to do never writes.
+    state = None
+    if path.is_file():
+        probe = duckdb.connect()
+        try:
+            _configure(probe, temp_dir, memory_limit)
+            probe.execute(f"ATTACH {_lit(path)} AS db (READ_ONLY)")
+            state = _state_of(probe, "db")
+            if state is not None and state["fingerprint"] == fingerprint:
+                _plan(probe, manifest_folder, extractions, f"db.{STATE_SCHEMA}.loaded")
+                (n_added,) = probe.execute("SELECT count(*) FROM added").fetchone()
+                (n_removed,) = probe.execute("SELECT count(*) FROM removed").fetchone()
+                if n_added == 0 and n_removed == 0 and state["rejected_sha256"] == rejected_sha:
+                    counts = _counts(probe, "db")
+                    return LoadResult(counts, False, 0, 0, state["state_id"])
+            else:
+                state = None
+        finally:
+            probe.close()
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        if state is not None:
+            shutil.copyfile(path, tmp)
+        con = duckdb.connect(str(tmp))
+        try:
+            _configure(con, temp_dir, memory_limit)
+            _register_fact_id(con)
+            if state is None:
+                _create(con, taxonomy)
+            con.execute("BEGIN TRANSACTION")
+            _plan(con, manifest_folder, extractions, f"{STATE_SCHEMA}.loaded")
+            (n_added,) = con.execute("SELECT count(*) FROM added").fetchone()
+            (n_removed,) = con.execute("SELECT count(*) FROM removed").fetchone()
+            changed = [d for (d,) in con.execute("SELECT document FROM added UNION SELECT document FROM removed").fetchall()]
+            for table in ("mentions", "facts", "documents"):
+                con.execute(f'DELETE FROM "{table}" WHERE document IN (SELECT document FROM removed)')
+            con.execute(
+                f"DELETE FROM {STATE_SCHEMA}.loaded USING removed r "
+                f"WHERE {STATE_SCHEMA}.loaded.document = r.document AND {STATE_SCHEMA}.loaded.key = r.key"
+            )
+            doc_columns = ", ".join(f'd."{c}"' for c in TABLES["documents"].columns)
+            try:
+                con.execute(
+                    f"INSERT INTO documents SELECT {doc_columns} FROM read_parquet({_lit(manifest_folder / DOCUMENTS_FILE)}) d "
+                    "SEMI JOIN added a ON d.document = a.document AND d.key = a.key"
+                )
+                _moved_ids(con, extractions)
+                con.execute(f"INSERT INTO facts {_select_rekeyed('facts', extractions)}")
+                con.execute(f"INSERT INTO mentions {_select_rekeyed('mentions', extractions)}")
+            except duckdb.ConstraintException as exc:
+                raise DuplicateKeyError(f"loading the documents added this run: {exc}") from exc
+            con.execute(f"INSERT INTO {STATE_SCHEMA}.loaded SELECT document, key FROM added")
+            if state is None or state["rejected_sha256"] != rejected_sha:
+                columns = ", ".join(f'"{c}"' for c in TABLES["rejected_documents"].columns)
+                con.execute("DELETE FROM rejected_documents")
+                con.execute(
+                    f"INSERT INTO rejected_documents SELECT {columns} FROM read_parquet({_lit(manifest_folder / REJECTED_FILE)})"
+                )
+            for hook in AFTER_LOAD:
+                hook(con, changed)
+            state_id = uuid.uuid4().hex
+            con.execute(f"DELETE FROM {STATE_SCHEMA}.info")
+            con.execute(
+                f"INSERT INTO {STATE_SCHEMA}.info VALUES (?, ?, ?, ?, now())",
+                [fingerprint, rejected_sha, state_id, str(manifest_folder)],
+            )
+            con.execute("COMMIT")
+            counts = _counts(con, None)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        _fsync(tmp)
+        # A WAL beside the target belongs to the old file; replayed onto the new one it would corrupt it.
+        Path(f"{path}.wal").unlink(missing_ok=True)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+        raise
+    log.info("updated %s: +%d -%d documents, %s", path, n_added, n_removed, counts)
+    return LoadResult(counts, True, n_added, n_removed, state_id, rebuilt=state is None)
+
+
+def _create(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy | None) -> None:
+    """The tables (with their comments), the taxonomy rows, the view and the state schema, in an empty file."""
+    for table in TABLES:
+        for statement in schema.duckdb_ddl(table):
+            con.execute(statement)
+    for table, rows in taxonomy_rows(taxonomy).items():
+        arrow = rows_to_arrow(table, rows)
+        con.register("arrow_rows", arrow)
+        try:
+            con.execute(f'INSERT INTO "{table}" SELECT * FROM arrow_rows')
+        finally:
+            con.unregister("arrow_rows")
+    con.execute(FACTS_NAMED_VIEW)
+    con.execute("COMMENT ON VIEW facts_named IS '{}'".format(FACTS_NAMED_COMMENT.replace("'", "''")))
+    con.execute(f"CREATE SCHEMA {STATE_SCHEMA}")
+    con.execute(f"CREATE TABLE {STATE_SCHEMA}.loaded (document VARCHAR NOT NULL, key VARCHAR NOT NULL)")
+    con.execute(
+        f"COMMENT ON TABLE {STATE_SCHEMA}.loaded IS 'The documents this database holds the rows of, with the "
+        "extraction key (hash of what the extractor saw) they were loaded under; the next run loads only the difference.'"
+    )
+    con.execute(
+        f"CREATE TABLE {STATE_SCHEMA}.info (fingerprint VARCHAR, rejected_sha256 VARCHAR, state_id VARCHAR, "
+        "manifest VARCHAR, updated_at TIMESTAMP WITH TIME ZONE)"
+    )
+    con.execute(
+        f"COMMENT ON TABLE {STATE_SCHEMA}.info IS 'How this database was loaded: the definitions fingerprint, the "
+        "digest of the rejected rows, an id that changes with every change of content, the ingest manifest, when.'"
+    )
+
+
+def _counts(con: duckdb.DuckDBPyConnection, catalog: str | None) -> dict[str, int]:
+    prefix = f"{catalog}." if catalog else ""
+    return {t: con.execute(f'SELECT count(*) FROM {prefix}"{t}"').fetchone()[0] for t in TABLES}
+
+
+def database_state_id(path: Path) -> str | None:
+    """The ``state_id`` of a database loaded by ``update_database`` (None if it has none)."""
+    if not Path(path).is_file():
+        return None
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH {_lit(path)} AS db (READ_ONLY)")
+        state = _state_of(con, "db")
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return state["state_id"] if state else None
+
+
+def pending_facts(
+    database_path: Path,
+    *,
+    manifest_folder: str | Path,
+    extractions: Any,
+    columns: Sequence[str] | None = None,
+    with_text: bool = False,
+    suspect_quotes: bool = False,
+    temp_dir: Path | None = None,
+    memory_limit: str = MEMORY_LIMIT,
+    batch_rows: int = 50_000,
+) -> Iterator[pa.RecordBatch]:
+    """The facts the next ``update_database`` will add (as they will be stored), a batch at a time.
+
+    What the asset checks test: every fact in the database was checked when it was added. With
+    ``with_text`` each row also has its document's ``text`` (from the ingest manifest);
+    ``suspect_quotes`` keeps only the facts whose quote DuckDB finds different from their span.
+    """
+    from pipeline.manifest import DOCUMENTS_FILE
+
+    database_path = Path(database_path)
+    con = duckdb.connect()
+    try:
+        _configure(con, temp_dir or database_path.parent / ".duckdb-tmp", memory_limit)
+        _register_fact_id(con)
+        loaded = None
+        if database_path.is_file():
+            try:
+                con.execute(f"ATTACH {_lit(database_path)} AS db (READ_ONLY)")
+                state = _state_of(con, "db")
+                if state is not None and state["fingerprint"] == definitions_fingerprint():
+                    loaded = f"db.{STATE_SCHEMA}.loaded"
+            except duckdb.Error:
+                loaded = None
+        _plan(con, manifest_folder, extractions, loaded)
+        _moved_ids(con, extractions)
+        sql = _select_rekeyed("facts", extractions, columns)
+        if with_text or suspect_quotes:
+            sql = (
+                f"SELECT f.*, d.text FROM ({sql}) f JOIN read_parquet({_lit(Path(manifest_folder) / DOCUMENTS_FILE)}) d "
+                "USING (document)"
+            )
+        if suspect_quotes:  # only the facts whose quote may differ from its span (offsets in characters, as Python's)
+            sql += " WHERE substr(d.text, f.char_start + 1, f.char_end - f.char_start) IS DISTINCT FROM f.quote"
+        reader = con.execute(sql).to_arrow_reader(batch_rows)
+        yield from reader
+    finally:
+        con.close()
+
+
+def extraction_stats(
+    manifest_folder: str | Path,
+    extractions: Any,
+    *,
+    temp_dir: Path | None = None,
+    memory_limit: str = MEMORY_LIMIT,
+    preview_rows: int = 10,
+) -> dict[str, Any]:
+    """Counts of the mentions and facts of the manifest's documents, read from the cache partitions by DuckDB."""
+    con = duckdb.connect()
+    try:
+        _configure(con, temp_dir, memory_limit)
+        _register_fact_id(con)
+        _plan(con, manifest_folder, extractions, None)
+        mentions = _select_rekeyed("mentions", extractions, ["decision", "reason"])
+        n_mentions, kept = con.execute(f"SELECT count(*), count(*) FILTER (WHERE decision = 'fact') FROM ({mentions})").fetchone()
+        dropped = con.execute(
+            f"SELECT reason, count(*) AS n FROM ({mentions}) WHERE decision <> 'fact' GROUP BY reason ORDER BY n DESC, reason"
+        ).fetchall()
+        facts = _select_rekeyed("facts", extractions, ["document"])
+        n_facts, with_facts = con.execute(f"SELECT count(*), count(DISTINCT document) FROM ({facts})").fetchone()
+        _moved_ids(con, extractions)
+        columns = ["document", "char_start", "platform", "count", "share", "year", "region", "source", "quote"]
+        preview = con.execute(
+            f"SELECT * FROM ({_select_rekeyed('facts', extractions, columns)}) ORDER BY document, char_start LIMIT {int(preview_rows)}"
+        ).to_arrow_table().to_pylist()
+    finally:
+        con.close()
+    return {
+        "mentions": n_mentions,
+        "kept": kept,
+        "dropped_by_reason": {reason: n for reason, n in dropped},
+        "facts": n_facts,
+        "documents_with_facts": with_facts,
+        "preview": preview,
+    }

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 
 from pipeline import documents as ingest_stage
@@ -95,9 +96,21 @@ class IngestManifest:
         for batch in pf.iter_batches(batch_size=batch_rows, columns=DOCUMENT_COLUMNS):
             yield [Document(**row) for row in batch.to_pylist()]
 
-    def read_rejected(self) -> list[Rejected]:
+    def read_rejected(self, limit: int | None = None) -> list[Rejected]:
         table = pq.ParquetFile(self.rejected_path).read(columns=REJECTED_COLUMNS)
+        if limit is not None:
+            table = table.slice(0, limit)
         return [Rejected(**row) for row in table.to_pylist()]
+
+    def preview(self, n: int) -> list[dict[str, Any]]:
+        """The first ``n`` documents (sorted by path) without their text."""
+        table = pq.ParquetFile(self.documents_path).read(columns=["document", "media_type", "bytes", "title"])
+        order = pa.compute.sort_indices(table["document"])[:n]
+        return table.take(order).to_pylist()
+
+    def paths(self) -> list[str]:
+        """Every input path the manifest accounts for: documents, then rejected."""
+        return _paths(Path(self.folder))
 
 
 def ingest_fingerprint(max_bytes: int) -> str:
@@ -344,3 +357,20 @@ def _prune(ingest_dir: Path, keep: str) -> None:
     for tmp in ingest_dir.glob(".tmp-*"):
         if time.time() - tmp.stat().st_mtime > 3600:  # an unfinished folder of a run that died
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_manifest(ingest_dir: Path, documents: list[Document], rejected: list[Rejected] = ()) -> IngestManifest:  # type: ignore[assignment]
+    """A manifest folder holding these documents and rejected rows as they are (no raw folder read):
+    for handing the later steps documents made elsewhere (tests, other tools)."""
+    ingest_dir = Path(ingest_dir)
+    ingest_dir.mkdir(parents=True, exist_ok=True)
+    name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 10**9:09d}-{uuid.uuid4().hex[:6]}"
+    tmp = ingest_dir / f".tmp-{name}"
+    tmp.mkdir()
+    rows = [document_row(d, d, [], 0, text_sha256(d.text)) for d in documents]
+    pq.write_table(pa.Table.from_pylist(rows, schema=DOCUMENTS_SCHEMA), tmp / DOCUMENTS_FILE)
+    rejected_rows = [{**dataclasses.asdict(r), "mtime_ns": None} for r in rejected]
+    pq.write_table(pa.Table.from_pylist(rejected_rows, schema=REJECTED_SCHEMA), tmp / REJECTED_FILE)
+    (tmp / META_FILE).write_text(json.dumps({"fingerprint": "written", "scan_started_ns": 0, "warnings": []}))
+    os.rename(tmp, ingest_dir / name)
+    return IngestManifest(str(ingest_dir / name), len(rows), len(rejected_rows))

@@ -91,6 +91,36 @@ def shrink_problem(releases_dir: Path, facts: int, *, max_shrink: float) -> str 
     )
 
 
+RELEASED_STATE = ".released-state.json"  # the database state the latest release was made from
+
+
+def release_if_unchanged(releases_dir: Path, database_state: str | None) -> ReleaseResult | None:
+    """The latest release, if it was made from the database state ``database_state`` (see
+    ``database.update_database``): then there is nothing to read, hash or write. None otherwise."""
+    releases_dir = Path(releases_dir)
+    if database_state is None:
+        return None
+    try:
+        recorded = json.loads((releases_dir / RELEASED_STATE).read_text())
+        version = latest_version(releases_dir)
+        if version is None or recorded.get("database_state") != database_state or recorded.get("version") != version:
+            return None
+        folder = releases_dir / version
+        return ReleaseResult(version, folder, False, 0, 0, 0, _rows_of(_load_json(folder / DESCRIPTOR_FILE)))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def remember_release(releases_dir: Path, database_state: str | None, version: str) -> None:
+    """Record that the release ``version`` holds the database state ``database_state`` (atomic replace)."""
+    if database_state is None:
+        return
+    target = Path(releases_dir) / RELEASED_STATE
+    tmp = target.with_name(f"{target.name}.{secrets.token_hex(4)}.tmp")
+    tmp.write_text(json.dumps({"database_state": database_state, "version": version}) + "\n")
+    os.replace(tmp, target)
+
+
 class ReleaseNotFound(FileNotFoundError):
     """There is no release where one was asked for."""
 

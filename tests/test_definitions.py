@@ -21,7 +21,9 @@ from pipeline.defs.checks import (
     slugs_in_taxonomy,
 )
 from pipeline.defs.resources import PipelineSettings
-from pipeline.documents import IngestResult, ingest, input_paths
+from pipeline.documents import Document, ingest, input_paths
+from pipeline.extractor.batch import Extractions, _write_partition, extraction_key, version_dir
+from pipeline.manifest import IngestManifest, write_manifest
 from test_database import document, fact
 
 ASSET_NAMES = {"documents", "mentions", "facts", "database", "release", "report"}
@@ -57,6 +59,23 @@ def test_settings_resource_falls_back_to_the_environment(tmp_path: Path, monkeyp
     assert PipelineSettings(raw_dir=str(tmp_path / "other")).settings().raw_dir == tmp_path / "other"
 
 
+def refs(tmp_path: Path, facts: list[dict[str, object]], docs: list[Document] | None = None) -> Extractions:
+    """An ingest manifest of the documents and an extraction cache partition holding the facts, as the
+    pipeline's steps write them; what the checks read."""
+    import pyarrow as pa
+
+    docs = docs or [document()]
+    manifest = write_manifest(tmp_path / "ingest", docs)
+    store = version_dir(tmp_path / "cache")
+    store.mkdir(parents=True, exist_ok=True)
+    key = {d.document: extraction_key(d) for d in docs}
+    facts_table = rows_to_arrow("facts", facts)
+    facts_table = facts_table.add_column(0, "key", pa.array([key[f["document"]] for f in facts], pa.string()))
+    mentions = rows_to_arrow("mentions", []).add_column(0, "key", pa.array([], pa.string()))
+    part = _write_partition(store, {k: name for name, k in key.items()}, {"mentions": mentions, "facts": facts_table})
+    return Extractions(store=str(store), partitions=(part.name,), manifest=manifest.folder)
+
+
 @pytest.mark.parametrize(
     ("check", "bad"),
     [
@@ -66,28 +85,34 @@ def test_settings_resource_falls_back_to_the_environment(tmp_path: Path, monkeyp
         (columns_meet_constraints, {"qualifier": "roughly"}),
     ],
 )
-def test_fact_checks_fail_with_counts_and_examples(check: dg.AssetChecksDefinition, bad: dict[str, object]) -> None:
-    assert check(facts=rows_to_arrow("facts", [fact()])).passed
-    result = check(facts=rows_to_arrow("facts", [fact(), fact(fact_id="bad", **bad)]))
+def test_fact_checks_fail_with_counts_and_examples(
+    check: dg.AssetChecksDefinition, bad: dict[str, object], tmp_path: Path
+) -> None:
+    settings = PipelineSettings(curated_dir=str(tmp_path / "curated"))
+    assert check(settings=settings, facts=refs(tmp_path / "good", [fact()])).passed
+    result = check(settings=settings, facts=refs(tmp_path / "bad", [fact(), fact(fact_id="bad", char_start=1, **bad)]))
     assert not result.passed
     assert (result.metadata["checked"].value, result.metadata["failed"].value) == (2, 1)
     assert "bad" in result.metadata["examples"].value
 
 
-def test_quote_check_compares_each_quote_with_its_span() -> None:
-    ingested = IngestResult(documents=[document()])
-    assert quotes_match_spans(facts=rows_to_arrow("facts", [fact()]), documents=ingested).passed
-    shifted = fact(char_start=fact()["char_start"] + 1)
-    result = quotes_match_spans(facts=rows_to_arrow("facts", [shifted]), documents=ingested)
+def test_quote_check_compares_each_quote_with_its_span(tmp_path: Path) -> None:
+    settings = PipelineSettings(curated_dir=str(tmp_path / "curated"))
+    good = refs(tmp_path / "good", [fact()])
+    manifest = IngestManifest(good.manifest, 1, 0)
+    assert quotes_match_spans(settings=settings, facts=good, documents=manifest).passed
+    shifted = refs(tmp_path / "shifted", [fact(char_start=fact()["char_start"] + 1)])
+    result = quotes_match_spans(settings=settings, facts=shifted, documents=IngestManifest(shifted.manifest, 1, 0))
     assert not result.passed and "quote differs from a.txt" in result.metadata["examples"].value
 
 
-def test_input_check_finds_files_neither_ingested_nor_rejected(seed_raw: Path) -> None:
+def test_input_check_finds_files_neither_ingested_nor_rejected(seed_raw: Path, tmp_path: Path) -> None:
     settings = PipelineSettings(raw_dir=str(seed_raw))
     ingested = ingest(seed_raw, max_bytes=10_000_000)
-    assert every_input_accounted_for(settings=settings, documents=ingested).passed
-    ingested.documents.pop()
-    result = every_input_accounted_for(settings=settings, documents=ingested)
+    manifest = write_manifest(tmp_path / "all", ingested.documents, ingested.rejected)
+    assert every_input_accounted_for(settings=settings, documents=manifest).passed
+    fewer = write_manifest(tmp_path / "fewer", ingested.documents[:-1], ingested.rejected)
+    result = every_input_accounted_for(settings=settings, documents=fewer)
     assert not result.passed
     assert result.metadata["failed"].value == 1
     assert "neither ingested nor rejected" in result.metadata["examples"].value

@@ -2,31 +2,36 @@
 
 documents -> (mentions, facts) -> database -> release. Mentions and facts come from
 one extraction pass, so they are the two outputs of one multi-asset.
+
+What passes between the steps are references to Parquet files, never the rows: ``documents`` is
+an ``IngestManifest`` (the ingest manifest folder, pipeline/manifest.py), ``mentions`` and
+``facts`` an ``Extractions`` (the extraction cache partitions that hold them). The database step
+reads those files with DuckDB, so no step's memory grows with the archive, and a step running
+on another machine needs only the shared folder.
 """
 
 import base64
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from pipeline.database import load_database
-from pipeline.documents import IngestResult
-from pipeline.extractor.batch import extract_documents
-from pipeline.manifest import ingest_to_manifest
+from pipeline.database import database_state_id, extraction_stats, update_database
 from pipeline.extractor import EXTRACTOR_VERSION
+from pipeline.extractor.batch import Extractions, extract_manifest
+from pipeline.manifest import IngestManifest, ingest_to_manifest
 from pipeline.metadata.tables import TABLES
-from pipeline.release import ShrinkRefused, publish_release, shrink_problem
+from pipeline.release import ShrinkRefused, publish_release, release_if_unchanged, remember_release, shrink_problem
 from pipeline.report import ReportResult, build_report
 from pipeline.defs.resources import PipelineSettings
 
 PREVIEW_ROWS = 10
 
-# Mentions and facts travel between steps as Arrow tables: compact, and loaded into DuckDB without
-# a copy into Python objects. (The checks read facts in batches of rows.)
-ARROW = dg.PythonObjectDagsterType(pa.Table, name="ArrowTable", description="An Arrow table with the table's columns.")
+MANIFEST = dg.PythonObjectDagsterType(IngestManifest, name="IngestManifest", description="The ingest manifest folder (Parquet).")
+EXTRACTIONS = dg.PythonObjectDagsterType(
+    Extractions, name="Extractions", description="The extraction cache partitions (Parquet) holding the rows."
+)
 
 
 def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], limit: int = PREVIEW_ROWS) -> str:
@@ -49,8 +54,8 @@ class EmptyRawFolder(Exception):
     """The raw folder has no file at all: an error, not an empty dataset."""
 
 
-@dg.asset(description=TABLES["documents"].description + " Rejected inputs are listed with the reason.")
-def documents(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.Output[IngestResult]:
+@dg.asset(description=TABLES["documents"].description + " Rejected inputs are listed with the reason.", dagster_type=MANIFEST)
+def documents(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.Output[IngestManifest]:
     s = settings.settings()
     manifest = ingest_to_manifest(s.raw_dir, s.ingest_dir, max_bytes=s.max_bytes)
     if not manifest.documents and not manifest.rejected:
@@ -59,26 +64,22 @@ def documents(context: dg.AssetExecutionContext, settings: PipelineSettings) -> 
             f"the raw folder {s.raw_dir} holds no input files (an unmounted share?); "
             "the database and the releases are left as they were"
         )
-    result = IngestResult(
-        documents=sorted((d for batch in manifest.iter_documents() for d in batch), key=lambda d: d.document),
-        rejected=manifest.read_rejected(),
-        warnings=list(manifest.warnings),
-    )
-    for warning in result.warnings:
+    for warning in manifest.warnings:
         context.log.warning(warning)
-    docs = [{"document": d.document, "media_type": d.media_type, "bytes": d.bytes, "title": d.title} for d in result.documents]
-    rejected = [{"document": r.document, "reason": r.reason} for r in result.rejected]
+    rejected = [{"document": r.document, "reason": r.reason} for r in manifest.read_rejected(limit=50)]
     return dg.Output(
-        result,
+        manifest,
         metadata={
             "raw_dir": dg.MetadataValue.path(str(s.raw_dir)),
-            "documents": len(result.documents),
-            "rejected": len(result.rejected),
-            "warnings": len(result.warnings),
+            "documents": manifest.documents,
+            "rejected": manifest.rejected,
+            "warnings": len(manifest.warnings),
             "files_read": manifest.files_read,
             "files_reused": manifest.files_reused,
             "manifest": dg.MetadataValue.path(manifest.folder),
-            "preview": dg.MetadataValue.md(markdown_table(docs, ["document", "media_type", "bytes", "title"])),
+            "preview": dg.MetadataValue.md(
+                markdown_table(manifest.preview(PREVIEW_ROWS), ["document", "media_type", "bytes", "title"])
+            ),
             "rejected_preview": dg.MetadataValue.md(markdown_table(rejected, ["document", "reason"], limit=50)),
         },
     )
@@ -87,72 +88,67 @@ def documents(context: dg.AssetExecutionContext, settings: PipelineSettings) -> 
 @dg.multi_asset(
     name="extractions",
     outs={
-        "mentions": dg.AssetOut(description=TABLES["mentions"].description, dagster_type=ARROW),
-        "facts": dg.AssetOut(description=TABLES["facts"].description, dagster_type=ARROW),
+        "mentions": dg.AssetOut(description=TABLES["mentions"].description, dagster_type=EXTRACTIONS),
+        "facts": dg.AssetOut(description=TABLES["facts"].description, dagster_type=EXTRACTIONS),
     },
     description="Runs the extractor over new or changed documents; others are served from the cache.",
 )
-def extractions(context: dg.AssetExecutionContext, settings: PipelineSettings, documents: IngestResult):  # type: ignore[no-untyped-def]
+def extractions(context: dg.AssetExecutionContext, settings: PipelineSettings, documents: IngestManifest):  # type: ignore[no-untyped-def]
     s = settings.settings()
-    batch = extract_documents(documents.documents, cache_dir=s.cache_dir, workers=s.workers, progress=settings.progress)
+    found = extract_manifest(documents.folder, cache_dir=s.cache_dir, workers=s.workers, progress=settings.progress)
+    stats = extraction_stats(documents.folder, found, temp_dir=s.duckdb_temp_dir, preview_rows=PREVIEW_ROWS)
+    found = dataclasses.replace(found, facts_rows=stats["facts"], mentions_rows=stats["mentions"])
     common = {
-        "re_extracted": len(batch.extracted),
-        "cached": len(batch.cached),
-        "re_extracted_documents": dg.MetadataValue.json(batch.extracted[:50]),
+        "re_extracted": found.extracted,
+        "cached": found.cached,
+        "re_extracted_documents": dg.MetadataValue.json(list(found.extracted_documents)),
         "extractor_version": EXTRACTOR_VERSION,
+        "partitions": len(found.partitions),
     }
-    mentions = batch.mentions
-    kept = pc.sum(pc.equal(mentions["decision"], "fact")).as_py() or 0
-    dropped = value_counts(mentions.filter(pc.not_equal(mentions["decision"], "fact"))["reason"])
     yield dg.Output(
-        mentions,
+        found,
         output_name="mentions",
         metadata={
-            "dagster/row_count": mentions.num_rows,
-            "kept": kept,
-            "dropped": mentions.num_rows - kept,
-            "dropped_by_reason": dg.MetadataValue.json(dropped),
+            "dagster/row_count": stats["mentions"],
+            "kept": stats["kept"],
+            "dropped": stats["mentions"] - stats["kept"],
+            "dropped_by_reason": dg.MetadataValue.json(stats["dropped_by_reason"]),
             **common,
         },
     )
-    facts = batch.facts
     yield dg.Output(
-        facts,
+        found,
         output_name="facts",
         metadata={
-            "dagster/row_count": facts.num_rows,
-            "documents_with_facts": pc.count_distinct(facts["document"]).as_py(),
+            "dagster/row_count": stats["facts"],
+            "documents_with_facts": stats["documents_with_facts"],
             "preview": dg.MetadataValue.md(
-                markdown_table(
-                    facts.slice(0, PREVIEW_ROWS).to_pylist(),
-                    ["document", "platform", "count", "share", "year", "region", "source", "quote"],
-                )
+                markdown_table(stats["preview"], ["document", "platform", "count", "share", "year", "region", "source", "quote"])
             ),
             **common,
         },
     )
 
 
-def value_counts(column: pa.ChunkedArray) -> dict[str, int]:
-    """Each value and how often it occurs, most frequent first (ties in order of first occurrence)."""
-    counts = [(row["values"], row["counts"]) for row in pc.value_counts(column).to_pylist()]
-    return dict(sorted(counts, key=lambda item: -item[1]))
-
-
-@dg.asset(description="The curated DuckDB database (stats.duckdb), rebuilt and swapped in atomically.")
-def database(settings: PipelineSettings, documents: IngestResult, mentions: ARROW, facts: ARROW) -> dg.MaterializeResult:
+@dg.asset(description="The curated DuckDB database (stats.duckdb), updated for the documents that changed and swapped in atomically.")
+def database(
+    settings: PipelineSettings, documents: IngestManifest, mentions: Extractions, facts: Extractions
+) -> dg.MaterializeResult:
     s = settings.settings()
-    if not s.allow_shrink and (problem := shrink_problem(s.releases_dir, facts.num_rows, max_shrink=s.max_shrink)):
+    if not s.allow_shrink and (problem := shrink_problem(s.releases_dir, facts.facts_rows, max_shrink=s.max_shrink)):
         raise ShrinkRefused(problem)  # before the database is replaced: nothing changes
-    counts = load_database(
-        s.database_path, documents=documents.documents, rejected=documents.rejected, mentions=mentions, facts=facts
-    )
+    result = update_database(s.database_path, manifest_folder=documents.folder, extractions=facts, temp_dir=s.duckdb_temp_dir)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(s.database_path)),
             "bytes": s.database_path.stat().st_size,
-            "rows": dg.MetadataValue.json(counts),
-            **{f"rows_{table}": n for table, n in counts.items()},
+            "changed": result.changed,
+            "rebuilt": result.rebuilt,
+            "documents_added": result.added,
+            "documents_removed": result.removed,
+            "state_id": result.state_id,
+            "rows": dg.MetadataValue.json(result.counts),
+            **{f"rows_{table}": n for table, n in result.counts.items()},
         }
     )
 
@@ -160,7 +156,12 @@ def database(settings: PipelineSettings, documents: IngestResult, mentions: ARRO
 @dg.asset(deps=[database], description="The dated Parquet release; a new version only when the content changed.")
 def release(settings: PipelineSettings) -> dg.MaterializeResult:
     s = settings.settings()
-    result = publish_release(s.database_path, s.releases_dir, extractor_version=EXTRACTOR_VERSION)
+    state = database_state_id(s.database_path)
+    # The database has not changed since it was last released: nothing to read, hash or write.
+    result = release_if_unchanged(s.releases_dir, state)
+    if result is None:
+        result = publish_release(s.database_path, s.releases_dir, extractor_version=EXTRACTOR_VERSION)
+        remember_release(s.releases_dir, state, result.version)
     return dg.MaterializeResult(
         metadata={
             "version": result.version,

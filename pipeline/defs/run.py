@@ -192,10 +192,10 @@ def print_summary(record: RunRecord, documents: Any, ok: bool, elapsed: float, o
     if "documents" in m:
         print(f"  documents: {describe('documents', m['documents'])}", file=out)
     if documents is not None:
-        for rejected in documents.rejected[:MAX_REJECTED_SHOWN]:
+        for rejected in documents.read_rejected(limit=MAX_REJECTED_SHOWN):
             print(f"    rejected {rejected.document}: {rejected.reason}", file=out)
-        if len(documents.rejected) > MAX_REJECTED_SHOWN:
-            print(f"    ... and {len(documents.rejected) - MAX_REJECTED_SHOWN} more (table rejected_documents)", file=out)
+        if documents.rejected > MAX_REJECTED_SHOWN:
+            print(f"    ... and {documents.rejected - MAX_REJECTED_SHOWN} more (table rejected_documents)", file=out)
         for warning in documents.warnings[:MAX_REJECTED_SHOWN]:
             print(f"    warning: {warning}", file=out)
     if "facts" in m:

@@ -57,7 +57,9 @@ from pipeline.metadata.taxonomy import load_taxonomy
 log = logging.getLogger(__name__)
 
 PARALLEL_MIN_DOCUMENTS = 200  # below this, starting worker processes costs more than it saves
-COMPACT_AFTER_PARTITIONS = 16  # merge the cache into one partition once it has more than this many
+COMPACT_AFTER_PARTITIONS = 16  # merge the small partitions into one once the cache has more than this many
+SMALL_PARTITION = 1000  # partitions of fewer documents than this are merged by compaction
+EXTRACT_BATCH = 4000  # documents extracted (and held) at a time by extract_manifest, one partition each
 
 Rows = list[dict[str, Any]]
 PARTITION_FILES = ("documents", "mentions", "facts")
@@ -365,16 +367,21 @@ def _write_tables(store: Path, name: str, tables: dict[str, pa.Table]) -> Path:
 
 
 def _compact(store: Path) -> None:
-    """Merge many small partitions (one per incremental run) into one, so reads stay a few files.
+    """Merge the small partitions (one per incremental run) into one, so reads stay a few files.
 
-    Works on Arrow tables, not rows; the first partition holding a key wins, as in ``_read_cache``.
+    Only partitions under SMALL_PARTITION documents are merged: a full run's partitions stay as they
+    are, so compacting never holds more than a few thousand documents' rows. Works on Arrow tables,
+    not rows; the first partition holding a key wins, as in ``_read_cache``.
     """
     parts = _partitions(store)
     if len(parts) <= COMPACT_AFTER_PARTITIONS:
         return
+    small = [p for p in parts if _partition_size(p) < SMALL_PARTITION]
+    if len(small) < 2:
+        return
     seen: set[str] = set()
     merged: dict[str, list[pa.Table]] = {name: [] for name in PARTITION_FILES}
-    for part in parts:
+    for part in small:
         new_keys = [k for k in _read_parquet(part / "documents.parquet")["key"].to_pylist() if k not in seen]
         seen.update(new_keys)
         mask = pa.array(new_keys, pa.string())
@@ -382,7 +389,125 @@ def _compact(store: Path) -> None:
             table = _read_parquet(part / f"{name}.parquet")
             tables.append(table.filter(pc.is_in(table["key"], mask)))
     final = _write_tables(store, _partition_name(seen), {f: pa.concat_tables(t) for f, t in merged.items()})
-    for part in parts:
+    for part in small:
         if part != final:
             shutil.rmtree(part, ignore_errors=True)
-    log.info("compacted %d cache partitions into %s", len(parts), final.name)
+    log.info("compacted %d small cache partitions into %s", len(small), final.name)
+
+
+def _partition_size(part: Path) -> int:
+    """Documents in a partition, from the Parquet footer (no rows read); damaged counts as large (left alone)."""
+    try:
+        return pq.ParquetFile(part / "documents.parquet").metadata.num_rows
+    except (OSError, pa.ArrowInvalid):
+        return SMALL_PARTITION
+
+
+# Extraction of an ingest manifest: references in, references out
+
+
+@dataclass(frozen=True)
+class Extractions:
+    """Where the mentions and facts of an ingest manifest's documents are: cache partitions.
+
+    What the extraction step hands on instead of the rows. ``partitions`` is a snapshot of the
+    store's partition folders; every key of the manifest is in at least one of them (the first by
+    name wins, as in ``_read_cache``), under the path it was extracted as.
+    """
+
+    store: str
+    partitions: tuple[str, ...]
+    manifest: str  # the ingest manifest folder (pipeline/manifest.py)
+    extracted: int = 0  # documents run through the extractor by this step
+    cached: int = 0  # documents served from the cache
+    extracted_documents: tuple[str, ...] = ()  # the first few extracted ones
+    facts_rows: int = -1  # facts of the manifest's documents (-1: not counted)
+    mentions_rows: int = -1
+
+    def files(self, name: str) -> list[str]:
+        """The Parquet files of one kind ('documents' = the key index, 'mentions', 'facts')."""
+        return [str(Path(self.store) / part / f"{name}.parquet") for part in self.partitions]
+
+
+def extract_manifest(manifest_folder: str | Path, *, cache_dir: Path, workers: int = 0, progress: bool = False) -> Extractions:
+    """Make sure every document of the ingest manifest has its rows in the cache; return where they are.
+
+    Documents whose key no partition holds are read from the manifest a batch at a time, extracted
+    (one worker pool for all batches) and written as one new partition per EXTRACT_BATCH documents,
+    so memory holds one batch, never the archive's mentions or facts.
+    """
+    from pipeline.manifest import DOCUMENT_COLUMNS, DOCUMENTS_FILE
+
+    manifest_path = Path(manifest_folder) / DOCUMENTS_FILE
+    store = version_dir(cache_dir)
+    store.mkdir(parents=True, exist_ok=True)
+    wanted = pq.ParquetFile(manifest_path).read(columns=["document", "key"])
+    cached_keys = []
+    for part in _partitions(store):
+        try:
+            cached_keys.append(pq.ParquetFile(part / "documents.parquet").read(columns=["key"])["key"])
+        except (OSError, pa.ArrowInvalid) as exc:  # removed by compaction, or damaged: not counted as cached
+            log.warning("skipping cache partition %s: %s", part, exc)
+    is_cached = (
+        pc.is_in(wanted["key"], value_set=pa.concat_arrays([c.combine_chunks() for c in cached_keys]))
+        if cached_keys
+        else pa.array([False] * wanted.num_rows)
+    )
+    missing = pc.unique(wanted.filter(pc.invert(is_cached))["key"])
+    extracted: list[str] = []
+    if len(missing):
+        n_workers = _worker_count(len(missing), workers)
+        written: set[str] = set()
+
+        def batches() -> Iterable[list[tuple[str, Document]]]:
+            batch: list[tuple[str, Document]] = []
+            for chunk in pq.ParquetFile(manifest_path).iter_batches(batch_size=1000, columns=[*DOCUMENT_COLUMNS, "key"]):
+                chunk = chunk.filter(pc.is_in(chunk.column("key"), value_set=missing))
+                for row in chunk.to_pylist():
+                    key = row.pop("key")
+                    if key not in written:  # one extraction per distinct content
+                        written.add(key)
+                        batch.append((key, Document(**row)))
+                if len(batch) >= EXTRACT_BATCH:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+
+        for items, tables in _extract_batches(batches(), n_workers=n_workers, total=len(missing), progress=progress):
+            _write_partition(store, {key: doc.document for key, doc in items}, tables)
+            extracted += [doc.document for _, doc in items]
+        _compact(store)
+    log.info("extracted %d documents, %d from the cache", len(extracted), wanted.num_rows - len(extracted))
+    return Extractions(
+        store=str(store),
+        partitions=tuple(p.name for p in _partitions(store)),
+        manifest=str(manifest_folder),
+        extracted=len(extracted),
+        cached=wanted.num_rows - len(extracted),
+        extracted_documents=tuple(extracted[:50]),
+    )
+
+
+def _extract_batches(
+    batches: Iterable[list[tuple[str, Document]]], *, n_workers: int, total: int, progress: bool
+) -> Iterable[tuple[list[tuple[str, Document]], dict[str, pa.Table]]]:
+    """Each batch with its mentions and facts (with key columns), extracted by one pool kept for all batches."""
+    bar = _progress_bar(total, progress)
+    pool = None
+    try:
+        if n_workers > 1:
+            # forkserver: workers start from a clean interpreter, not a fork of a threaded parent (Dagster).
+            context = get_context("forkserver" if os.name == "posix" else "spawn")
+            pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=context)
+        for items in batches:
+            chunks = _chunks(items, n_workers)
+            results = []
+            for chunk, tables in zip(chunks, map(_extract_chunk, chunks) if pool is None else pool.map(_extract_chunk, chunks)):
+                results.append(tables)
+                bar.update(len(chunk))
+            yield items, {name: pa.concat_tables([r[name] for r in results]) for name in SORT_KEYS}
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
