@@ -425,3 +425,32 @@ def test_a_rule_book_named_after_a_body_is_not_that_body():
 def test_this_year_in_a_document_read_without_its_date_is_clamped_to_the_date_it_has():
     text = "Police recorded 330 online grooming offences in the year to March 2024, the NSPCC said."
     assert by_count(text, date(2023, 12, 1))[330].year <= 2023
+
+
+# ---------------------------------------------------------------- platforms (2), periods (2)
+
+def test_an_app_with_its_owner_in_brackets_is_the_app():
+    text = "Where the platform was known, WhatsApp (Meta) was used in 14% of online grooming offences in 2023."
+    assert by_share(text, date(2024, 1, 1))[0.14].platform == "whatsapp"
+    text = "Meta (Facebook, Instagram and WhatsApp) was used in 30% of grooming offences in 2023."
+    assert by_share(text, date(2024, 1, 1))[0.3].platform == "meta_apps"
+
+
+def test_the_platform_named_after_the_figure_as_the_most_used():
+    text = "In 46% of the grooming offences recorded in 2023, the platform most used by offenders was Snapchat."
+    assert by_share(text, date(2024, 1, 1))[0.46].platform == "snapchat"
+
+
+def test_a_hotline_total_with_no_platform_is_all_platforms():
+    text = "The IWF received 392,660 reports of suspected child sexual abuse material online in 2023."
+    assert by_count(text, date(2024, 4, 1))[392660].platform == "all_platforms"
+    text = "Police recorded 4,120 online grooming offences in 2023."
+    assert by_count(text, date(2024, 4, 1))[4120].platform == "online_any"
+
+
+def test_the_year_that_followed_and_the_same_year_resolve_against_the_figure_before():
+    text = "Police recorded 640 online grooming offences in 2019. In the year that followed, there were 802."
+    found = by_count(text, date(2021, 6, 1))
+    assert (found[640].year, found[802].year) == (2019, 2020)
+    text = "Police recorded 640 online grooming offences in 2019. The same year, 95 offences were recorded on Instagram."
+    assert by_count(text, date(2021, 6, 1))[95].year == 2019

@@ -40,7 +40,8 @@ ONLINE = prefilter(re.compile(
 _EACH = prefilter(re.compile(r"\b(?:each|both|respectively)\b", re.I))
 
 
-_RIGHT_PREP = prefilter(re.compile(r"\b(?:on|via|through|over|using|from|to|involving|involved|mentioned|mentioning|named|citing|(?:recorded|committed|carried out|reported|linked|offences|crimes|cases|instances|incidents|reports) with)\s+(?:the\s+)?(?:\w+\s+){0,2}$", re.I))
+_RIGHT_PREP = prefilter(re.compile(r"\b(?:on|via|through|over|using|from|to|involving|involved|mentioned|mentioning|named|citing|(?:recorded|committed|carried out|reported|linked|offences|crimes|cases|instances|incidents|reports) with"
+    r"|(?:platform|app|site|service)s?\s+(?:\w+\s+){0,4}(?:was|were|is))\s+(?:the\s+)?(?:\w+\s+){0,2}$", re.I))
 
 
 _OR_OTHER = re.compile(r"^\s+or\s+other\s+$", re.I)
@@ -65,6 +66,13 @@ _SINCE_START = prefilter(re.compile(
 
 
 _YEARS_AGO = re.compile(r"\b(\w+)\s+years?\s+ago\b", re.I)
+
+
+_FOLLOWING_OR_SAME = prefilter(re.compile(
+    r"\b(?:in\s+)?(?:the|that)\s+same\s+(?:year|period)\b|\b(?:the\s+)?(?:following|next|subsequent)\s+year\b"
+    r"|\bthe\s+year\s+(?:that\s+)?followed\b|\ba\s+year\s+later\b",
+    re.I,
+))
 
 
 _LAST_YEAR = prefilter(re.compile(r"\blast\s+year\b", re.I))
@@ -128,6 +136,9 @@ CHILDREN = prefilter(re.compile(r"\bchild(?:ren)?\b|under[- ]18s?|\bminors?\b", 
 
 
 
+_OWNER_IN_BRACKETS = re.compile(r"\s*\(\s*")
+
+
 def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> list[str]:
     """Slugs a group of platform names stands for."""
     slugs = [h.slug for h in group]
@@ -135,6 +146,11 @@ def _platform_of_group(group: list[Hit], text: str, tax: Taxonomy) -> list[str]:
     if groups:
         owner = tax.platforms[groups[0]].get("owner_group")
         g_hit = next(h for h in group if h.slug == groups[0])
+        before = [h for h in group if h.end <= g_hit.start]
+        if before and _OWNER_IN_BRACKETS.fullmatch(text[before[-1].end : g_hit.start]) and all(
+            tax.platforms.get(h.slug, {}).get("owner_group") == owner for h in before
+        ):
+            return sorted({h.slug for h in before})  # "WhatsApp (Meta)": the app, its owner in brackets
         members = [h for h in group if h.start > g_hit.start and h.slug not in groups]
         gap = text[g_hit.end : members[0].start] if members else ""
         if members and gap and gap.isspace():
@@ -304,6 +320,19 @@ def inherit_from_totals(ctx: Context, candidates: list[Candidate]) -> None:
             c.source, c.origins["source"] = totals[-1].source, "context"
 
 
+def _owned_app(ctx: Context, groups: list[list[Hit]], chosen: list[Hit]) -> list[Hit]:
+    """'WhatsApp (Meta) 12%': an owner named in brackets after its app names the app's owner, not the figure's platform."""
+    tax = ctx.tax
+    if len(chosen) != 1 or tax.platforms.get(chosen[0].slug, {}).get("kind") != "group":
+        return chosen
+    k = next((i for i, g in enumerate(groups) if g is chosen), 0)
+    if k == 0 or not _OWNER_IN_BRACKETS.fullmatch(ctx.text[groups[k - 1][-1].end : chosen[0].start]):
+        return chosen
+    owner = tax.platforms[chosen[0].slug].get("owner_group")
+    app = groups[k - 1]
+    return app if all(tax.platforms.get(h.slug, {}).get("owner_group") == owner for h in app) else chosen
+
+
 def _antecedent(ctx: Context, groups: list[list[Hit]], chosen: list[Hit]) -> list[Hit]:
     """'Snapchat was the app most used, with the messaging app present in 48%': a category named with 'the'
     after a platform of that kind is that platform."""
@@ -341,6 +370,7 @@ def choose_platforms(ctx: Context, sent: Sentence, u: Unit, seg: tuple[int, int]
     if chosen is None:
         return [], []
     chosen = _antecedent(ctx, groups, chosen)
+    chosen = _owned_app(ctx, groups, chosen)
     slugs = _platform_of_group(chosen, text, ctx.tax)
     each = (
         len(slugs) > 1
@@ -387,6 +417,13 @@ def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, 
         previous_of = inherited.year if inherited is not None and inherited.year else reference_year
         if previous_of:
             return None, None, previous_of - 1, "sentence" if main else "context"
+    relative = None if main else ctx.search_in(_FOLLOWING_OR_SAME, max(sent.start, u.start - 80), u.start)
+    if relative:
+        # "In the year that followed, there were 802": one on from the period of the sentences before
+        inherited = _context_period(ctx, idx)
+        if inherited is not None and inherited.year:
+            same = relative.group(0).lower().startswith(("the same", "that same", "in the same"))
+            return None, None, inherited.year + (0 if same else 1), "context"
     ago = _YEARS_AGO.search(window) if "ago" in window.lower() else None
     if ago and reference_year:
         n = int(ago.group(1)) if ago.group(1).isdigit() else parse_spelled(ago.group(1))

@@ -165,6 +165,8 @@ def _figure_candidates(ctx: Context, idx: int, sent: Sentence, units: list[Unit]
     region, region_how = choose_region(ctx, sent, idx, u, clause, seg)
     source, source_from = choose_source(ctx, sent, idx, u)
     offence = material_offence(ctx, offence, measure, source)
+    if platforms == ["online_any"] and p_starts == [None] and ctx.tax.sources.get(source or "", {}).get("kind") == "hotline":
+        platforms = ["all_platforms"]  # a hotline's reports are all online: "online" names no platform, its total is all of them
     score = confidence(ctx, sent, u, period, p_starts[0] is not None, region_how)
     trail.decide(u, "", idx)
     quote_from = sent.start if idx in ctx.table_rows else lseg[0]

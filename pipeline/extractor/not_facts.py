@@ -484,6 +484,10 @@ def _platform_right_after(ctx: Context, end: int) -> bool:
     return k < len(ctx.platforms) and ctx.platforms[k].start <= end + 2
 
 
+# "In the year that followed, there were 802.": the counted noun is the sentence before's
+_THERE_WERE = re.compile(r"\bthere\s+(?:were|was|had\s+been|have\s+been)\s+(?:a\s+further\s+|another\s+|some\s+)?$", re.I)
+
+
 def count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: int) -> tuple[str | None, str | None]:
     """(measure, reason if not a fact) for a count."""
     text = ctx.text
@@ -541,7 +545,8 @@ def count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: i
         measure = measure_in(text, lead.start, lead.end)
         if measure:
             return measure, None
-    if idx > 0 and ctx.anaphoric(sent):
+    there_were = _THERE_WERE.search(text, max(sent.start, n.start - 20), n.start)
+    if idx > 0 and (ctx.anaphoric(sent) or (there_were and ctx.lay.sentences[idx - 1].paragraph == sent.paragraph)):
         before = ctx.lay.sentences[idx - 1]
         measure = measure_in(text, before.start, before.end)
         if measure:
