@@ -10,22 +10,14 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
-from multiprocessing import get_all_start_methods, get_context
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from pipeline.workers import PARALLEL_MIN_JOBS
 
-def _expand(paths: Sequence[str]) -> Iterator[tuple[Path, str]]:
-    """Files named on the command line; a folder stands for every file below it."""
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            for sub in sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")):
-                if sub.name in {"sources.csv", "gold.jsonl", "index.jsonl"}:
-                    continue
-                yield sub, sub.relative_to(path).as_posix()
-        else:
-            yield path, path.name
+if TYPE_CHECKING:
+    from pipeline.documents import Document
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -40,20 +32,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_pipeline(settings, progress=not args.quiet)
 
 
-PARALLEL_MIN_FILES = 64  # below this, starting worker processes costs more than it saves
 _JSON = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps builds a new one per call when given options
 
 
-def _extract_file(item: tuple[Path, str]) -> tuple[str, str | None]:
-    """(the file's facts as JSON Lines, None), or ("", the reason it could not be read). Runs in workers."""
-    from pipeline.documents import DocumentError, read_document
+def _read_inputs(files: Sequence[str], command: str, workers: int = 0) -> tuple[list[Document], int]:
+    """The documents of FILEs read as ``pipeline run`` reads them (documents.read_paths), and the exit
+    status so far: 1 if a file could not be read. A duplicate or a hidden file is skipped with a note."""
+    from pipeline.config import Settings
+    from pipeline.documents import HIDDEN_FILE_REASON, read_paths
+
+    got = read_paths([Path(f) for f in files], max_bytes=Settings.from_env().max_bytes, workers=workers)
+    status = 0
+    for r in got.rejected:
+        print(f"pipeline {command}: {r.document}: {r.reason}", file=sys.stderr)
+        skipped = r.duplicate_of is not None or r.reason == HIDDEN_FILE_REASON or r.reason.startswith("in a hidden folder")
+        status = status if skipped else 1
+    for warning in got.warnings:
+        print(f"pipeline {command}: warning: {warning}", file=sys.stderr)
+    return got.documents, status
+
+
+def _facts_json(doc: Document) -> str:
+    """The document's facts as JSON Lines. Runs in workers."""
     from pipeline.extractor import extract_document
 
-    path, name = item
-    try:
-        doc = read_document(path, document=name)
-    except (DocumentError, OSError) as exc:
-        return "", f"pipeline extract: {path}: {exc}"
     lines = []
     for fact in extract_document(doc, audit=False).facts:
         row = fact.to_row()
@@ -61,62 +63,34 @@ def _extract_file(item: tuple[Path, str]) -> tuple[str, str | None]:
             if row[key] is not None:
                 row[key] = row[key].isoformat()
         lines.append(_JSON.encode(row) + "\n")
-    return "".join(lines), None
+    return "".join(lines)
 
 
-def _worker_count(n_files: int, requested: int) -> int:
-    if requested > 0:
-        return requested
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores if n_files >= PARALLEL_MIN_FILES else 1
+def _requested_workers(args: argparse.Namespace) -> int:
+    if args.workers is not None:
+        return int(args.workers)
+    from pipeline.config import whole_number
+
+    return whole_number(os.environ, "PIPELINE_WORKERS", 0, minimum=0, accepts="0 (one process per core) or a whole number of processes")
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
     from pipeline.extractor import prepare
+    from pipeline.workers import ordered_map, worker_count
 
-    items = list(_expand(args.files))
-    requested = args.workers
-    if requested is None:
-        from pipeline.config import whole_number
-
-        requested = whole_number(
-            os.environ, "PIPELINE_WORKERS", 0, minimum=0, accepts="0 (one process per core) or a whole number of processes"
-        )
-    workers = _worker_count(len(items), requested)
-    prepare()  # build the gazetteers and the scanner once; forked workers inherit them
-    if workers == 1:
-        results: Iterable[tuple[str, str | None]] = map(_extract_file, items)
-        return _write_extracted(results)
-    # fork: this process runs no threads, and the children start with everything loaded
-    context = get_context("fork" if "fork" in get_all_start_methods() else "spawn")
-    with context.Pool(workers) as pool:
-        return _write_extracted(pool.imap(_extract_file, items, chunksize=16))
-
-
-def _write_extracted(results: Iterable[tuple[str, str | None]]) -> int:
-    """Facts to stdout in input order, reasons to stderr; 1 if any file could not be read."""
-    failed = 0
-    for lines, error in results:
-        if error:
-            print(error, file=sys.stderr)
-            failed += 1
-        else:
-            sys.stdout.write(lines)
-    return 1 if failed else 0
+    requested = _requested_workers(args)
+    documents, status = _read_inputs(args.files, "extract", requested)
+    workers = worker_count(len(documents), requested)
+    for lines in ordered_map(_facts_json, documents, workers=workers, chunksize=16, initializer=prepare):
+        sys.stdout.write(lines)
+    return status
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from pipeline.documents import DocumentError, read_document
     from pipeline.extractor import explain
 
-    status = 0
-    for path, name in _expand(args.files):
-        try:
-            doc = read_document(path, document=name)
-        except (DocumentError, OSError) as exc:
-            print(f"pipeline explain: {path}: {exc}", file=sys.stderr)
-            status = 1
-            continue
+    documents, status = _read_inputs(args.files, "explain")
+    for doc in documents:
         print(explain(doc))
     return status
 
@@ -210,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_workers_option,
         default=None,
         metavar="N",
-        help=f"processes (default: PIPELINE_WORKERS, else one per core from {PARALLEL_MIN_FILES} files on)",
+        help=f"processes (default: PIPELINE_WORKERS, else one per core from {PARALLEL_MIN_JOBS} files on)",
     )
     p.set_defaults(func=cmd_extract)
 

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+from pipeline.workers import cores, process_pool, worker_count
+
 log = logging.getLogger(__name__)
 
 MANIFEST = "sources.csv"
@@ -959,7 +961,6 @@ class IngestSummary:
 MAX_DEPTH = 64  # folders nested deeper are one rejected row each, not walked (bounds open handles)
 
 
-PARALLEL_MIN_JOBS = 64  # HTML/PDF/DOCX files before ingest(workers=0) starts worker processes
 _WINDOW_JOBS = 512  # jobs held in memory at once in parallel mode
 _WINDOW_BYTES = 256 * 1024 * 1024
 
@@ -971,7 +972,7 @@ def ingest(raw_dir: Path, *, max_bytes: int, workers: int = 0) -> IngestResult:
     the result does not depend on the file system's listing order.
 
     ``workers``: 1 reads everything in this process; N > 1 parses HTML, PDF and DOCX files in N
-    worker processes; 0 (the default) uses a process per core once PARALLEL_MIN_JOBS such files are
+    worker processes; 0 (the default) uses a process per core once workers.PARALLEL_MIN_JOBS such files are
     waiting, so a folder of plain text never starts a pool. Reading, hashing, duplicate detection and
     plain text always happen here, in order.
 
@@ -1126,14 +1127,10 @@ class _Finisher:
         """Finish every pending job."""
         self._flush()
 
-    @staticmethod
-    def _cores() -> int:
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
     def _parallel(self, n_jobs: int) -> bool:
         if self.workers != 0:
             return self.workers > 1
-        return self.pool is not None or (n_jobs >= PARALLEL_MIN_JOBS and self._cores() > 1)
+        return self.pool is not None or worker_count(n_jobs) > 1
 
     def _flush(self) -> None:
         jobs, self.pending, self.pending_bytes = self.pending, [], 0
@@ -1146,15 +1143,11 @@ class _Finisher:
             self.on_done(job, *out)
 
     def _in_pool(self, jobs: list[_Job]) -> list[tuple[Document | None, list[str], str | None]] | None:
-        from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
-        from multiprocessing import get_context
 
-        n = self.workers if self.workers > 1 else self._cores()
+        n = self.workers if self.workers > 1 else cores()
         if self.pool is None:
-            # forkserver: workers start from a clean interpreter, not a fork of a threaded parent (Dagster).
-            context = get_context("forkserver" if os.name == "posix" else "spawn")
-            self.pool = ProcessPoolExecutor(max_workers=n, mp_context=context)
+            self.pool = process_pool(n)
         try:
             return list(self.pool.map(_finish_in_worker, jobs, chunksize=max(1, len(jobs) // (n * 4))))
         except BrokenProcessPool:  # a worker died (out of memory, a crash in a parser): read here instead
@@ -1426,3 +1419,42 @@ def apply_sources(doc: Document, rows: Mapping[str, ManifestRow]) -> Document:
         title=row.title or doc.title,
         published=row.published or doc.published,
     )
+
+
+EVAL_SIDECARS = frozenset({"gold.jsonl", "index.jsonl"})  # beside an eval corpus's documents, not documents
+
+
+def read_paths(paths: Iterable[Path], *, max_bytes: int, workers: int = 0) -> IngestResult:
+    """The documents of files and folders named on a command line, read as ``pipeline run`` reads its
+    raw folder, so a document has the same name, text and metadata (sources.csv) wherever it is read.
+
+    A folder is ingested like the raw folder, with its sources.csv (its eval sidecars, gold.jsonl and
+    index.jsonl at the top, are skipped); its documents are named relative to it and its rejected
+    files by their path. A file gets the row of the nearest sources.csv above it that names it, and
+    is then named relative to that folder, as a run on that folder names it.
+    """
+    out = IngestResult()
+    for path in map(Path, paths):
+        if path.is_dir():
+            got = ingest(path, max_bytes=max_bytes, workers=workers)
+            out.documents += [d for d in got.documents if d.document not in EVAL_SIDECARS]
+            out.rejected += [replace(r, document=str(path / r.document)) for r in got.rejected]
+            out.warnings += got.warnings
+            continue
+        try:
+            out.documents.append(_read_named_file(path, max_bytes))
+        except (DocumentError, OSError) as exc:
+            out.rejected.append(Rejected(document=str(path), reason=str(exc)))
+    return out
+
+
+def _read_named_file(path: Path, max_bytes: int) -> Document:
+    doc = read_document(path, document=path.name, max_bytes=max_bytes)
+    absolute = path.absolute()
+    for folder in absolute.parents:
+        if (folder / MANIFEST).is_file():
+            rows, _ = read_manifest(folder / MANIFEST, max_bytes=max_bytes)
+            name = absolute.relative_to(folder).as_posix()
+            if _manifest_key(name) in rows:
+                return apply_sources(replace(doc, document=name), rows)
+    return doc

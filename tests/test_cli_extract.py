@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import PARALLEL_MIN_FILES
-from pipeline.documents import read_document
+from pipeline.config import DEFAULT_MAX_BYTES
+from pipeline.documents import ingest
 from pipeline.extractor import extract_document
+from pipeline.workers import PARALLEL_MIN_JOBS
 
 from conftest import SEEDS
 
@@ -30,12 +31,14 @@ def run_extract(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def many_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Enough copies of the seed documents for extract to start worker processes."""
+    """Enough documents for extract to start worker processes: the seed documents, each copy made
+    distinct by a last line without numbers (identical copies are duplicates, read once)."""
     folder = tmp_path_factory.mktemp("many")
-    seeds = sorted(SEEDS.glob("*.txt"))
-    for i in range(PARALLEL_MIN_FILES // len(seeds) + 2):
+    seeds = sorted(SEEDS.glob("*.txt"))[:5]
+    for i in range(PARALLEL_MIN_JOBS // len(seeds) + 2):
         for seed in seeds:
-            shutil.copy(seed, folder / f"{i:03d}-{seed.name}")
+            copy = "".join(chr(ord("a") + int(d)) for d in f"{i:03d}")
+            (folder / f"{i:03d}-{seed.name}").write_text(seed.read_text(encoding="utf-8") + f"\nCopy {copy}\n", encoding="utf-8")
     return folder
 
 
@@ -43,7 +46,8 @@ def test_extract_prints_each_fact_once_with_its_quote_at_its_span() -> None:
     done = run_extract(str(SEEDS))
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
-    expected = sum(len(extract_document(read_document(p, document=p.name)).facts) for p in SEEDS.glob("*.txt"))
+    documents = ingest(SEEDS, max_bytes=DEFAULT_MAX_BYTES).documents  # as `pipeline run` reads them
+    expected = sum(len(extract_document(doc).facts) for doc in documents)
     assert len(rows) == expected > 0
     assert len({r["fact_id"] for r in rows}) == len(rows)
     for row in rows:
@@ -70,3 +74,25 @@ def test_an_unreadable_file_is_reported_and_the_others_still_come_out(many_files
     assert "000-empty.txt" in done.stderr and "zzz-binary.txt" in done.stderr
     expected = run_extract(str(many_files)).stdout
     assert done.stdout == expected
+
+
+def test_run_extract_and_explain_give_a_document_the_same_facts_and_year(default_run: Path) -> None:
+    # sources.csv gives the documents their dates: every command reads the raw folder the same way
+    import duckdb
+
+    with duckdb.connect(str(default_run / "stats.duckdb"), read_only=True) as db:
+        ran = sorted(db.execute("select document, char_start, char_end, count, share, year, region from facts").fetchall())
+    folder = run_extract(str(SEEDS))
+    assert folder.returncode == 0, folder.stderr
+    rows = [json.loads(line) for line in folder.stdout.splitlines()]
+    assert sorted((r["document"], r["char_start"], r["char_end"], r["count"], r["share"], r["year"], r["region"]) for r in rows) == ran
+    # a document whose text states no date takes its year from its sources.csv row, file by file too
+    dated = next(r for r in rows if r["year_from"] == "published")
+    one = run_extract(str(SEEDS / dated["document"]))
+    assert one.returncode == 0, one.stderr
+    assert [json.loads(line)["year"] for line in one.stdout.splitlines()] == [r["year"] for r in rows if r["document"] == dated["document"]]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")}
+    explained = subprocess.run(
+        [sys.executable, "-m", "pipeline", "explain", str(SEEDS / dated["document"])], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert f"year={dated['year']}" in explained.stdout

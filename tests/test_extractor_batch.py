@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dataclasses
 from datetime import date
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from pipeline.extractor import batch as extract
 from pipeline.extractor import records
 from pipeline.documents import Document, ingest
+from pipeline.workers import PARALLEL_MIN_JOBS, worker_count
 from pipeline.extractor.batch import BatchExtraction, extract_documents, version_dir
 from pipeline.extractor import make_fact_id
 
@@ -153,8 +156,8 @@ def test_rows_are_sorted_by_document_then_position(seeds: list[Document]) -> Non
 
 @pytest.mark.parametrize(("uncached", "workers", "expected"), [(5, 0, 1), (10_000, 1, 1), (5, 3, 3)])
 def test_small_batches_stay_in_process_unless_workers_are_given(uncached: int, workers: int, expected: int) -> None:
-    assert extract._worker_count(uncached, workers) == expected
+    assert worker_count(uncached, workers) == expected
 
 
 def test_large_batches_use_every_core() -> None:
-    assert extract._worker_count(extract.PARALLEL_MIN_DOCUMENTS + 1, 0) == len(extract.os.sched_getaffinity(0))
+    assert worker_count(PARALLEL_MIN_JOBS, 0) == len(os.sched_getaffinity(0))

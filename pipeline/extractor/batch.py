@@ -16,8 +16,7 @@ the new path (``fact_id`` recomputed with ``records.make_fact_id``) instead of b
 extracted again. A new extractor version starts an empty folder, so everything is
 re-extracted.
 
-Worker processes start from a fresh interpreter (forkserver), not a fork of a threaded
-parent such as a Dagster run; like any multiprocessing code, a script that calls
+Worker processes come from the project's one pool (``pipeline/workers.py``), so a script that calls
 ``extract_documents`` with more than one worker must guard its entry point with
 ``if __name__ == "__main__":``.
 
@@ -37,9 +36,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, fields
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +50,10 @@ from pipeline.extractor import records
 from pipeline.extractor.document import extract_document
 from pipeline.metadata.tables import TABLES
 from pipeline.metadata.taxonomy import load_taxonomy
+from pipeline.workers import ordered_map, process_pool, worker_count
 
 log = logging.getLogger(__name__)
 
-PARALLEL_MIN_DOCUMENTS = 200  # below this, starting worker processes costs more than it saves
 COMPACT_AFTER_PARTITIONS = 16  # merge the small partitions into one once the cache has more than this many
 SMALL_PARTITION = 1000  # partitions of fewer documents than this are merged by compaction
 EXTRACT_BATCH = 4000  # documents extracted (and held) at a time by extract_manifest, one partition each
@@ -119,7 +116,7 @@ def extract_documents(
 ) -> BatchExtraction:
     """Mentions and facts of every document, sorted by document then char_start.
 
-    ``workers``: 0 chooses (a process per core once more than PARALLEL_MIN_DOCUMENTS
+    ``workers``: 0 chooses (a process per core once ``workers.PARALLEL_MIN_JOBS``
     documents need extracting), 1 extracts in this process, N > 1 uses N processes.
     ``cache_dir`` None disables the cache.
     """
@@ -219,13 +216,6 @@ def _extract_chunk(items: Sequence[tuple[str, Document]]) -> dict[str, pa.Table]
     return {name: rows_to_arrow(name, rows[name]).add_column(0, "key", pa.array(keys[name], pa.string())) for name in rows}
 
 
-def _worker_count(n_docs: int, workers: int) -> int:
-    if workers > 0:
-        return workers
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores if n_docs > PARALLEL_MIN_DOCUMENTS else 1
-
-
 def _chunks(items: Sequence[tuple[str, Document]], n_workers: int) -> list[Sequence[tuple[str, Document]]]:
     """About eight chunks per worker (to balance uneven documents), 10 to 200 documents each."""
     size = max(10, min(200, math.ceil(len(items) / (n_workers * 8))))
@@ -236,7 +226,7 @@ def _run_extractor(items: Sequence[tuple[str, Document]], *, workers: int, progr
     """Mentions and facts (with their content key) of the (key, document) pairs, in their order."""
     results: list[dict[str, pa.Table]] = []
     if items:
-        n_workers = _worker_count(len(items), workers)
+        n_workers = worker_count(len(items), workers)
         chunks = _chunks(items, n_workers)
         bar = _progress_bar(len(items), progress)
         try:
@@ -245,12 +235,9 @@ def _run_extractor(items: Sequence[tuple[str, Document]], *, workers: int, progr
                     results.append(_extract_chunk(chunk))
                     bar.update(len(chunk))
             else:
-                # forkserver: workers start from a clean interpreter, not a fork of a threaded parent (Dagster).
-                context = get_context("forkserver" if os.name == "posix" else "spawn")
-                with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
-                    for chunk, tables in zip(chunks, pool.map(_extract_chunk, chunks), strict=True):
-                        results.append(tables)
-                        bar.update(len(chunk))
+                for chunk, tables in zip(chunks, ordered_map(_extract_chunk, chunks, workers=n_workers), strict=True):
+                    results.append(tables)
+                    bar.update(len(chunk))
         finally:
             bar.close()
     if not results:
@@ -456,7 +443,7 @@ def extract_manifest(manifest_folder: str | Path, *, cache_dir: Path, workers: i
     missing = pc.unique(wanted.filter(pc.invert(is_cached))["key"])
     extracted: list[str] = []
     if len(missing):
-        n_workers = _worker_count(len(missing), workers)
+        n_workers = worker_count(len(missing), workers)
         written: set[str] = set()
 
         def batches() -> Iterable[list[tuple[str, Document]]]:
@@ -497,9 +484,7 @@ def _extract_batches(
     pool = None
     try:
         if n_workers > 1:
-            # forkserver: workers start from a clean interpreter, not a fork of a threaded parent (Dagster).
-            context = get_context("forkserver" if os.name == "posix" else "spawn")
-            pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=context)
+            pool = process_pool(n_workers)
         for items in batches:
             chunks = _chunks(items, n_workers)
             results = []
