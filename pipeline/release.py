@@ -33,12 +33,14 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from pipeline.metadata import schema
-from pipeline.metadata.tables import TABLES, TAXONOMY_TABLES
+from pipeline.metadata.tables import TABLES, TAXONOMY_TABLES, Table
 from pipeline.metadata.taxonomy import taxonomy_checksums
+from pipeline.release_readme import release_readme
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ SUMS_FILE = "SHA256SUMS"
 REPORT_DIR = "report"  # the static HTML report of the release (pipeline.report), listed in SHA256SUMS file by file
 DESCRIPTOR_FILE = "datapackage.json"
 CHANGES_FILE = "CHANGES.md"
+README_FILE = "README.md"
 _TMP_PREFIX = ".tmp-"  # release folders being built; a dot-folder is never a release
 _LOCK_FILE = ".lock"
 _HASH_DIGITS = 6
@@ -148,16 +151,24 @@ class _Resource:
     path: str
     exclude: tuple[str, ...] = ()
     description: str | None = None
+    # columns of the row's document (document_title, ...: documents.title, ...) placed after `quote`
+    documents: tuple[str, ...] = ()
 
     @property
     def is_csv(self) -> bool:
         return self.path.endswith(".csv")
 
     def columns(self) -> list[str]:
-        return [c for c in TABLES[self.table].columns if c not in self.exclude]
+        own = [c for c in TABLES[self.table].columns if c not in self.exclude]
+        at = own.index("quote") + 1 if "quote" in own else len(own)
+        return own[:at] + list(self.documents) + own[at:]
+
+    def table_def(self) -> Table:
+        t = TABLES[self.table]
+        return Table(t.name, t.description, tuple(self.columns()), t.primary_key)
 
     def arrow_schema(self) -> pa.Schema:
-        return schema.arrow_schema(self.table, exclude=self.exclude)
+        return schema.arrow_schema(self.table_def())
 
 
 def _all_but(table: str, keep: tuple[str, ...]) -> tuple[str, ...]:
@@ -167,7 +178,14 @@ def _all_but(table: str, keep: tuple[str, ...]) -> tuple[str, ...]:
 RESOURCES: tuple[_Resource, ...] = (
     _Resource("facts", "facts", "facts.parquet"),
     _Resource(
-        "facts_csv", "facts", "facts.csv", description="The facts table as CSV (UTF-8, header row, empty cell = null)."
+        "facts_csv",
+        "facts",
+        "facts.csv",
+        description=(
+            "The facts table as CSV (UTF-8, header row, empty cell = null), with the title, outlet, url and date "
+            "of each fact's document beside its quote."
+        ),
+        documents=("document_title", "document_outlet", "document_url", "document_published"),
     ),
     _Resource("documents", "documents", "documents.parquet", exclude=("text",)),
     _Resource(
@@ -238,6 +256,11 @@ def _publish(
         return ReleaseResult(previous_dir.name, previous_dir, False, 0, 0, 0, _rows_of(previous_descriptor))
     diff = _diff_facts(tables["facts"], pq.read_table(previous_dir / "facts.parquet") if previous_dir else None)
     previous_rows = _rows_of(previous_descriptor) if previous_descriptor else None
+    tables_changed = rejected = None
+    if previous_dir and previous_descriptor:
+        tables_changed = _tables_changed(previous_dir, previous_descriptor, csv_digests, rows)
+        rejected_resource = next(r for r in resources if r.name == "rejected_documents")
+        rejected = _rejected_diff(tables.batches(rejected_resource), previous_dir / rejected_resource.path)
 
     target = releases_dir / version
     if target.exists():
@@ -253,7 +276,7 @@ def _publish(
         try:
             _write_release(
                 tmp, version, resources, tables, descriptor, content_hash, extractor_version,
-                _changes_markdown(version, previous, diff, rows, previous_rows),
+                _changes_markdown(version, previous, diff, rows, previous_rows, tables_changed, rejected),
             )
             problems = _check_release(tmp, version)
             if problems:
@@ -302,6 +325,17 @@ class _Tables:
     def __getitem__(self, name: str) -> pa.Table:
         """A pinned table, whole."""
         return self._held[name]
+
+    def whole(self, r: _Resource) -> pa.Table:
+        """A pinned table as resource ``r`` holds it: its columns, with its document's where ``r`` asks for them."""
+        table = self._held[r.table]
+        if r.documents:
+            documents = self._con.sql('SELECT document, title, outlet, url, published FROM "documents"').to_arrow_table()
+            at = pc.index_in(table.column("document"), value_set=documents.column("document"))
+            for name in r.documents:
+                column = documents.column(name.removeprefix("document_")).take(at)
+                table = table.append_column(name, column)
+        return table.select(r.columns()).cast(r.arrow_schema())
 
     def batches(self, r: _Resource) -> Iterator[pa.RecordBatch]:
         """The rows of a resource in order, its columns only, a batch at a time."""
@@ -397,7 +431,7 @@ def _descriptor(resources: list[_Resource], tables: _Tables, extractor_version: 
                 "format": "csv" if r.is_csv else "parquet",
                 "mediatype": "text/csv" if r.is_csv else "application/vnd.apache.parquet",
                 **({"encoding": "utf-8"} if r.is_csv else {}),
-                "schema": schema.frictionless_schema(r.table, exclude=r.exclude),
+                "schema": schema.frictionless_schema(r.table_def()),
             }
             for r in resources
         ],
@@ -466,7 +500,7 @@ def _write_release(
         path = folder / r.path
         rows = 0
         if r.is_csv:
-            table = tables[r.table].select(r.columns())  # a pinned table (facts)
+            table = tables.whole(r)  # a pinned table (facts)
             with _open_synced(path) as fh:
                 pa_csv.write_csv(csv_safe(table), fh)
             rows = table.num_rows
@@ -500,6 +534,7 @@ def _write_release(
     assert _content_descriptor(full) == _content_descriptor(descriptor), "a key added after hashing is not in _AFTER_HASH"
     _write_bytes(folder / DESCRIPTOR_FILE, (json.dumps(full, indent=2, ensure_ascii=False) + "\n").encode())
     _write_bytes(folder / CHANGES_FILE, changes.encode())
+    _write_bytes(folder / README_FILE, release_readme(full, _texts_note(resources)).encode())
     _write_report(folder, tables, resources)
     files = _release_files(folder)
     sums = "".join(f"{digests.get(name) or _sha256_file(folder / name)}  {name}\n" for name in files)
@@ -521,6 +556,18 @@ def _release_files(folder: Path) -> list[str]:
     """Every file of a release folder but SHA256SUMS, as '/'-separated paths relative to it, sorted."""
     names = (p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     return sorted(name for name in names if name != SUMS_FILE)
+
+
+def _texts_note(resources: list[_Resource]) -> str:
+    if any(r.name == "documents_text" for r in resources):
+        return (
+            "`documents_text.parquet` holds the full text of every document, which `char_start`/`char_end` "
+            "index, so every quote can be checked offline; those texts remain under their publishers' terms."
+        )
+    return (
+        "The release carries no document texts. Each fact's quote, its document's sha256 and url are given, so "
+        "anyone holding the document can check the quote at `char_start`/`char_end`."
+    )
 
 
 @contextlib.contextmanager
@@ -629,25 +676,34 @@ def _rows_of(descriptor: dict[str, Any]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class _Diff:
-    added: list[tuple[str, str]]  # (fact_id, document)
-    removed: list[tuple[str, str]]
-    changed: list[tuple[str, str]]  # (fact_id, the columns that differ)
+    added: list[dict[str, Any]]  # rows of the new facts
+    removed: list[dict[str, Any]]  # rows of the old facts
+    changed: list[tuple[dict[str, Any], dict[str, Any], list[str]]]  # (old row, new row, the columns that differ)
     columns_added: list[str]
     columns_removed: list[str]
 
 
+# Columns that say how a fact was made, not what it states: a change in them alone is summarised, not listed.
+_BOOKKEEPING = ("extractor_version", "confidence")
+
+
 def _diff_facts(new: pa.Table, old: pa.Table | None) -> _Diff:
     if old is None:  # a first release adds every fact
-        added = sorted(zip(new.column("fact_id").to_pylist(), new.column("document").to_pylist(), strict=True))
-        return _Diff(added, [], [], [], [])
+        return _Diff(sorted(new.to_pylist(), key=lambda r: r["fact_id"]), [], [], [], [])
     common = [c for c in new.column_names if c in old.column_names and c != "fact_id"]
     with duckdb.connect() as con:
         con.register("new_facts", new)
         con.register("old_facts", old)
-        only_in = "SELECT fact_id, document FROM {} ANTI JOIN {} USING (fact_id) ORDER BY fact_id"
-        added = con.execute(only_in.format("new_facts", "old_facts")).fetchall()
-        removed = con.execute(only_in.format("old_facts", "new_facts")).fetchall()
-        changed: list[tuple[str, str]] = []
+
+        def dicts(sql: str) -> list[dict[str, Any]]:
+            result = con.execute(sql)
+            names = [d[0] for d in result.description]
+            return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+        only_in = "SELECT * FROM {} ANTI JOIN {} USING (fact_id) ORDER BY fact_id"
+        added = dicts(only_in.format("new_facts", "old_facts"))
+        removed = dicts(only_in.format("old_facts", "new_facts"))
+        changed: list[tuple[dict[str, Any], dict[str, Any], list[str]]] = []
         if common:
             tests = []
             for c in common:
@@ -655,10 +711,15 @@ def _diff_facts(new: pa.Table, old: pa.Table | None) -> _Diff:
                 cast = "" if same_type else "::VARCHAR"  # a column whose type changed is compared as text
                 n, o = f"n.{_quote(c)}{cast}", f"o.{_quote(c)}{cast}"
                 tests.append(f"CASE WHEN {n} IS DISTINCT FROM {o} THEN '{c}' END")
-            changed = con.execute(
+            ids = con.execute(
                 f"SELECT fact_id, cols FROM (SELECT fact_id, concat_ws(', ', {', '.join(tests)}) AS cols "
                 "FROM new_facts n JOIN old_facts o USING (fact_id)) WHERE cols <> '' ORDER BY fact_id"
             ).fetchall()
+            if ids:
+                con.register("changed_ids", pa.table({"fact_id": [i for i, _ in ids]}))
+                olds = {r["fact_id"]: r for r in dicts("SELECT o.* FROM old_facts o SEMI JOIN changed_ids USING (fact_id)")}
+                news = {r["fact_id"]: r for r in dicts("SELECT n.* FROM new_facts n SEMI JOIN changed_ids USING (fact_id)")}
+                changed = [(olds[i], news[i], cols.split(", ")) for i, cols in ids]
     return _Diff(
         added,
         removed,
@@ -668,13 +729,113 @@ def _diff_facts(new: pa.Table, old: pa.Table | None) -> _Diff:
     )
 
 
+_QUALIFIER_WORDS = {"more_than": "more than ", "at_least": "at least ", "less_than": "less than ", "about": "about ",
+                    "up_to": "up to "}
+
+
+def _value_text(row: dict[str, Any]) -> str:
+    """The figure as a reader says it: 'more than 9,477', '27 (40.2%)', 'a share of 52%'."""
+    count, share = row.get("count"), row.get("share")
+    percent = f"{share * 100:.1f}".rstrip("0").rstrip(".") + "%" if share is not None else None
+    value = f"{count:,}" + (f" ({percent})" if percent else "") if count is not None else (percent or "no value")
+    return _QUALIFIER_WORDS.get(row.get("qualifier") or "", "") + value
+
+
+def _attributes_text(row: dict[str, Any]) -> str:
+    period = f"{row['period_start']} to {row['period_end']}" if row.get("period_start") and row.get("period_end") else None
+    parts = [
+        ("platform", row.get("platform")), ("region", row.get("region")), ("year", row.get("year")), ("period", period),
+        ("offence", row.get("offence")), ("source", row.get("source")), ("measure", row.get("measure")),
+        ("base", row.get("base")),
+    ]
+    return ", ".join(f"{name} {value}" for name, value in parts if value is not None)
+
+
+def _quote_text(quote: Any) -> str:
+    return "“" + " ".join(str(quote or "").split()) + "”"
+
+
+def _figure_line(row: dict[str, Any]) -> str:
+    return (
+        f"- `{row['fact_id']}` ({row['document']}): **{_value_text(row)}**; {_attributes_text(row)}; "
+        f"{_quote_text(row.get('quote'))}"
+    )
+
+
+def _change_line(old: dict[str, Any], new: dict[str, Any], columns: list[str]) -> str:
+    what = "; ".join(f"{c} {_cell(old.get(c))} → {_cell(new.get(c))}" for c in columns)
+    return (
+        f"- `{new['fact_id']}` ({new['document']}): {what}. Now **{_value_text(new)}**; {_attributes_text(new)}; "
+        f"{_quote_text(new.get('quote'))}"
+    )
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return _quote_text(value) if " " in value.strip() else value
+    return str(value)
+
+
+@dataclass(frozen=True)
+class _Rejected:
+    """How the rejected inputs differ from the previous release's."""
+
+    added: list[tuple[str, str]]  # (document, reason) rejected now, not before
+    removed: list[tuple[str, str]]  # rejected before, not now
+    changed: list[tuple[str, str, str]]  # (document, old reason, new reason)
+
+
+def _rejected_diff(new: Iterable[pa.RecordBatch], old_path: Path | None) -> _Rejected:
+    now = {r["document"]: r["reason"] for batch in new for r in batch.to_pylist()}
+    before = {}
+    if old_path is not None and old_path.is_file():
+        before = {r["document"]: r["reason"] for r in pq.read_table(old_path, columns=["document", "reason"]).to_pylist()}
+    return _Rejected(
+        sorted((d, now[d]) for d in now.keys() - before.keys()),
+        sorted((d, before[d]) for d in before.keys() - now.keys()),
+        sorted((d, before[d], now[d]) for d in now.keys() & before.keys() if now[d] != before[d]),
+    )
+
+
+def _tables_changed(previous_dir: Path, previous_descriptor: dict[str, Any], csv_digests: dict[str, str],
+                    rows: dict[str, int]) -> list[str]:
+    """The tables whose rows differ from the previous release's, compared as publishing hashes them."""
+    old = {r["name"]: r for r in previous_descriptor.get("resources", []) if r.get("format") != "csv"}
+    changed = []
+    for name, digest in csv_digests.items():
+        entry = old.get(name)
+        if entry is None or entry.get("rows") != rows.get(name):
+            changed.append(name)
+            continue
+        try:
+            parquet = pq.ParquetFile(previous_dir / str(entry["path"]))
+            before, _ = _csv_sha256(parquet.schema_arrow.with_metadata(None), parquet.iter_batches(batch_size=BATCH_ROWS))
+        except (OSError, pa.ArrowException) as exc:
+            log.warning("release: cannot compare %s with the previous release (%s)", name, exc)
+            before = None
+        if before != digest:
+            changed.append(name)
+    return changed
+
+
 def _changes_markdown(
-    version: str, previous: str | None, diff: _Diff, rows: dict[str, int], previous_rows: dict[str, int] | None
+    version: str,
+    previous: str | None,
+    diff: _Diff,
+    rows: dict[str, int],
+    previous_rows: dict[str, int] | None,
+    tables_changed: list[str] | None = None,
+    rejected: _Rejected | None = None,
 ) -> str:
+    """CHANGES.md: every figure added, removed or changed, with its value, attributes and quote."""
     lines = [f"# Release {version}", ""]
     if previous is None or previous_rows is None:
         lines += [f"First release: {rows['facts']} facts.", "", "| table | rows |", "|---|---:|"]
         lines += [f"| {name} | {n} |" for name, n in rows.items()]
+        lines += ["", f"## Facts ({len(diff.added)})", ""]
+        lines += [_figure_line(row) for row in diff.added] or ["None."]
         return "\n".join(lines) + "\n"
     lines += [
         f"Previous release: {previous}",
@@ -683,6 +844,13 @@ def _changes_markdown(
         "compared by `fact_id`.",
         "",
     ]
+    if tables_changed is not None:
+        if tables_changed == ["rejected_documents"]:
+            lines += ["Only the rejected inputs changed: every fact and every other table is as in the previous release.", ""]
+        elif not tables_changed:
+            lines += ["No table's rows changed; the descriptor (schema, licence or sources) did.", ""]
+        else:
+            lines += ["Tables whose rows changed: " + ", ".join(tables_changed) + ".", ""]
     if diff.columns_added or diff.columns_removed:
         added, removed = ", ".join(diff.columns_added) or "none", ", ".join(diff.columns_removed) or "none"
         lines += [f"Columns of facts added: {added}; removed: {removed}.", ""]
@@ -691,13 +859,23 @@ def _changes_markdown(
     lines.append("")
     for title, items in (("Added", diff.added), ("Removed", diff.removed)):
         lines += [f"## {title} ({len(items)})", ""]
-        lines += [f"- `{fact_id}` ({document})" for fact_id, document in items] or ["None."]
+        lines += [_figure_line(row) for row in items] or ["None."]
         lines.append("")
     lines += [f"## Changed ({len(diff.changed)})", ""]
     if diff.changed:
-        by_column = Counter(c for _, cols in diff.changed for c in cols.split(", "))
+        by_column = Counter(c for _, _, cols in diff.changed for c in cols)
         lines += ["Columns that changed: " + ", ".join(f"{c} ({n})" for c, n in by_column.most_common()) + ".", ""]
-    lines += [f"- `{fact_id}`: {cols}" for fact_id, cols in diff.changed] or ["None."]
+    figures = [(o, n, cols) for o, n, cols in diff.changed if set(cols) - set(_BOOKKEEPING)]
+    lines += [_change_line(o, n, cols) for o, n, cols in figures]
+    if len(figures) < len(diff.changed):
+        lines.append(f"- {len(diff.changed) - len(figures)} more fact(s) changed only in {' or '.join(_BOOKKEEPING)}.")
+    if not diff.changed:
+        lines.append("None.")
+    if rejected is not None and (rejected.added or rejected.removed or rejected.changed):
+        lines += ["", "## Rejected inputs", ""]
+        lines += [f"- now rejected: `{d}`: {reason}" for d, reason in rejected.added]
+        lines += [f"- no longer rejected: `{d}` (was: {reason})" for d, reason in rejected.removed]
+        lines += [f"- `{d}`: {old} → {new}" for d, old, new in rejected.changed]
     return "\n".join(lines) + "\n"
 
 

@@ -55,6 +55,7 @@ RELEASE_FILES = {
     "sources.parquet",
     "datapackage.json",
     "CHANGES.md",
+    "README.md",
     "SHA256SUMS",
 }
 
@@ -230,9 +231,50 @@ def test_changed_input_publishes_a_second_release_and_leaves_the_first_byte_iden
     assert latest_version(releases) == second.version
     changes = (second.path / "CHANGES.md").read_text()
     assert f"Previous release: {first.version}" in changes
-    assert "## Added (1)\n\n- `f-scot-all` (002_scotland.txt)" in changes
-    assert "## Removed (1)\n\n- `f-0-hants-snap` (004_hampshire.txt)" in changes
-    assert "## Changed (1)\n\nColumns that changed: count (1).\n\n- `f-hants-meta`: count\n" in changes
+    # each figure with its value, attributes and quote
+    assert (
+        "## Added (1)\n\n- `f-scot-all` (002_scotland.txt): **more than 9,477**; platform all_platforms, region scotland, "
+        "year 2023, source police_scotland; “more than 9,477”\n"
+    ) in changes
+    assert (
+        "## Removed (1)\n\n- `f-0-hants-snap` (004_hampshire.txt): **9**; platform snapchat, region hampshire, year 2018, "
+        "offence sexual_communication_with_a_child, source nspcc, measure offences; “Snapchat in 9”\n"
+    ) in changes
+    assert (
+        "## Changed (1)\n\nColumns that changed: count (1).\n\n- `f-hants-meta` (004_hampshire.txt): count 27 → 28. "
+        "Now **28 (40.2%)**; platform meta_apps, region hampshire, year 2018, period 2017-04-01 to 2018-03-31, "
+        "offence sexual_communication_with_a_child, source nspcc, measure offences, base 67; “27 (40.2%)”\n"
+    ) in changes
+    assert "Tables whose rows changed: facts." in changes
+    assert "Rejected inputs" not in changes
+
+
+def test_changes_say_so_when_only_the_rejected_inputs_changed(db: Path, releases: Path, tmp_path: Path) -> None:
+    first = publish_release(db, releases, today=DAY)
+    rows = base_rows()
+    rows["rejected_documents"].append({"document": "photo.jpg", "reason": "binary file (image/jpeg)", "bytes": 12})
+    second = publish_release(write_database(tmp_path / "rejected.duckdb", rows), releases, today=DAY)
+
+    assert second.published and (second.added, second.removed, second.changed) == (0, 0, 0)
+    changes = (second.path / "CHANGES.md").read_text()
+    assert f"Previous release: {first.version}" in changes
+    assert "Only the rejected inputs changed: every fact and every other table is as in the previous release." in changes
+    assert "## Rejected inputs\n\n- now rejected: `photo.jpg`: binary file (image/jpeg)\n" in changes
+
+
+def test_a_first_release_lists_every_figure(release: Path) -> None:
+    changes = (release / "CHANGES.md").read_text()
+    assert "## Facts (3)" in changes
+    assert "- `f-scot-fb` (002_scotland.txt): **more than 50%**; platform facebook, region scotland, year 2023;" in changes
+
+
+def test_facts_csv_carries_each_documents_title_outlet_url_and_date_beside_the_quote(release: Path) -> None:
+    header = (release / "facts.csv").read_text(encoding="utf-8").splitlines()[0].replace('"', "").split(",")
+    at = header.index("quote")
+    assert header[at + 1 : at + 5] == ["document_title", "document_outlet", "document_url", "document_published"]
+    facts = pd.read_csv(release / "facts.csv")
+    assert set(facts["document_title"]) == {"004_hampshire.txt", "002_scotland.txt"}  # the fixture's titles
+    assert set(facts["document_published"]) == {"2018-04-17"}
 
 
 def test_version_depends_on_content_not_on_row_order_or_run(tmp_path: Path) -> None:
@@ -299,7 +341,7 @@ def test_a_release_without_facts_is_still_valid(tmp_path: Path, releases: Path) 
 
     assert result.rows["facts"] == 0
     assert verify_release(result.path) == []
-    assert pd.read_csv(result.path / "facts.csv").shape == (0, len(TABLES["facts"].columns))
+    assert pd.read_csv(result.path / "facts.csv").shape == (0, len(TABLES["facts"].columns) + 4)  # + its document's title, outlet, url, date
 
 
 def test_publish_refuses_a_release_that_fails_verification(tmp_path: Path, releases: Path) -> None:
@@ -414,7 +456,7 @@ def test_datapackage_describes_every_resource(release: Path) -> None:
     assert package["extractor_version"] == EXTRACTOR
     assert set(package["taxonomy_sha256"]) == set(TAXONOMY_TABLES)
     by_name = {r["name"]: r for r in package["resources"]}
-    assert {r["path"] for r in by_name.values()} == RELEASE_FILES - {"datapackage.json", "CHANGES.md", "SHA256SUMS"}
+    assert {r["path"] for r in by_name.values()} == RELEASE_FILES - {"datapackage.json", "CHANGES.md", "README.md", "SHA256SUMS"}
     assert by_name["facts"]["schema"] == schema.frictionless_schema("facts")
     assert by_name["facts"]["rows"] == 3 and by_name["facts"]["hash"].startswith("sha256:")
     assert "text" not in [f["name"] for f in by_name["documents"]["schema"]["fields"]]
@@ -654,3 +696,16 @@ def test_a_release_without_the_texts_has_a_report_without_them(db: Path, release
     assert pages and all('id="text"' not in p.read_text() for p in pages)
     assert all("does not carry the full text" in p.read_text() for p in pages)
     assert verify_release(result.path) == []
+
+
+def test_the_release_readme_gives_licence_citation_and_a_dictionary_of_every_column(release: Path) -> None:
+    readme = (release / "README.md").read_text(encoding="utf-8")
+    package = json.loads((release / "datapackage.json").read_text())
+    assert "Creative Commons Attribution 4.0 International" in readme and "CC-BY-4.0" in readme
+    assert f"version {release.name}" in readme and package["content_sha256"] in readme  # the suggested citation
+    for resource in package["resources"]:
+        assert f"### `{resource['path']}` ({resource['rows']} rows)" in readme
+    for table in TABLES.values():  # every column of every table, with its meaning from fields.py
+        for field in table.fields:
+            if field.name != "text" or table.name != "documents":
+                assert f"| `{field.name}` |" in readme and " ".join(field.description.split()).replace("|", "\\|") in readme

@@ -81,6 +81,11 @@ _FIELDS = [
         Field(f"{attr}_from", "VARCHAR", f"Where the {attr} came from: {ORIGIN_HELP}", enum=ORIGINS)
         for attr in ("region", "year", "offence", "source", "platform")
     ),
+    # facts.csv: the fact's document beside the quote, so a spreadsheet row traces back without a join
+    Field("document_title", "VARCHAR", "Title of the fact's document (documents.title)."),
+    Field("document_outlet", "VARCHAR", "Publisher or website that carried the fact's document (documents.outlet)."),
+    Field("document_url", "VARCHAR", "Where the fact's document was obtained (documents.url)."),
+    Field("document_published", "DATE", "Publication date of the fact's document (documents.published)."),
     # taxonomy dimensions
     Field("slug", "VARCHAR", "Identifier used in the facts table.", required=True),
     Field("name", "VARCHAR", "Human-readable name.", required=True),
