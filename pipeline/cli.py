@@ -160,6 +160,41 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from pipeline.config import Settings
+    from pipeline.distribute import DistributionError, publish
+    from pipeline.release import ReleaseNotFound
+
+    dest = args.to or os.environ.get("PIPELINE_PUBLISH_TO")
+    if not dest:
+        print("pipeline publish: say where, with --to DEST or PIPELINE_PUBLISH_TO", file=sys.stderr)
+        return 2
+    try:
+        done = publish(Path(args.release) if args.release else Settings.from_env().releases_dir, dest)
+    except ReleaseNotFound as exc:
+        print(f"pipeline publish: {exc}", file=sys.stderr)
+        return 2
+    except (DistributionError, OSError) as exc:
+        print(f"pipeline publish: {exc}", file=sys.stderr)
+        return 1
+    what = f"{done.files} files copied" if done.uploaded else "already there, nothing copied"
+    print(f"pipeline publish: {done.version} -> {done.url} ({what}); LATEST names it")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from pipeline.distribute import DistributionError, download
+
+    try:
+        done = download(args.url, Path(args.dir))
+    except (DistributionError, OSError) as exc:
+        print(f"pipeline download: {exc}", file=sys.stderr)
+        return 1
+    got = f"{done.files} files, {done.bytes:,} bytes" if done.bytes else "already here"
+    print(f"pipeline download: {done.version} ({got}), verified: {done.path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipeline",
@@ -205,6 +240,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="re-check a release: checksums, schema, row counts")
     p.add_argument("release", nargs="?", metavar="RELEASE_DIR", help="a release folder (default: the latest)")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser(
+        "publish",
+        help="copy a release to a folder or fsspec URL (files first, then LATEST)",
+        description="Copy a release to DEST: DEST/<version>/ with every file, SHA256SUMS last, then DEST/LATEST.",
+        epilog=(
+            "environment: PIPELINE_PUBLISH_TO (DEST when --to is not given), PIPELINE_CURATED_DIR (where the latest "
+            "release is found); s3:// and gs:// need s3fs or gcsfs and take their credentials from the usual variables "
+            "(AWS_PROFILE, AWS_ACCESS_KEY_ID, GOOGLE_APPLICATION_CREDENTIALS, ...).\n"
+            "example: pipeline publish --to s3://my-bucket/csa-releases"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--to", metavar="DEST", help="a folder or fsspec URL (file://, s3://, gs://, ...)")
+    p.add_argument("release", nargs="?", metavar="RELEASE_DIR", help="a release folder (default: the latest)")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser(
+        "download",
+        help="fetch a release over HTTP(S) or fsspec and verify it before keeping it",
+        description=(
+            "Fetch the release at URL (a release folder, or a folder of releases whose LATEST names one) into "
+            "DIR/<version>/. Every file is checked against SHA256SUMS, then the whole release is verified; only then "
+            "is it moved into place. Exit 1 on any failure, leaving nothing behind."
+        ),
+        epilog="example: pipeline download https://example.org/csa-releases/ data/downloads",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("url", metavar="URL", help="http(s)://, file://, s3://, ... or a folder")
+    p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="where the release folder goes (default: .)")
+    p.set_defaults(func=cmd_download)
     return parser
 
 
