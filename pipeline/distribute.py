@@ -76,7 +76,8 @@ def _sums(text: str) -> list[tuple[str, str]]:
         digest, sep, name = line.partition("  ")
         if not sep or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise DistributionError(f"{SUMS_FILE} line {number}: not '<sha256>  <file>': {line[:80]!r}")
-        if not name or "/" in name or "\\" in name or name.startswith(".") or name in (SUMS_FILE, LATEST_FILE):
+        parts = name.split("/")  # a release may have sub-folders (report/...), never a way out of itself
+        if "\\" in name or any(not part or part.startswith(".") for part in parts) or name in (SUMS_FILE, LATEST_FILE):
             raise DistributionError(f"{SUMS_FILE} line {number}: refusing the file name {name[:80]!r}")
         entries.append((digest, name))
     if not entries:
@@ -114,6 +115,7 @@ def publish(release: Path, dest: str) -> Published:
 
 def _put(fs, source: Path, path: str) -> None:
     if _is_local(fs):  # a half-copied file must never carry the final name
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         tmp = f"{path}.tmp-{secrets.token_hex(4)}"
         fs.put_file(str(source), tmp)
         fs.mv(tmp, path)
@@ -230,8 +232,9 @@ def download(url: str, into: Path | str = ".") -> Downloaded:
         problems = _check_release(tmp, version)
         if problems:
             raise DistributionError(f"{url}: the release fails verification:\n" + "\n".join(problems))
-        for p in tmp.iterdir():
-            p.chmod(0o444)
+        for p in tmp.rglob("*"):
+            if p.is_file():
+                p.chmod(0o444)
         os.rename(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -241,6 +244,7 @@ def download(url: str, into: Path | str = ".") -> Downloaded:
 
 def _fetch(url: str, path: Path, digest: str) -> int:
     h, size = hashlib.sha256(), 0
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open(path, "xb") as fh:
             for chunk in _open(url):
