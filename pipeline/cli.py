@@ -52,18 +52,32 @@ def _read_inputs(files: Sequence[str], command: str, workers: int = 0) -> tuple[
     return got.documents, status
 
 
-def _facts_json(doc: Document) -> str:
-    """The document's facts as JSON Lines. Runs in workers."""
+def _facts_json(doc: Document) -> tuple[str, str | None]:
+    """(the document's facts as JSON Lines, None), or ("", why its extraction failed). Runs in workers."""
     from pipeline.extractor import extract_document
+    from pipeline.workers import time_budget
 
     lines = []
-    for fact in extract_document(doc, audit=False).facts:
-        row = fact.to_row()
-        for key in ("period_start", "period_end"):  # dates as ISO strings: json's C encoder, no default hook
-            if row[key] is not None:
-                row[key] = row[key].isoformat()
-        lines.append(_JSON.encode(row) + "\n")
-    return "".join(lines)
+    try:  # one file's failure is reported and the others still come out
+        with time_budget(what="extracting it"):
+            for fact in extract_document(doc, audit=False).facts:
+                row = fact.to_row()
+                for key in ("period_start", "period_end"):  # dates as ISO strings: json's C encoder, no default hook
+                    if row[key] is not None:
+                        row[key] = row[key].isoformat()
+                lines.append(_JSON.encode(row) + "\n")
+    except Exception as exc:  # noqa: BLE001
+        return "", f"{doc.document}: {_failure(exc)}"
+    return "".join(lines), None
+
+
+def _failure(exc: BaseException) -> str:
+    from pipeline.documents import unexpected_reason
+    from pipeline.workers import DocumentTimeout
+
+    if isinstance(exc, DocumentTimeout):
+        return f"extraction stopped: {exc}"
+    return f"extraction failed ({unexpected_reason(exc).removeprefix('cannot be read: ')})"
 
 
 def _requested_workers(args: argparse.Namespace) -> int:
@@ -81,17 +95,30 @@ def cmd_extract(args: argparse.Namespace) -> int:
     requested = _requested_workers(args)
     documents, status = _read_inputs(args.files, "extract", requested)
     workers = worker_count(len(documents), requested)
-    for lines in ordered_map(_facts_json, documents, workers=workers, chunksize=16, initializer=prepare):
-        sys.stdout.write(lines)
+    for lines, error in ordered_map(_facts_json, documents, workers=workers, chunksize=16, initializer=prepare):
+        if error:
+            print(f"pipeline extract: {error}", file=sys.stderr)
+            status = 1
+        else:
+            sys.stdout.write(lines)
     return status
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from pipeline.extractor import explain
 
+    from pipeline.workers import time_budget
+
     documents, status = _read_inputs(args.files, "explain")
     for doc in documents:
-        print(explain(doc))
+        try:
+            with time_budget(what="extracting it"):
+                text = explain(doc)
+        except Exception as exc:  # noqa: BLE001 -- reported; the other files are still explained
+            print(f"pipeline explain: {doc.document}: {_failure(exc)}", file=sys.stderr)
+            status = 1
+            continue
+        print(text)
     return status
 
 

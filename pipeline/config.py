@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_DOC_SECONDS = 120.0  # pipeline.workers.DEFAULT_DOC_SECONDS
 DEFAULT_MAX_SHRINK = 0.5  # a release may drop at most this share of the previous release's facts
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
@@ -34,6 +35,7 @@ class Settings:
     workers: int = 0  # 0: decide from the batch size and the number of cores
     allow_shrink: bool = False  # publish even if the release drops more than max_shrink of the facts
     max_shrink: float = DEFAULT_MAX_SHRINK
+    doc_seconds: float = DEFAULT_DOC_SECONDS  # time budget of one document (read by pipeline.workers)
 
     @property
     def database_path(self) -> Path:
@@ -80,6 +82,7 @@ class Settings:
             workers=whole_number(env, "PIPELINE_WORKERS", 0, minimum=0, accepts="0 (one process per core) or a whole number of processes"),
             allow_shrink=flag(env, "PIPELINE_ALLOW_SHRINK"),
             max_shrink=share(env, "PIPELINE_MAX_SHRINK", DEFAULT_MAX_SHRINK),
+            doc_seconds=seconds(env, "PIPELINE_DOC_SECONDS", DEFAULT_DOC_SECONDS),
         )
 
 
@@ -115,6 +118,19 @@ def share(env: Mapping[str, str], name: str, default: float) -> float:
         number = -1.0
     if not 0.0 <= number <= 1.0:  # NaN fails too
         raise ConfigError(f"{name}={value!r} is not valid: expected a fraction from 0 to 1 (e.g. 0.5)")
+    return number
+
+
+def seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 < number < float("inf"):
+        raise ConfigError(f"{name}={value!r} is not valid: expected a number of seconds above 0 (e.g. 120)")
     return number
 
 

@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import shutil
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -120,6 +121,47 @@ def duplicate_keys(table: str, rows: pa.Table | Sequence[Mapping[str, Any]]) -> 
     return sorted((k for k, n in tally.items() if n > 1), key=repr)
 
 
+_LEGACY_TMP_AGE = 3600.0  # seconds: a temporary named without its writer's pid is that old before it goes
+
+
+def sweep_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the ``.<name>.<pid>-<uuid>.tmp`` files (and their WALs) that a killed run left beside ``path``.
+
+    A temporary belongs to a dead run when the pid in its name is no running process; one from before
+    names held a pid is removed once an hour old. A live run's temporary is left alone.
+    """
+    removed = []
+    prefix = f".{Path(path).name}."
+    for entry in Path(path).parent.glob(f"{prefix}*.tmp*"):
+        tag = entry.name[len(prefix):].split(".tmp", 1)[0]
+        pid_text, dash, _ = tag.partition("-")
+        if dash and pid_text.isdigit():
+            if _alive(int(pid_text)):
+                continue
+        else:
+            try:
+                if time.time() - entry.stat().st_mtime < _LEGACY_TMP_AGE:
+                    continue
+            except OSError:
+                continue
+        log.warning("removing %s, left by an interrupted run", entry.name)
+        entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def load_database(
     path: Path,
     *,
@@ -154,7 +196,8 @@ def load_database(
             )
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    sweep_stale_temporaries(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")  # the pid: whose it is
     try:
         counts = _build(tmp, data)
         _fsync(tmp)
@@ -508,7 +551,8 @@ def update_database(
             probe.close()
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    sweep_stale_temporaries(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")  # the pid: whose it is
     try:
         if state is not None:
             shutil.copyfile(path, tmp)

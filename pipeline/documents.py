@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from pipeline.workers import cores, process_pool, worker_count
 
@@ -54,7 +55,11 @@ HIDDEN_FILE_REASON = "hidden file (name starts with '.'); not ingested"
 NO_TEXT_LAYER_REASON = "PDF has no text layer (scanned?); OCR is not supported"
 
 _SNIFF = 8192  # bytes (or characters) looked at to decide what a file is
-_MAX_UNPACKED = 256 * 1024 * 1024  # cap on a DOCX's document.xml, against zip bombs
+# Limits on what a file becomes, not only on its size: a 1 MB DOCX can unpack to 200 million characters,
+# a 300 KB PDF can make every page parse one huge shared stream. Past a limit the file is rejected.
+MAX_CHARS = 10_000_000  # characters of text of one document (some 5,000 pages)
+MAX_PAGES = 2_000  # pages of one PDF
+MAX_UNPACKED = 64 * 1024 * 1024  # bytes of a DOCX part, or of the page content streams of a PDF, decompressed
 
 
 class DocumentError(Exception):
@@ -260,10 +265,18 @@ def _special_file_reason(mode: int) -> str:
 
 def _parse(raw: bytes, name: str) -> tuple[Document, list[str]]:
     """Document for ``raw`` plus notes worth a warning (e.g. a PDF page whose text could not be read)."""
-    prepared = _prepare(raw, name)
+    try:
+        prepared = _prepare(raw, name)
+    except DocumentError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- e.g. a codec error no rule foresaw: this file's reason
+        raise DocumentError(unexpected_reason(exc)) from exc
     if isinstance(prepared, Document):
         return prepared, []
-    return _finish(prepared)
+    doc, notes, reason = _finish_in_worker(prepared)
+    if doc is None:
+        raise DocumentError(reason or "cannot be read")
+    return doc, notes
 
 
 @dataclass(frozen=True)
@@ -289,6 +302,7 @@ def _prepare(raw: bytes, name: str) -> Document | _Job:
     text, encoding = _decode(raw)
     if not text or text.isspace():
         raise DocumentError("blank file (only whitespace)")
+    _check_chars(len(text))
     head = text[:_SNIFF]
     if _looks_binary(head):
         raise DocumentError("binary file (unknown type) is not supported")
@@ -318,12 +332,35 @@ def _finish(job: _Job) -> tuple[Document, list[str]]:
 
 
 def _finish_in_worker(job: _Job) -> tuple[Document | None, list[str], str | None]:
-    """_finish for a worker process: the reason travels back as a string, not an exception."""
+    """_finish for a worker process: the reason travels back as a string, not an exception.
+
+    Any error of a parser (a bug, a recursion, memory) rejects this file with the cause, never the run;
+    so does a file that takes longer than the time budget (``pipeline.workers.time_budget``).
+    """
+    from pipeline.workers import DocumentTimeout, time_budget
+
     try:
-        doc, notes = _finish(job)
+        with time_budget():
+            doc, notes = _finish(job)
     except DocumentError as exc:
         return None, [], str(exc)
+    except DocumentTimeout as exc:
+        return None, [], str(exc)
+    except Exception as exc:  # noqa: BLE001 -- the point: one file's failure is that file's reason
+        return None, [], unexpected_reason(exc)
     return doc, notes, None
+
+
+def unexpected_reason(exc: BaseException) -> str:
+    """The reason for a file whose reading failed in a way no rule foresaw: the error, named."""
+    kind = "not enough memory" if isinstance(exc, MemoryError) else type(exc).__name__
+    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"cannot be read: {kind}{': ' + detail if detail else ''}"
+
+
+def _check_chars(n: int, what: str = "text") -> None:
+    if n > MAX_CHARS:
+        raise DocumentError(f"{what} too long: more than {MAX_CHARS:,} characters (a decompression bomb?)")
 
 
 @dataclass(frozen=True)
@@ -837,8 +874,12 @@ def _pdf_text(raw: bytes, name: str, notes: list[str]) -> tuple[str, int, _Meta]
         raise DocumentError(f"corrupt PDF: {type(exc).__name__}: {exc}") from exc
     if not page_list:
         raise DocumentError("PDF has no pages")
+    if len(page_list) > MAX_PAGES:
+        raise DocumentError(f"PDF too long: {len(page_list):,} pages, over the limit of {MAX_PAGES:,}")
+    _check_pdf_contents(page_list)
     texts = []
     errors = []
+    chars = 0
     for number, page in enumerate(page_list, 1):
         try:
             page_text = page.extract_text() or ""
@@ -847,6 +888,8 @@ def _pdf_text(raw: bytes, name: str, notes: list[str]) -> tuple[str, int, _Meta]
             notes.append(f"{name}: text of PDF page {number} could not be read ({errors[-1]}); page left empty")
             page_text = ""
         texts.append(_unwrap(page_text.replace("\f", "\n").replace("\x00", "")))
+        chars += len(texts[-1]) + 1
+        _check_chars(chars, "PDF text")
     if len(errors) == len(page_list):
         raise DocumentError(f"corrupt PDF: no page could be read ({errors[0]})")
     text = "\f".join(texts)
@@ -860,6 +903,33 @@ def _pdf_text(raw: bytes, name: str, notes: list[str]) -> tuple[str, int, _Meta]
     if title and title.startswith("Microsoft Word - "):
         title = title[len("Microsoft Word - "):] or None
     return text, len(page_list), _Meta(title=title)
+
+
+def _check_pdf_contents(pages: list[Any]) -> None:
+    """Refuse a PDF whose pages' content streams, decompressed, add up to more than MAX_UNPACKED bytes.
+
+    Every page's text is parsed from its streams, so 500 pages sharing one 10 MB stream cost 5 GB of
+    parsing: shared streams count once per page that uses them (each is decompressed once here).
+    """
+    from pypdf.generic import ArrayObject, IndirectObject
+
+    sizes: dict[tuple[int, int], int] = {}
+    total = 0
+    for page in pages:
+        try:
+            contents = page.get("/Contents")
+            refs = contents if isinstance(contents, ArrayObject) else [contents] if contents is not None else []
+            for ref in refs:
+                key = (ref.idnum, ref.generation) if isinstance(ref, IndirectObject) else (id(ref), -1)
+                if key not in sizes:
+                    sizes[key] = len(ref.get_object().get_data())
+                total += sizes[key]
+        except Exception:  # noqa: BLE001 -- a damaged stream: the page's own text extraction reports it
+            continue
+        if total > MAX_UNPACKED:
+            raise DocumentError(
+                f"PDF too large when unpacked: its pages' content streams expand to more than {MAX_UNPACKED:,} bytes"
+            )
 
 
 # A PDF line break inside a sentence: the line does not end a sentence and the next starts in lower case.
@@ -898,13 +968,17 @@ def _docx_text(raw: bytes) -> tuple[str, _Meta]:
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
             info = zf.getinfo("word/document.xml")
-            if info.file_size > _MAX_UNPACKED:
-                raise DocumentError(f"DOCX too large when unpacked ({info.file_size:,} bytes)")
+            if info.file_size > MAX_UNPACKED:  # the size stated in the zip; zipfile reads no more than that
+                raise DocumentError(f"DOCX too large when unpacked ({info.file_size:,} bytes, over {MAX_UNPACKED:,})")
             parts: list[str] = []
+            chars = 0
             for event, el in ET.iterparse(zf.open(info), events=("end",)):
                 tag = el.tag
                 if tag == _W + "t":
                     parts.append(el.text or "")
+                    chars += len(parts[-1])
+                    if chars > MAX_CHARS:
+                        _check_chars(chars, "DOCX text")
                 elif tag == _W + "tab":
                     parts.append("\t")
                 elif tag in (_W + "br", _W + "cr"):
@@ -913,7 +987,7 @@ def _docx_text(raw: bytes) -> tuple[str, _Meta]:
                     parts.append("\n")
                     el.clear()
             title = None
-            if "docProps/core.xml" in zf.namelist():
+            if "docProps/core.xml" in zf.namelist() and zf.getinfo("docProps/core.xml").file_size <= 1 << 20:
                 core = ET.fromstring(zf.read("docProps/core.xml"))
                 node = core.find("{http://purl.org/dc/elements/1.1/}title")
                 title = _clean(node.text if node is not None else None)
@@ -1077,6 +1151,9 @@ def ingest_stream(
                 prepared = _prepare(raw, entry.document)
             except DocumentError as exc:
                 first[sha] = Rejected(entry.document, str(exc), sha or None, len(raw))
+                continue
+            except Exception as exc:  # noqa: BLE001 -- one file's failure is that file's reason, not the run's
+                first[sha] = Rejected(entry.document, unexpected_reason(exc), sha or None, len(raw))
                 continue
             first[sha] = entry.document
             if isinstance(prepared, Document):

@@ -98,7 +98,10 @@ def extractions(context: dg.AssetExecutionContext, settings: PipelineSettings, d
     found = extract_manifest(documents.folder, cache_dir=s.cache_dir, workers=s.workers, progress=settings.progress)
     stats = extraction_stats(documents.folder, found, temp_dir=s.duckdb_temp_dir, preview_rows=PREVIEW_ROWS)
     found = dataclasses.replace(found, facts_rows=stats["facts"], mentions_rows=stats["mentions"])
+    for document, reason in found.failed:  # the document stays, without facts (cached so: see extract_manifest)
+        context.log.warning(f"{document}: {reason}")
     common = {
+        "failed": dg.MetadataValue.json([{"document": d, "reason": r} for d, r in found.failed[:50]]),
         "re_extracted": found.extracted,
         "cached": found.cached,
         "re_extracted_documents": dg.MetadataValue.json(list(found.extracted_documents)),

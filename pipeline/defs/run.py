@@ -159,9 +159,13 @@ def _instance(stack: ExitStack) -> dg.DagsterInstance:
 
 def run_pipeline(settings: Settings, progress: bool = True) -> int:
     """Materialise every asset; print progress (if asked) and a summary. 0 on success, 1 if a step or check failed."""
+    from pipeline.database import sweep_stale_temporaries
+
     out = sys.stdout
     record = RunRecord()
     started = time.monotonic()
+    if settings.curated_dir.is_dir():
+        sweep_stale_temporaries(settings.database_path)  # a killed run's half-written database
     if progress:
         print(f"pipeline run: {settings.raw_dir} -> {settings.curated_dir}", file=out, flush=True)
     defs = build_definitions(

@@ -45,6 +45,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.database import rows_to_arrow
+from pipeline.workers import time_budget
 from pipeline.documents import Document
 from pipeline.extractor import records
 from pipeline.extractor.document import extract_document
@@ -80,6 +81,9 @@ class BatchExtraction:
     facts: pa.Table = field(default_factory=lambda: _empty("facts"))
     extracted: list[str] = field(default_factory=list)  # documents run through the extractor
     cached: list[str] = field(default_factory=list)  # documents served from the cache
+    # documents the extractor failed on or ran out of time for, with the reason; they have no rows
+    # (cached as such: the same content would fail again)
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def extraction_key(doc: Document) -> str:
@@ -130,6 +134,7 @@ def extract_documents(
         if key not in hits.extracted_as:
             todo.setdefault(key, doc)
     fresh = _run_extractor(list(todo.items()), workers=workers, progress=progress)
+    failed = dict(zip(fresh["failed"]["key"].to_pylist(), fresh["failed"]["reason"].to_pylist(), strict=True))
     fresh_as = {key: doc.document for key, doc in todo.items()}
     if store is not None and todo:
         _write_partition(store, fresh_as, fresh)
@@ -140,6 +145,9 @@ def extract_documents(
     out = BatchExtraction()
     targets: dict[str, list[str]] = {}  # key -> the documents of this batch with that content
     for doc, key in zip(documents, keys, strict=True):
+        if key in failed:
+            out.failed.append((doc.document, failed[key]))
+            log.warning("%s: %s", doc.document, failed[key])
         (out.extracted if todo.get(key) is doc else out.cached).append(doc.document)
         targets.setdefault(key, []).append(doc.document)
     out.mentions, out.facts = _rows_for(tables, targets, extracted_as)
@@ -207,13 +215,55 @@ def _extract_chunk(items: Sequence[tuple[str, Document]]) -> dict[str, pa.Table]
     taxonomy = load_taxonomy()
     keys: dict[str, list[str]] = {"mentions": [], "facts": []}
     rows: dict[str, Rows] = {"mentions": [], "facts": []}
+    failed: list[tuple[str, str, str]] = []
     for key, doc in items:
-        result = extract_document(doc, taxonomy)
-        rows["mentions"] += [m.to_row(doc.document) for m in result.mentions]
-        rows["facts"] += [f.to_row() for f in result.facts]
-        keys["mentions"] += [key] * len(result.mentions)
-        keys["facts"] += [key] * len(result.facts)
-    return {name: rows_to_arrow(name, rows[name]).add_column(0, "key", pa.array(keys[name], pa.string())) for name in rows}
+        try:  # one document's error or time-out is that document's, not the run's
+            with time_budget(what="extracting it"):
+                result = extract_document(doc, taxonomy)
+                mentions = [m.to_row(doc.document) for m in result.mentions]
+                facts = [f.to_row() for f in result.facts]
+        except Exception as exc:  # noqa: BLE001
+            failed.append((key, doc.document, _failure(exc)))
+            continue
+        rows["mentions"] += mentions
+        rows["facts"] += facts
+        keys["mentions"] += [key] * len(mentions)
+        keys["facts"] += [key] * len(facts)
+    try:
+        out = {name: _keyed(name, rows[name], keys[name]) for name in rows}
+    except (pa.ArrowException, OverflowError, ValueError, TypeError):  # a value no column can hold: find whose
+        out = {name: _keyed(name, [], []) for name in rows}
+        for key, doc in items:
+            if any(key == k for k, _, _ in failed):
+                continue
+            try:
+                mine = {name: _keyed(name, *_rows_of_key(rows[name], keys[name], key)) for name in rows}
+            except (pa.ArrowException, OverflowError, ValueError, TypeError) as exc:
+                failed.append((key, doc.document, _failure(exc)))
+                continue
+            out = {name: pa.concat_tables([out[name], mine[name]]) for name in rows}
+    out["failed"] = pa.table(
+        {name: pa.array([f[i] for f in failed], pa.string()) for i, name in enumerate(("key", "document", "reason"))}
+    )
+    return out
+
+
+def _keyed(name: str, rows: Rows, keys: list[str]) -> pa.Table:
+    return rows_to_arrow(name, rows).add_column(0, "key", pa.array(keys, pa.string()))
+
+
+def _rows_of_key(rows: Rows, keys: list[str], key: str) -> tuple[Rows, list[str]]:
+    mine = [row for row, k in zip(rows, keys, strict=True) if k == key]
+    return mine, [key] * len(mine)
+
+
+def _failure(exc: BaseException) -> str:
+    from pipeline.documents import unexpected_reason
+    from pipeline.workers import DocumentTimeout
+
+    if isinstance(exc, DocumentTimeout):
+        return f"extraction stopped: {exc}; the document has no facts"
+    return f"extraction failed ({unexpected_reason(exc).removeprefix('cannot be read: ')}); the document has no facts"
 
 
 def _chunks(items: Sequence[tuple[str, Document]], n_workers: int) -> list[Sequence[tuple[str, Document]]]:
@@ -242,7 +292,7 @@ def _run_extractor(items: Sequence[tuple[str, Document]], *, workers: int, progr
             bar.close()
     if not results:
         results = [_extract_chunk([])]
-    return {name: pa.concat_tables([r[name] for r in results]) for name in SORT_KEYS}
+    return {name: pa.concat_tables([r[name] for r in results]) for name in (*SORT_KEYS, "failed")}
 
 
 class _NoBar:
@@ -410,6 +460,7 @@ class Extractions:
     extracted_documents: tuple[str, ...] = ()  # the first few extracted ones
     facts_rows: int = -1  # facts of the manifest's documents (-1: not counted)
     mentions_rows: int = -1
+    failed: tuple[tuple[str, str], ...] = ()  # (document, reason): extraction failed or ran out of time
 
     def files(self, name: str) -> list[str]:
         """The Parquet files of one kind ('documents' = the key index, 'mentions', 'facts')."""
@@ -442,6 +493,7 @@ def extract_manifest(manifest_folder: str | Path, *, cache_dir: Path, workers: i
     )
     missing = pc.unique(wanted.filter(pc.invert(is_cached))["key"])
     extracted: list[str] = []
+    failed: list[tuple[str, str]] = []
     if len(missing):
         n_workers = worker_count(len(missing), workers)
         written: set[str] = set()
@@ -462,6 +514,14 @@ def extract_manifest(manifest_folder: str | Path, *, cache_dir: Path, workers: i
                 yield batch
 
         for items, tables in _extract_batches(batches(), n_workers=n_workers, total=len(missing), progress=progress):
+            # A document the extractor failed on (or ran out of time for) is said, and cached without
+            # rows like any other: the same content would cost the same budget on every run.
+            lost = dict(zip(tables["failed"]["key"].to_pylist(), tables["failed"]["reason"].to_pylist(), strict=True))
+            for key, doc in items:
+                if key in lost:
+                    log.warning("%s: %s", doc.document, lost[key])
+                    failed.append((doc.document, lost[key]))
+            del tables["failed"]
             _write_partition(store, {key: doc.document for key, doc in items}, tables)
             extracted += [doc.document for _, doc in items]
         _compact(store)
@@ -473,6 +533,7 @@ def extract_manifest(manifest_folder: str | Path, *, cache_dir: Path, workers: i
         extracted=len(extracted),
         cached=wanted.num_rows - len(extracted),
         extracted_documents=tuple(extracted[:50]),
+        failed=tuple(failed),
     )
 
 
@@ -491,7 +552,7 @@ def _extract_batches(
             for chunk, tables in zip(chunks, map(_extract_chunk, chunks) if pool is None else pool.map(_extract_chunk, chunks)):
                 results.append(tables)
                 bar.update(len(chunk))
-            yield items, {name: pa.concat_tables([r[name] for r in results]) for name in SORT_KEYS}
+            yield items, {name: pa.concat_tables([r[name] for r in results]) for name in (*SORT_KEYS, "failed")}
     finally:
         bar.close()
         if pool is not None:
