@@ -454,3 +454,18 @@ def test_the_year_that_followed_and_the_same_year_resolve_against_the_figure_bef
     assert (found[640].year, found[802].year) == (2019, 2020)
     text = "Police recorded 640 online grooming offences in 2019. The same year, 95 offences were recorded on Instagram."
     assert by_count(text, date(2021, 6, 1))[95].year == 2019
+
+
+def test_the_hotline_a_figure_is_forwarded_to_is_not_its_compiler():
+    text = "Cybertip.ca processed 28,000 reports of child sexual abuse material in 2023, some forwarded to NCMEC."
+    assert by_count(text, date(2024, 2, 1))[28000].source == "c3p"
+    text = "Europol said it had received 1,200 referrals of child sexual abuse material from NCMEC in 2021."
+    assert by_count(text, date(2022, 2, 1))[1200].source == "europol"
+    text = "Reports of child sexual exploitation made to NCMEC reached 36.2 million in 2023, the centre said."
+    assert by_count(text, date(2024, 5, 1))[36200000].source == "ncmec"  # reported to: the body that counts them
+
+
+def test_rows_under_a_heading_say_their_year_and_region_came_from_it():
+    text = "Online grooming offences recorded by Dorset Police in 2023, by platform\n\n61 Snapchat\n23 Instagram"
+    f = by_count(text, date(2024, 5, 1))[61]
+    assert (f.year_from, f.region_from) == ("heading", "heading")

@@ -182,8 +182,18 @@ def choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tuple
         if hits:
             folded = fold_regions({h.slug for h in hits}, ctx.tax)
             if folded:
-                return folded, "context"
+                return folded, lead_origin(ctx, sent) if s.start == _lead_start(ctx, sent) else "context"
     return ctx.default_region, "title" if ctx.title_region else "default"
+
+
+def _lead_start(ctx: Context, sent: Sentence) -> int:
+    return ctx.lay.sentences[sent.item_of].start if sent.item_of is not None else -1
+
+
+def lead_origin(ctx: Context, sent: Sentence) -> str:
+    """'heading' for rows under a heading line, 'context' for items of a lead-in sentence ending with ':'."""
+    lead = ctx.lay.sentences[sent.item_of] if sent.item_of is not None else None
+    return "heading" if lead is not None and not ctx.text[lead.start : lead.end].rstrip().endswith(":") else "context"
 
 
 _NOT_FOUND = object()
@@ -251,12 +261,22 @@ def choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: str
 _FORCE_NAMED = prefilter(re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)* (?:Police|Constabulary)\b(?! Scotland| Service of)|\bthe force\b"))
 
 
+_PASSED_ON = re.compile(
+    r"\b(?:forward(?:ed|s|ing)?|pass(?:ed|es|ing)?(?:\s+on)?|refer(?:red|s|ring)?(?:\s+on)?|sen[dt]s?(?:\s+on)?)\s+(?:\w+\s+){0,3}?to\s+(?:the\s+)?$"
+    r"|\breceived\b[^.;]{0,80}\bfrom\s+(?:the\s+)?$",
+    re.I,
+)
+
+
 def choose_source(ctx: Context, sent: Sentence, idx: int, u: Unit) -> tuple[str | None, str]:
     """(source, where it came from: clause | sentence | context | document | none)."""
     company = _company_reporting(ctx, sent, u)
     if company:
         return company, "clause"
     in_sentence = hits_in(ctx.sources, sent.start, sent.end)
+    # "forwarded to NCMEC", "received 1,200 referrals from NCMEC": the body passed to or from is not the compiler
+    compilers = [h for h in in_sentence if not ctx.search_in(_PASSED_ON, max(sent.start, h.start - 80), h.start)]
+    in_sentence = compilers or in_sentence
     if in_sentence:
         return min(in_sentence, key=lambda h: abs(h.start - u.start)).slug, "sentence"
     for s in context_sentences(ctx, idx):
@@ -448,7 +468,7 @@ def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, 
         lead = ctx.lay.sentences[sent.item_of]
         ps = [p for p in ctx.periods if lead.start <= p.start < lead.end and p.kind != "date" and p.year]
         if ps:
-            return (*_dates_of(ctx, ps[-1]), "context")
+            return (*_dates_of(ctx, ps[-1]), lead_origin(ctx, sent))
     # a breakdown inherits its total's period: the nearest period of the sentences it continues
     inherited = _context_period(ctx, idx)
     if inherited is not None:
