@@ -268,6 +268,13 @@ _PASSED_ON = re.compile(
 )
 
 
+def _once(ctx: Context, key: str, compute):
+    """A per-document value, computed on first use."""
+    if key not in ctx.once:
+        ctx.once[key] = compute()
+    return ctx.once[key]
+
+
 def choose_source(ctx: Context, sent: Sentence, idx: int, u: Unit) -> tuple[str | None, str]:
     """(source, where it came from: clause | sentence | context | document | none)."""
     company = _company_reporting(ctx, sent, u)
@@ -283,7 +290,7 @@ def choose_source(ctx: Context, sent: Sentence, idx: int, u: Unit) -> tuple[str 
         hits = hits_in(ctx.sources, s.start, s.end)
         if hits:
             return hits[0].slug, "context"
-    if ctx.default_source is None and ctx.search(_FORCE_NAMED, 0, len(ctx.text)):
+    if ctx.default_source is None and _once(ctx, "force_named", lambda: ctx.search(_FORCE_NAMED, 0, len(ctx.text)) is not None):
         return "police_force", "document"  # no body with a slug is named: one force's own figures (its area is the region)
     return ctx.default_source, "document" if ctx.default_source else "none"
 
@@ -466,7 +473,7 @@ def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, 
         return (*_dates_of(ctx, main[-1]), "sentence")
     if sent.item_of is not None:
         lead = ctx.lay.sentences[sent.item_of]
-        ps = [p for p in ctx.periods if lead.start <= p.start < lead.end and p.kind != "date" and p.year]
+        ps = [p for p in ctx.periods_starting_in(lead.start, lead.end) if p.kind != "date" and p.year]
         if ps:
             return (*_dates_of(ctx, ps[-1]), lead_origin(ctx, sent))
     # a breakdown inherits its total's period: the nearest period of the sentences it continues
@@ -479,7 +486,7 @@ def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, 
 def _context_period(ctx: Context, idx: int) -> Period | None:
     """The nearest reference period of the sentences a figure's sentence continues (context_sentences)."""
     for s in context_sentences(ctx, idx):
-        ps = [p for p in ctx.periods if s.start <= p.start < s.end and p.kind != "date" and p.year and not _is_baseline(ctx, p)]
+        ps = [p for p in ctx.periods_starting_in(s.start, s.end) if p.kind != "date" and p.year and not _is_baseline(ctx, p)]
         if ps:
             return ps[-1]
     return None
@@ -533,6 +540,10 @@ def _previous_year_before(ctx: Context, sent: Sentence, u: Unit):
 
 def _document_end(ctx: Context) -> date | None:
     """The document's date; without one, the end of the latest reference period it names."""
+    return _once(ctx, "document_end", lambda: _find_document_end(ctx))
+
+
+def _find_document_end(ctx: Context) -> date | None:
     if ctx.published:
         return ctx.published
     ends = [p.last for p in ctx.periods if p.last and p.kind in ("financial_year", "range", "year_to", "year") and not _is_statute_year(ctx, p)]
@@ -544,6 +555,10 @@ def _document_end(ctx: Context) -> date | None:
 def _last_year(ctx: Context) -> tuple[date | None, date | None, int | None]:
     """'last year': the latest reference period named that ended in the year before publication
     (a financial year ending in March of the publication year included), else the calendar year before."""
+    return _once(ctx, "last_year", lambda: _find_last_year(ctx))
+
+
+def _find_last_year(ctx: Context) -> tuple[date | None, date | None, int | None]:
     if not ctx.published:
         return None, None, ctx.default_year
     pub = ctx.published

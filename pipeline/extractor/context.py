@@ -93,6 +93,8 @@ class Context:
     period_starts: list[int]
     title_region: str | None = None  # the one region the document's title names: its default scope
     title_year: int | None = None  # the one reference year the title names ("2021 CyberTipline Report")
+    # per-document results computed once, on first use (a figure must not rescan the whole text)
+    once: dict[str, Any] = field(default_factory=dict)
     # per-sentence results computed once (keyed by sentence start)
     _numbers: dict[int, list[Number]] = field(default_factory=dict)
     _breaks: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
