@@ -43,7 +43,7 @@ from pipeline.workers import cores, process_pool, worker_count
 log = logging.getLogger(__name__)
 
 MANIFEST = "sources.csv"
-MANIFEST_COLUMNS = ("file", "url", "outlet", "title", "published")
+MANIFEST_COLUMNS = ("file", "url", "outlet", "title", "published", "licence")
 
 TEXT = "text/plain"
 HTML = "text/html"
@@ -86,6 +86,7 @@ class Document:
     url: str | None = None
     outlet: str | None = None
     title: str | None = None
+    licence: str | None = None  # sources.csv: the terms the publisher lets the text be redistributed under
 
 
 @dataclass(frozen=True)
@@ -1386,6 +1387,7 @@ class ManifestRow:
     outlet: str | None = None
     title: str | None = None
     published: date | None = None
+    licence: str | None = None
 
 
 def read_manifest(path: Path, *, max_bytes: int | None = None) -> tuple[dict[str, ManifestRow], list[str]]:
@@ -1435,7 +1437,10 @@ def _parse_manifest(raw: bytes) -> tuple[dict[str, ManifestRow], list[str]]:
         if key in rows:
             warnings.append(f"{MANIFEST} line {line}: second row for {name}; the first row is used")
             continue
-        rows[key] = ManifestRow(file=name, url=value("url"), outlet=value("outlet"), title=value("title"), published=published)
+        rows[key] = ManifestRow(
+            file=name, url=value("url"), outlet=value("outlet"), title=value("title"), published=published,
+            licence=value("licence") or value("license"),
+        )
     return rows, warnings
 
 
@@ -1495,6 +1500,7 @@ def apply_sources(doc: Document, rows: Mapping[str, ManifestRow]) -> Document:
         outlet=row.outlet or doc.outlet,
         title=row.title or doc.title,
         published=row.published or doc.published,
+        licence=row.licence or doc.licence,
     )
 
 

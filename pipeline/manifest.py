@@ -217,11 +217,11 @@ def _with_sources(row: dict[str, Any], sources: dict[str, ManifestRow]) -> dict[
     """A manifest row of an earlier ingest, its sources.csv metadata applied anew (and so its key)."""
     from pipeline.extractor.batch import extraction_key_from
 
-    own = Document(**{c: row[c] for c in DOCUMENT_COLUMNS if c not in ("url", "title", "published", "outlet")},
+    own = Document(**{c: row[c] for c in DOCUMENT_COLUMNS if c not in ("url", "title", "published", "outlet", "licence")},
                    url=row["own_url"], title=row["own_title"], published=row["own_published"])
     doc = ingest_stage.apply_sources(own, sources)
     out = dict(row)
-    out.update(url=doc.url, title=doc.title, published=doc.published, outlet=doc.outlet)
+    out.update(url=doc.url, title=doc.title, published=doc.published, outlet=doc.outlet, licence=doc.licence)
     out["key"] = extraction_key_from(row["text_sha256"], doc)
     return out
 

@@ -38,6 +38,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from pipeline.metadata import schema
+from pipeline.metadata.licences import allows_redistribution
 from pipeline.metadata.tables import TABLES, TAXONOMY_TABLES, Table
 from pipeline.metadata.taxonomy import taxonomy_checksums
 from pipeline.release_readme import release_readme
@@ -153,6 +154,10 @@ class _Resource:
     description: str | None = None
     # columns of the row's document (document_title, ...: documents.title, ...) placed after `quote`
     documents: tuple[str, ...] = ()
+    # the fact's full sentence and where it starts in the text, placed right after `quote`
+    context: bool = False
+    # only the documents whose licence lets a release redistribute their text (documents_text)
+    licensed_only: bool = False
 
     @property
     def is_csv(self) -> bool:
@@ -161,7 +166,8 @@ class _Resource:
     def columns(self) -> list[str]:
         own = [c for c in TABLES[self.table].columns if c not in self.exclude]
         at = own.index("quote") + 1 if "quote" in own else len(own)
-        return own[:at] + list(self.documents) + own[at:]
+        context = ["sentence", "sentence_start"] if self.context else []
+        return own[:at] + context + list(self.documents) + own[at:]
 
     def table_def(self) -> Table:
         t = TABLES[self.table]
@@ -175,28 +181,43 @@ def _all_but(table: str, keep: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(c for c in TABLES[table].columns if c not in keep)
 
 
+# Beside each fact: its sentence, and what identifies its document, so a quote can be checked without the
+# document's text, which the release carries only where its licence allows (see documents_text).
+_FACT_DOCUMENT = ("document_sha256", "document_title", "document_outlet", "document_url", "document_published")
+
 RESOURCES: tuple[_Resource, ...] = (
-    _Resource("facts", "facts", "facts.parquet"),
+    _Resource(
+        "facts",
+        "facts",
+        "facts.parquet",
+        description=TABLES["facts"].description + " With the full sentence of each quote and its document's sha256, "
+        "title, outlet, url and date.",
+        documents=_FACT_DOCUMENT,
+        context=True,
+    ),
     _Resource(
         "facts_csv",
         "facts",
         "facts.csv",
         description=(
-            "The facts table as CSV (UTF-8, header row, empty cell = null), with the title, outlet, url and date "
-            "of each fact's document beside its quote."
+            "The facts table as CSV (UTF-8, header row, empty cell = null), with the sentence of each quote and the "
+            "sha256, title, outlet, url and date of its document beside it."
         ),
-        documents=("document_title", "document_outlet", "document_url", "document_published"),
+        documents=_FACT_DOCUMENT,
+        context=True,
     ),
     _Resource("documents", "documents", "documents.parquet", exclude=("text",)),
     _Resource(
         "documents_text",
         "documents",
         "documents_text.parquet",
-        exclude=_all_but("documents", ("document", "sha256", "text")),
+        exclude=_all_but("documents", ("document", "sha256", "licence", "text")),
         description=(
-            "Full text of each ingested document, which facts.char_start/char_end index, so every quote can be "
-            "checked offline. The texts remain under their publishers' terms."
+            "Full text of the documents whose licence (sources.csv, documents.licence) lets the dataset redistribute "
+            "them, such as OGL or CC-BY; facts.char_start/char_end index it. Other texts (news articles, under their "
+            "publishers' copyright) stay out: their facts carry the sentence and the document's sha256 and url."
         ),
+        licensed_only=True,
     ),
     _Resource("rejected_documents", "rejected_documents", "rejected_documents.parquet"),
     _Resource("mentions", "mentions", "mentions.parquet"),
@@ -317,6 +338,11 @@ class _Tables:
         if missing:
             self._con.close()
             raise ValueError(f"{database_path}: missing table(s) {', '.join(missing)}")
+        # the documents whose text a release may carry (their licence allows it)
+        licensed = self._con.execute('SELECT document, licence FROM "documents" WHERE licence IS NOT NULL').fetchall()
+        self.carried = sorted(d for d, licence in licensed if allows_redistribution(licence))
+        self._con.register("carried_documents", pa.table({"document": pa.array(self.carried, pa.string())}))
+        self._context: pa.Table | None = None
         self._held: dict[str, pa.Table] = {}
         for name in self.PINNED:
             target = schema.arrow_schema(name)
@@ -330,25 +356,40 @@ class _Tables:
         """A pinned table as resource ``r`` holds it: its columns, with its document's where ``r`` asks for them."""
         table = self._held[r.table]
         if r.documents:
-            documents = self._con.sql('SELECT document, title, outlet, url, published FROM "documents"').to_arrow_table()
+            documents = self._con.sql('SELECT document, sha256, title, outlet, url, published FROM "documents"').to_arrow_table()
             at = pc.index_in(table.column("document"), value_set=documents.column("document"))
             for name in r.documents:
                 column = documents.column(name.removeprefix("document_")).take(at)
                 table = table.append_column(name, column)
+        if r.context:
+            context = self.fact_context()
+            at = pc.index_in(table.column("fact_id"), value_set=context.column("fact_id"))
+            for name in ("sentence", "sentence_start"):
+                table = table.append_column(name, context.column(name).take(at))
         return table.select(r.columns()).cast(r.arrow_schema())
+
+    def fact_context(self) -> pa.Table:
+        """(fact_id, sentence, sentence_start): the sentence of each fact's mention that holds its quote, and its
+        offset in the document text; the quote itself where no recorded sentence holds it."""
+        if self._context is None:
+            self._context = self._con.sql(_FACT_CONTEXT_SQL).to_arrow_table()
+        return self._context
 
     def batches(self, r: _Resource) -> Iterator[pa.RecordBatch]:
         """The rows of a resource in order, its columns only, a batch at a time."""
         if r.table in self._held:
-            yield from self._held[r.table].select(r.columns()).to_batches(max_chunksize=BATCH_ROWS)
+            yield from self.whole(r).to_batches(max_chunksize=BATCH_ROWS)
         else:
-            yield from self._read(r.table, r.columns(), r.arrow_schema())
+            yield from self._read(r.table, r.columns(), r.arrow_schema(), licensed_only=r.licensed_only)
 
-    def _read(self, name: str, columns: Sequence[str], target: pa.Schema) -> Iterator[pa.RecordBatch]:
+    def _read(
+        self, name: str, columns: Sequence[str], target: pa.Schema, *, licensed_only: bool = False
+    ) -> Iterator[pa.RecordBatch]:
         # only the columns asked for: documents.parquet leaves the texts in the database
         order = FACTS_ORDER if name == "facts" else TABLES[name].primary_key
+        where = ' WHERE "document" IN (SELECT document FROM carried_documents)' if licensed_only else ""
         sql = (
-            f"SELECT {', '.join(_quote(c) for c in columns)} FROM {_quote(name)} "
+            f"SELECT {', '.join(_quote(c) for c in columns)} FROM {_quote(name)}{where} "
             f"ORDER BY {', '.join(f'{_quote(c)} ASC NULLS LAST' for c in order)}"
         )
         for batch in self._con.sql(sql).to_arrow_reader(BATCH_ROWS):
@@ -360,6 +401,27 @@ class _Tables:
     def __exit__(self, *exc: object) -> None:
         self._held.clear()
         self._con.close()
+
+
+# The sentence of a fact: of its mentions' sentences that hold the quote, the first; found again in the text
+# in the window where it must start to cover [char_start, char_end). Without one, the quote stands for it.
+_FACT_CONTEXT_SQL = """
+WITH s AS (
+    SELECT f.fact_id, arg_min(m.sentence, m.char_start) FILTER (WHERE position(f.quote IN m.sentence) > 0) AS sentence
+    FROM facts f LEFT JOIN mentions m ON m.fact_id = f.fact_id AND m.document = f.document
+    GROUP BY f.fact_id
+), c AS (
+    SELECT f.fact_id, f.char_start, f.quote, coalesce(s.sentence, f.quote) AS sentence, d.text,
+           greatest(0, f.char_end - length(coalesce(s.sentence, f.quote))) AS w0
+    FROM facts f JOIN s USING (fact_id) JOIN documents d USING (document)
+), r AS (
+    SELECT *, position(sentence IN substr(text, w0 + 1, char_start - w0 + length(sentence))) AS p FROM c
+)
+SELECT fact_id,
+       CASE WHEN p > 0 THEN sentence ELSE quote END AS sentence,
+       CASE WHEN p > 0 THEN w0 + p - 1 ELSE char_start END AS sentence_start
+FROM r
+"""
 
 
 def _quote(identifier: str) -> str:
@@ -534,7 +596,8 @@ def _write_release(
     assert _content_descriptor(full) == _content_descriptor(descriptor), "a key added after hashing is not in _AFTER_HASH"
     _write_bytes(folder / DESCRIPTOR_FILE, (json.dumps(full, indent=2, ensure_ascii=False) + "\n").encode())
     _write_bytes(folder / CHANGES_FILE, changes.encode())
-    _write_bytes(folder / README_FILE, release_readme(full, _texts_note(resources)).encode())
+    documents = next((e["rows"] for e in descriptor["resources"] if e["name"] == "documents"), 0)
+    _write_bytes(folder / README_FILE, release_readme(full, _texts_note(resources, len(tables.carried), documents)).encode())
     _write_report(folder, tables, resources)
     files = _release_files(folder)
     sums = "".join(f"{digests.get(name) or _sha256_file(folder / name)}  {name}\n" for name in files)
@@ -549,7 +612,7 @@ def _write_report(folder: Path, tables: _Tables, resources: list[_Resource]) -> 
     from pipeline.report import build_report
 
     carries_text = any(r.name == "documents_text" for r in resources)
-    build_report(tables.database_path, folder / REPORT_DIR, carry_text=None if carries_text else ())
+    build_report(tables.database_path, folder / REPORT_DIR, carry_text=set(tables.carried) if carries_text else ())
 
 
 def _release_files(folder: Path) -> list[str]:
@@ -558,16 +621,20 @@ def _release_files(folder: Path) -> list[str]:
     return sorted(name for name in names if name != SUMS_FILE)
 
 
-def _texts_note(resources: list[_Resource]) -> str:
-    if any(r.name == "documents_text" for r in resources):
-        return (
-            "`documents_text.parquet` holds the full text of every document, which `char_start`/`char_end` "
-            "index, so every quote can be checked offline; those texts remain under their publishers' terms."
-        )
-    return (
-        "The release carries no document texts. Each fact's quote, its document's sha256 and url are given, so "
-        "anyone holding the document can check the quote at `char_start`/`char_end`."
+def _texts_note(resources: list[_Resource], carried: int, documents: int) -> str:
+    common = (
+        "Each fact carries its quote, the full sentence the quote is in (`sentence`, starting at `sentence_start` "
+        "in the document's text) and its document's sha256, title, outlet, url and date: anyone holding the "
+        "document can check the quote by its sha256 and offsets. "
     )
+    if any(r.name == "documents_text" for r in resources):
+        return common + (
+            f"`documents_text.parquet` holds the full text of {carried} of the {documents} documents: those whose "
+            "licence (the `licence` column of sources.csv, kept in `documents.licence`) lets the dataset redistribute "
+            "them, such as the Open Government Licence or CC-BY. The others, news articles above all, are their "
+            "publishers' copyright: the release quotes them (a sentence per figure) but does not copy them."
+        )
+    return common + "This release carries no document texts."
 
 
 @contextlib.contextmanager
@@ -1004,8 +1071,8 @@ def _check_resources(
             problems += _check_table(con, path, entry, version)
         except (OSError, pa.ArrowException, duckdb.Error, ValueError, KeyError) as exc:
             problems.append(f"{entry['path']}: cannot be read: {exc}")
-    if "facts" in paths and "documents_text" in paths and not problems:
-        problems += _check_spans(con, paths["facts"], paths["documents_text"])
+    if "facts" in paths and not problems:
+        problems += _check_spans(con, paths["facts"], paths.get("documents_text"), paths.get("documents"))
     return problems
 
 
@@ -1093,18 +1160,52 @@ def _check_table(con: duckdb.DuckDBPyConnection, path: Path, entry: dict[str, An
     return problems
 
 
-def _check_spans(con: duckdb.DuckDBPyConnection, facts: Path, documents_text: Path) -> list[str]:
-    """The span invariant: every quote is the document text at [char_start:char_end]."""
-    bad = con.execute(
-        """
-        SELECT f.fact_id FROM read_parquet(?) f LEFT JOIN read_parquet(?) d USING (document)
-        WHERE d.text IS NULL OR substring(d.text, f.char_start + 1, f.char_end - f.char_start) IS DISTINCT FROM f.quote
-        ORDER BY f.fact_id
-        """,
+def _check_spans(
+    con: duckdb.DuckDBPyConnection, facts: Path, documents_text: Path | None, documents: Path | None = None
+) -> list[str]:
+    """The span invariant: every quote is its sentence at [char_start - sentence_start:...], and, where the
+    release carries the document's text, the text at [char_start:char_end], the sentence at sentence_start too.
+
+    A release from before facts carried their sentence shipped every text: there each quote needs its text.
+    """
+    problems: list[str] = []
+
+    def report(sql: str, params: list[str], what: str) -> None:
+        bad = con.execute(sql, params).fetchall()
+        if bad:
+            shown = ", ".join(row[0] for row in bad[:5]) + (", ..." if len(bad) > 5 else "")
+            problems.append(f"facts.parquet: {len(bad)} fact(s) {what}: {shown}")
+
+    with_sentence = "sentence" in pq.ParquetFile(facts).schema_arrow.names
+    if with_sentence:
+        report(
+            """SELECT fact_id FROM read_parquet(?) WHERE sentence_start > char_start
+               OR substring(sentence, char_start - sentence_start + 1, char_end - char_start) IS DISTINCT FROM quote
+               ORDER BY fact_id""",
+            [str(facts)],
+            "whose quote is not their sentence at char_start - sentence_start",
+        )
+    if documents_text is None:
+        if not with_sentence:
+            problems.append("facts.parquet: neither the sentences nor the texts to check the quotes against")
+        return problems
+    join = "JOIN" if with_sentence else "LEFT JOIN"  # with sentences, only the texts the release carries
+    report(
+        f"""SELECT f.fact_id FROM read_parquet(?) f {join} read_parquet(?) d USING (document)
+            WHERE d.text IS NULL OR substring(d.text, f.char_start + 1, f.char_end - f.char_start) IS DISTINCT FROM f.quote
+            {"OR substring(d.text, f.sentence_start + 1, length(f.sentence)) IS DISTINCT FROM f.sentence" if with_sentence else ""}
+            ORDER BY f.fact_id""",
         [str(facts), str(documents_text)],
-    ).fetchall()
-    if not bad:
-        return []
-    shown = ", ".join(row[0] for row in bad[:5]) + (", ..." if len(bad) > 5 else "")
-    return [f"facts.parquet: {len(bad)} fact(s) whose quote is not the document text at char_start:char_end: {shown}"]
+        "whose quote is not the document text at its span (or sentence at sentence_start)",
+    )
+    columns = pq.ParquetFile(documents_text).schema_arrow.names
+    if "licence" in columns:  # a release never carries a text its licence keeps out
+        texts = con.execute("SELECT document, licence FROM read_parquet(?)", [str(documents_text)]).fetchall()
+        barred = sorted(d for d, licence in texts if not allows_redistribution(licence))
+        if barred:
+            problems.append(
+                f"documents_text.parquet: {len(barred)} text(s) whose licence does not allow redistribution: "
+                + ", ".join(barred[:5])
+            )
+    return problems
 

@@ -643,7 +643,7 @@ def test_manifest_without_file_column_is_ignored_with_a_warning(tmp_path: Path) 
     write(raw / "sources.csv", "path,url\na.txt,https://example.org\n")
     result = ingest(raw, max_bytes=MB)
     assert [d.url for d in result.documents] == [None]
-    assert result.warnings == ["sources.csv ignored: it has no 'file' column (expected columns file, url, outlet, title, published)"]
+    assert result.warnings == ["sources.csv ignored: it has no 'file' column (expected columns file, url, outlet, title, published, licence)"]
 
 
 def test_sources_csv_below_the_root_is_an_ordinary_document(tmp_path: Path) -> None:

@@ -112,6 +112,7 @@ def base_rows(facts: list[dict[str, Any]] | None = None) -> dict[str, list[dict[
                 "encoding": "utf-8",
                 "published": date(2018, 4, 17),
                 "title": name,
+                "licence": "CC-BY-4.0",  # so the fixture's releases carry the texts (see _licensed_rows)
                 "text": text,
             }
             for name, text in TEXTS.items()
@@ -271,7 +272,10 @@ def test_a_first_release_lists_every_figure(release: Path) -> None:
 def test_facts_csv_carries_each_documents_title_outlet_url_and_date_beside_the_quote(release: Path) -> None:
     header = (release / "facts.csv").read_text(encoding="utf-8").splitlines()[0].replace('"', "").split(",")
     at = header.index("quote")
-    assert header[at + 1 : at + 5] == ["document_title", "document_outlet", "document_url", "document_published"]
+    assert header[at + 1 : at + 8] == [
+        "sentence", "sentence_start", "document_sha256", "document_title", "document_outlet", "document_url",
+        "document_published",
+    ]
     facts = pd.read_csv(release / "facts.csv")
     assert set(facts["document_title"]) == {"004_hampshire.txt", "002_scotland.txt"}  # the fixture's titles
     assert set(facts["document_published"]) == {"2018-04-17"}
@@ -341,7 +345,7 @@ def test_a_release_without_facts_is_still_valid(tmp_path: Path, releases: Path) 
 
     assert result.rows["facts"] == 0
     assert verify_release(result.path) == []
-    assert pd.read_csv(result.path / "facts.csv").shape == (0, len(TABLES["facts"].columns) + 4)  # + its document's title, outlet, url, date
+    assert pd.read_csv(result.path / "facts.csv").shape == (0, len(TABLES["facts"].columns) + 7)  # + sentence and document
 
 
 def test_publish_refuses_a_release_that_fails_verification(tmp_path: Path, releases: Path) -> None:
@@ -405,7 +409,9 @@ def test_parquet_files_are_zstd_typed_sorted_and_carry_the_version(release: Path
     assert metadata["release_version"] == release.name
     assert metadata["extractor_version"] == EXTRACTOR
     assert metadata["table"] == "facts"
-    assert facts.schema_arrow.remove_metadata().equals(schema.arrow_schema("facts").remove_metadata())
+    facts_resource = next(r for r in release_module.RESOURCES if r.name == "facts")  # the table, its sentence and document
+    assert facts.schema_arrow.remove_metadata().equals(facts_resource.arrow_schema().remove_metadata())
+    assert set(TABLES["facts"].columns) < set(facts.schema_arrow.names)
     assert {facts.metadata.row_group(0).column(i).compression for i in range(facts.metadata.num_columns)} == {"ZSTD"}
     rows = facts.read().to_pylist()
     assert [r["fact_id"] for r in rows] == ["f-hants-meta", "f-0-hants-snap", "f-scot-fb"]  # by platform (not id), null source last
@@ -416,7 +422,7 @@ def test_documents_parquet_has_no_text_and_documents_text_holds_it(release: Path
     texts = pq.read_table(release / "documents_text.parquet")
 
     assert "text" not in documents.column_names
-    assert texts.column_names == ["document", "sha256", "text"]
+    assert texts.column_names == ["document", "sha256", "licence", "text"]
     assert dict(zip(texts["document"].to_pylist(), texts["text"].to_pylist(), strict=True)) == TEXTS
 
 
@@ -427,7 +433,7 @@ def test_release_reads_through_latest_with_duckdb_and_pandas(release: Path) -> N
     frame = pd.read_parquet(latest)
 
     assert n == 3
-    assert list(frame.columns) == list(TABLES["facts"].columns)
+    assert list(frame.columns) == next(r for r in release_module.RESOURCES if r.name == "facts").columns()
     assert frame.loc[frame.fact_id == "f-hants-meta", "share"].item() == pytest.approx(0.402)
 
 
@@ -457,7 +463,8 @@ def test_datapackage_describes_every_resource(release: Path) -> None:
     assert set(package["taxonomy_sha256"]) == set(TAXONOMY_TABLES)
     by_name = {r["name"]: r for r in package["resources"]}
     assert {r["path"] for r in by_name.values()} == RELEASE_FILES - {"datapackage.json", "CHANGES.md", "README.md", "SHA256SUMS"}
-    assert by_name["facts"]["schema"] == schema.frictionless_schema("facts")
+    facts_resource = next(r for r in release_module.RESOURCES if r.name == "facts")
+    assert by_name["facts"]["schema"] == schema.frictionless_schema(facts_resource.table_def())
     assert by_name["facts"]["rows"] == 3 and by_name["facts"]["hash"].startswith("sha256:")
     assert "text" not in [f["name"] for f in by_name["documents"]["schema"]["fields"]]
     assert {"title": "NSPCC (National Society for the Prevention of Cruelty to Children)",
@@ -709,3 +716,76 @@ def test_the_release_readme_gives_licence_citation_and_a_dictionary_of_every_col
         for field in table.fields:
             if field.name != "text" or table.name != "documents":
                 assert f"| `{field.name}` |" in readme and " ".join(field.description.split()).replace("|", "\\|") in readme
+
+
+# --------------------------------------------------------------------------- texts a release may carry
+
+
+def _licensed_rows(licences: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    rows = base_rows()
+    for doc in rows["documents"]:
+        doc["licence"] = licences.get(doc["document"])
+    return rows
+
+
+def test_by_default_a_release_carries_each_facts_sentence_and_document_but_no_text(tmp_path: Path) -> None:
+    rows = _licensed_rows({})
+    rows["mentions"][0]["sentence"] = "Facebook apps were used in 27 (40.2%) of those cases, and Snapchat in 9."
+    db = write_database(tmp_path / "unlicensed.duckdb", rows)
+    release = publish_release(db, tmp_path / "releases", today=DAY).path
+    assert pq.read_table(release / "documents_text.parquet").num_rows == 0  # no licence given: no text copied
+    facts = pq.read_table(release / "facts.parquet").to_pylist()
+    hants = next(f for f in facts if f["fact_id"] == "f-hants-meta")
+    assert hants["sentence"] == "Facebook apps were used in 27 (40.2%) of those cases, and Snapchat in 9."
+    assert TEXTS["004_hampshire.txt"][hants["sentence_start"] :].startswith(hants["sentence"])
+    assert hants["document_sha256"] == hashlib.sha256(TEXTS["004_hampshire.txt"].encode()).hexdigest()
+    assert hants["document_title"] == "004_hampshire.txt"
+    snap = next(f for f in facts if f["fact_id"] == "f-0-hants-snap")  # no mention recorded: the quote stands in
+    assert (snap["sentence"], snap["sentence_start"]) == (snap["quote"], snap["char_start"])
+    with duckdb.connect(str(db), read_only=True) as con:  # the local database keeps every text
+        assert con.execute("select count(*) from documents where text is not null").fetchone() == (len(TEXTS),)
+    assert "carries its quote, the full sentence" in (release / "README.md").read_text()
+    assert verify_release(release) == []
+
+
+def test_a_release_carries_the_text_of_a_document_whose_licence_allows_it(tmp_path: Path, releases: Path) -> None:
+    rows = _licensed_rows({"002_scotland.txt": "OGL-UK-3.0", "004_hampshire.txt": "all rights reserved"})
+    result = publish_release(write_database(tmp_path / "licensed.duckdb", rows), releases, today=DAY)
+    texts = pq.read_table(result.path / "documents_text.parquet").to_pylist()
+    assert [(t["document"], t["licence"]) for t in texts] == [("002_scotland.txt", "OGL-UK-3.0")]
+    assert texts[0]["text"] == TEXTS["002_scotland.txt"]
+    assert "1 of the 2 documents" in (result.path / "README.md").read_text()
+    assert verify_release(result.path) == []
+
+
+def test_verify_fails_a_quote_that_is_not_its_sentence_or_a_text_shipped_without_licence(tmp_path: Path) -> None:
+    rows = _licensed_rows({"002_scotland.txt": "CC-BY-4.0"})
+    result = publish_release(write_database(tmp_path / "licensed.duckdb", rows), tmp_path / "releases", today=DAY)
+    folder = result.path
+    facts = pq.read_table(folder / "facts.parquet")
+    sentences = facts.column("sentence").to_pylist()
+    sentences[0] = sentences[0].replace("2", "3")  # the quote no longer reads off its sentence
+    edited = facts.set_column(facts.schema.get_field_index("sentence"), facts.schema.field("sentence"), pa.array(sentences))
+    pq.write_table(edited.replace_schema_metadata(facts.schema.metadata), _writable(folder / "facts.parquet"))
+    texts = pq.read_table(folder / "documents_text.parquet")
+    pq.write_table(
+        texts.set_column(2, texts.schema.field("licence"), pa.array(["all rights reserved"])).replace_schema_metadata(
+            texts.schema.metadata
+        ),
+        _writable(folder / "documents_text.parquet"),
+    )
+    _reseal(folder)
+    problems = verify_release(folder)
+    assert any("whose quote is not their sentence" in p for p in problems), problems
+    assert any("licence does not allow redistribution: 002_scotland.txt" in p for p in problems), problems
+
+
+def test_the_licence_comes_from_sources_csv_and_is_matched_loosely() -> None:
+    from pipeline.documents import _parse_manifest
+    from pipeline.metadata.licences import allows_redistribution
+
+    rows, warnings = _parse_manifest(b"file,url,licence\na.txt,https://x.gov.uk/a,OGL v3.0\nb.txt,,\n")
+    assert not warnings and rows["a.txt"].licence == "OGL v3.0" and rows["b.txt"].licence is None
+    assert [allows_redistribution(x) for x in ("OGL v3.0", "cc by 4.0", "CC-BY-NC-4.0", "all rights reserved", None)] == [
+        True, True, False, False, False,
+    ]

@@ -94,7 +94,8 @@ def extraction_key(doc: Document) -> str:
 def extraction_key_from(text_sha256: str, doc: Document) -> str:
     """``extraction_key`` from the sha256 of the text (the ingest manifest records it) and the other fields."""
     h = hashlib.sha256(text_sha256.encode())
-    meta = {f.name: getattr(doc, f.name) for f in fields(doc) if f.name not in ("document", "text")}
+    # the licence says who may copy the text, not what it states: changing it re-extracts nothing
+    meta = {f.name: getattr(doc, f.name) for f in fields(doc) if f.name not in ("document", "text", "licence")}
     h.update(json.dumps(meta, sort_keys=True, default=str).encode())
     return h.hexdigest()
 

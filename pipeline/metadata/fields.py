@@ -47,6 +47,11 @@ _FIELDS = [
     Field("url", "VARCHAR", "Where the document was obtained (sources.csv)."),
     Field("outlet", "VARCHAR", "Publisher or website that carried the document (sources.csv); not the source of a figure."),
     Field("title", "VARCHAR", "Document title (sources.csv or document metadata)."),
+    Field(
+        "licence", "VARCHAR",
+        "Licence the publisher gives the document's text under (sources.csv `licence`, e.g. OGL-UK-3.0, CC-BY-4.0); "
+        "a release carries the full text only under a licence that allows it (pipeline/metadata/licences.csv).",
+    ),
     Field("text", "VARCHAR", "The text the extractor saw; every fact's char_start/char_end index this string.", required=True),
     # rejected_documents
     Field("reason", "VARCHAR", "Why the input was not ingested (empty, binary, corrupt PDF, duplicate of ..., too large, ...).", required=True),
@@ -82,6 +87,10 @@ _FIELDS = [
         for attr in ("region", "year", "offence", "source", "platform")
     ),
     # facts.csv: the fact's document beside the quote, so a spreadsheet row traces back without a join
+    Field("sentence_start", "BIGINT", "Offset in documents.text where `sentence` starts, so quote = "
+          "sentence[char_start - sentence_start : char_end - sentence_start].", minimum=0),
+    Field("document_sha256", "VARCHAR", "SHA-256 of the fact's document file (documents.sha256): whoever holds the "
+          "document can check the quote in it."),
     Field("document_title", "VARCHAR", "Title of the fact's document (documents.title)."),
     Field("document_outlet", "VARCHAR", "Publisher or website that carried the fact's document (documents.outlet)."),
     Field("document_url", "VARCHAR", "Where the fact's document was obtained (documents.url)."),
@@ -112,6 +121,8 @@ OVERRIDES: dict[tuple[str, str], Field] = {
     ("facts", "document"): Field("document", "VARCHAR", "The document (path relative to the raw folder) the fact was read from.", required=True),
     ("mentions", "document"): Field("document", "VARCHAR", "The document (path relative to the raw folder) the number was read from.", required=True),
     ("mentions", "fact_id"): Field("fact_id", "VARCHAR", "The fact this mention is part of, if any."),
+    ("facts", "sentence"): Field("sentence", "VARCHAR", "The full sentence the quote is in, as it stands in the text "
+                                 "(the quote alone where no sentence was recorded)."),
     ("rejected_documents", "sha256"): Field("sha256", "VARCHAR", "SHA-256 of the file's bytes, where it could be read."),
     ("rejected_documents", "bytes"): Field("bytes", "BIGINT", "Size of the file in bytes, where it could be read.", minimum=0),
 }

@@ -36,7 +36,10 @@ TABLES: dict[str, Table] = {
         Table(
             "documents",
             "Every ingested input document, with the text that fact spans index.",
-            ("document", "sha256", "bytes", "media_type", "encoding", "pages", "published", "url", "outlet", "title", "text"),
+            (
+                "document", "sha256", "bytes", "media_type", "encoding", "pages", "published", "url", "outlet", "title",
+                "licence", "text",
+            ),
             ("document",),
         ),
         Table(
