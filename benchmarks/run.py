@@ -14,6 +14,8 @@ benchmarks/work/results-quick.json instead. See benchmarks/README.md for the met
    and DAGSTER_HOME folders under benchmarks/work/; wall time and peak RSS of the process tree.
 3. Incremental: one document added to that folder (and to its sources.csv), run again.
    Dagster's start-up is measured as a run over a one-document folder with nothing to do.
+4. Worst-case documents (benchmarks/hostile.py): time and peak memory of each hostile document
+   of issue 16 (bombs, a 2 MB line, deep HTML, huge numbers), one extract process each.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ CORPUS = HERE / "corpus"
 sys.path.insert(1, str(REPO))
 
 import corpus_builder  # noqa: E402
+import hostile  # noqa: E402
 import peers  # noqa: E402
 import procwatch  # noqa: E402
 
@@ -498,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     results["extraction"] = extraction(scale, originals)
     results.update(runs(scale, originals))
+    log("worst-case documents (benchmarks/hostile.py)")
+    results["hostile"] = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "documents": hostile.measure(WORK)}
     if args.profile:
         sample = peers.sample(corpus_builder.files_under(sorted((CORPUS / "extract").iterdir())), scale.sample_bytes)
         if peers.pyinstrument_tree(sample, WORK / "profile.txt"):
@@ -511,6 +516,7 @@ def main(argv: list[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(table(results))
+    print("\nWorst-case documents (issue 16), each one `pipeline extract -j 1 FILE` process\n" + hostile.table(results["hostile"]["documents"]))
     print(
         f"\n{sum(g['pass'] for g in results['goals'])} of {len(results['goals'])} goals met; "
         f"bench took {results['bench_wall_s']:.0f} s; results in {output.relative_to(REPO) if output.is_relative_to(REPO) else output}"

@@ -57,9 +57,9 @@ NO_TEXT_LAYER_REASON = "PDF has no text layer (scanned?); OCR is not supported"
 _SNIFF = 8192  # bytes (or characters) looked at to decide what a file is
 # Limits on what a file becomes, not only on its size: a 1 MB DOCX can unpack to 200 million characters,
 # a 300 KB PDF can make every page parse one huge shared stream. Past a limit the file is rejected.
-MAX_CHARS = 10_000_000  # characters of text of one document (some 5,000 pages)
+MAX_CHARS = 3_000_000  # characters of text of one document (some 1,500 pages; a dense one costs ~1 GB to extract)
 MAX_PAGES = 2_000  # pages of one PDF
-MAX_UNPACKED = 64 * 1024 * 1024  # bytes of a DOCX part, or of the page content streams of a PDF, decompressed
+MAX_UNPACKED = 32 * 1024 * 1024  # bytes of a DOCX part, or of the page content streams of a PDF, decompressed
 
 
 class DocumentError(Exception):

@@ -1,8 +1,8 @@
 """The project's one worker pool: ingest, batch extraction and ``pipeline extract`` all run their
 parallel work through it, with one rule for when it is worth starting.
 
-* ``time_budget()``: one document may take at most ``PIPELINE_DOC_SECONDS`` (default 120 s) to read or
-  extract; past that the work is interrupted (SIGALRM) and the document is rejected or left without
+* ``time_budget()``: one document may take at most ``PIPELINE_DOC_SECONDS`` (default 120 s of CPU) to
+  read or extract; past that the work is interrupted (SIGPROF) and the document is rejected or left without
   facts with the reason, so a hostile file costs a bounded time and the run goes on. Only where
   signals can be delivered: the main thread of a process, where pool workers and the in-process run
   handle documents.
@@ -92,21 +92,23 @@ def doc_seconds() -> float:
 def time_budget(seconds: float | None = None, what: str = "reading it") -> Iterator[None]:
     """Raise DocumentTimeout in the block once ``seconds`` have passed (nested budgets keep the outer one)."""
     seconds = doc_seconds() if seconds is None else seconds
+    # CPU time of this process (ITIMER_PROF, SIGPROF), not wall time: on a loaded machine a good
+    # document must not run out of budget while it waits for a core.
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
+    if not usable or signal.getitimer(signal.ITIMER_PROF)[0] > 0:
         yield
         return
 
     def expired(_signum: int, _frame: object) -> None:
-        raise DocumentTimeout(f"took longer than {seconds:g} s {what} (PIPELINE_DOC_SECONDS); not read to the end")
+        raise DocumentTimeout(f"took more than {seconds:g} s of CPU {what} (PIPELINE_DOC_SECONDS); stopped")
 
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGPROF, expired)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
 def worker_initializer(parent_pid: int, then: Callable[[], object] | None = None) -> None:

@@ -55,7 +55,7 @@ def build(tmp_path: Path) -> tuple[Path, dict[str, str | None]]:
     unit = "Police recorded 1,234 offences of grooming on Facebook and Instagram in 2023 "
     put("long line.txt", (unit * (500_000 // len(unit) + 1))[:500_000])  # linearity itself: test_hostile_documents
     put("bomb.docx", make_docx_bomb(200_000_000), "DOCX too large when unpacked")
-    put("text bomb.docx", make_docx_bomb(40_000_000), "DOCX text too long: more than 10,000,000 characters")
+    put("text bomb.docx", make_docx_bomb(20_000_000), "DOCX text too long: more than 3,000,000 characters")
     put("shared stream.pdf", make_shared_stream_pdf(300, 20_000), "PDF too large when unpacked")
     put('=HYPERLINK("http:evil.example","x").txt', TOPIC.format("5,678") + "\n")
     put("@SUM(1+1).txt", TOPIC.format("6,789") + "\n")
