@@ -469,3 +469,11 @@ def test_rows_under_a_heading_say_their_year_and_region_came_from_it():
     text = "Online grooming offences recorded by Dorset Police in 2023, by platform\n\n61 Snapchat\n23 Instagram"
     f = by_count(text, date(2024, 5, 1))[61]
     assert (f.year_from, f.region_from) == ("heading", "heading")
+
+
+def test_a_global_figure_in_its_own_words_covers_the_world():
+    text = ("Children in the UK are at risk, the minister said.\n\n"
+            "Facebook and Instagram account for more than 80% of global referrals of child sexual abuse material to NCMEC.")
+    assert by_share(text, date(2023, 9, 1))[0.8].region == "world"
+    text = "Amid global concern, police in Kent recorded 400 grooming offences in 2022."
+    assert by_count(text, date(2023, 9, 1))[400].region == "kent"

@@ -175,6 +175,8 @@ def choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tuple
     found = _region_in_sentence(ctx, sent, u, clause, seg)
     if found is not _NOT_FOUND:
         return found  # type: ignore[return-value]
+    if ctx.search_in(_GLOBAL_WORDS, seg[0], seg[1]):
+        return "world", "clause"  # "80% of global referrals": the figure's own words give its scope
     if ctx.search(_NATIONAL, sent.start, sent.end):
         return ctx.widest_region, "national"
     for s in context_sentences(ctx, idx):
@@ -197,6 +199,9 @@ def lead_origin(ctx: Context, sent: Sentence) -> str:
 
 
 _NOT_FOUND = object()
+
+
+_GLOBAL_WORDS = re.compile(r"\bglobal(?:ly)?\b|\bworld-?wide\b|\b(?:around|across) the (?:world|globe)\b", re.I)
 
 
 _SCOPE_ANAPHOR = re.compile(r"\b(?:the|this|that|its)\s+(?:region|county|area|force area|city|borough)\b", re.I)
