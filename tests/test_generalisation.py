@@ -477,3 +477,10 @@ def test_a_global_figure_in_its_own_words_covers_the_world():
     assert by_share(text, date(2023, 9, 1))[0.8].region == "world"
     text = "Amid global concern, police in Kent recorded 400 grooming offences in 2022."
     assert by_count(text, date(2023, 9, 1))[400].region == "kent"
+
+
+def test_a_share_counts_the_noun_it_is_of():
+    text = ("Facebook and Instagram account for more than 80% of global referrals of child abuse to NCMEC, "
+            "meaning 20 million cases could go unreported.")
+    f = by_share(text, date(2023, 9, 1))[0.8]
+    assert f.measure == "reports" and f.offence == "child_sexual_abuse_material_reports"

@@ -21,6 +21,8 @@ How a number becomes a fact:
 
 from __future__ import annotations
 
+import re
+
 import math
 
 from pipeline.documents import Document
@@ -47,12 +49,15 @@ from pipeline.extractor.gazetteer import gazetteers
 from pipeline.extractor.layout import Sentence
 from pipeline.extractor.merge import Candidate, merge_candidates
 from pipeline.extractor.not_facts import Look, count_measure, first_reason
-from pipeline.extractor.nouns import measure_in
+from pipeline.extractor.nouns import measure_in, noun_after
 from pipeline.extractor.numbers import Number
 from pipeline.extractor.reasons import Reason
 from pipeline.extractor.records import Extraction
 from pipeline.extractor.scan import SCANNER
 from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy
+
+
+_SHARE_OF = re.compile(r"\s*\)?\s*of\s+(?:the\s+|all\s+|these\s+|those\s+)?")
 
 
 def prepare(taxonomy: Taxonomy | None = None) -> None:
@@ -157,7 +162,11 @@ def _figure_candidates(ctx: Context, idx: int, sent: Sentence, units: list[Unit]
         trail.decide(u, reason, idx)
         return []
     if measure is None and u.share is not None:
-        measure = measure_in(ctx.text, u.end, seg[1] + 40) or measure_in(ctx.text, sent.start, sent.end)
+        # "80% of global referrals ...": the noun the share is "of" first, else the last one around it
+        of = _SHARE_OF.match(ctx.text, u.end, min(sent.end, u.end + 40))
+        cls, word = noun_after(ctx.text, of.end() - 1, sent.end) if of else (None, None)
+        measure = word if cls == "measure" else None
+        measure = measure or measure_in(ctx.text, u.end, seg[1] + 40) or measure_in(ctx.text, sent.start, sent.end)
     offence, offence_from = choose_offence(ctx, sent, idx, u, measure, clause)
     *dates, year_from = period_for(ctx, sent, idx, u, seg, lseg, offence, units[k + 1 :])
     period = tuple(dates)
