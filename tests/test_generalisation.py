@@ -484,3 +484,20 @@ def test_a_share_counts_the_noun_it_is_of():
             "meaning 20 million cases could go unreported.")
     f = by_share(text, date(2023, 9, 1))[0.8]
     assert f.measure == "reports" and f.offence == "child_sexual_abuse_material_reports"
+
+
+def test_a_national_comparison_further_down_gives_a_local_breakdown_no_national_scope():
+    text = ("Online grooming crimes recorded by Dorset Police rise\n\n"
+            "Dorset Police recorded 233 offences of sexual communication with a child in 2022/23, the NSPCC said.\n\n"
+            "Where the platform was known, Snapchat was used in 41% of the offences. Instagram was used in 27%.\n\n"
+            "Nationally, police forces in England and Wales recorded 6,350 such offences.")
+    found = by_share(text, date(2024, 1, 15))
+    assert found[0.41].region == found[0.27].region == "dorset"
+    assert found[0.41].year == 2023
+    assert by_count(text, date(2024, 1, 15))[6350].region == "england_and_wales"
+
+
+def test_a_breakdown_after_a_national_total_takes_the_national_scope():
+    text = ("Police across the country recorded 3,171 offences of sexual communication with a child in England and Wales.\n\n"
+            "Snapchat was used in 33% of the offences where the platform was known, a Kent charity said.")
+    assert by_share(text, date(2019, 1, 15))[0.33].region == "england_and_wales"

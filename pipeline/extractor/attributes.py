@@ -680,14 +680,15 @@ def widen_default_regions(ctx: Context, candidates: list[Candidate]) -> None:
         elif c.region_how == "default" and _SOURCE_SCOPES.get(c.source or "") and c.origins.get("source") in ("clause", "sentence"):
             # a national body named with the figure: its country, not the document's most named region
             c.region, c.region_how = _SOURCE_SCOPES[c.source or ""], "sentence"
-    explicit = [c.region for c in candidates if c.region_how in ("clause", "sentence", "national") and c.region]
-    if not explicit:
-        return
     regions = ctx.tax.regions
-    scope = min(explicit, key=lambda r: (REGION_RANK.get(regions[r].get("kind", ""), 9), -explicit.count(r)))
-    for c in candidates:
-        if c.region_how == "default":
-            c.region = scope
+    # a figure with the default breaks down a total said before it: the widest scope named so far, never
+    # one first named after it ("Nationally, ..." said in passing further down gives no earlier figure its scope)
+    named: list[str] = []
+    for c in sorted(candidates, key=lambda c: c.unit.start):
+        if c.region_how in ("clause", "sentence", "national") and c.region:
+            named.append(c.region)
+        elif c.region_how == "default" and named:
+            c.region = min(named, key=lambda r: (REGION_RANK.get(regions[r].get("kind", ""), 9), -named.count(r)))
 
 
 def _dominant_year(years: list[int]) -> int | None:

@@ -40,7 +40,7 @@ class Candidate:
     def finish(self) -> None:
         """Name the region's origin in the fields' terms and weigh the provenance into the confidence:
         an attribute taken from a document-wide default or the publication date is weaker."""
-        how = self.origins.get("region", "none")
+        how = self.region_how or "none"  # region_how may change after the candidate is made (scope rules)
         self.origins["region"] = {"national": "sentence", "default": "document"}.get(how, how)
         if self.region is None and self.origins["region"] == "document":
             self.origins["region"] = "none"
