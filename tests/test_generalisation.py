@@ -501,3 +501,11 @@ def test_a_breakdown_after_a_national_total_takes_the_national_scope():
     text = ("Police across the country recorded 3,171 offences of sexual communication with a child in England and Wales.\n\n"
             "Snapchat was used in 33% of the offences where the platform was known, a Kent charity said.")
     assert by_share(text, date(2019, 1, 15))[0.33].region == "england_and_wales"
+
+
+def test_an_age_after_children_under_is_no_count_and_splits_no_share():
+    text = "The charity said around a third of the 762 grooming offences in 2023 were against children under 13."
+    found = extract_document(doc(text, date(2024, 1, 1))).facts
+    assert not [f for f in found if f.count == 13 or f.share is not None]
+    text = "Police said 40% of sexual offences against children under 18 in 2023 had an online element."
+    assert 0.4 in by_share(text, date(2024, 1, 1))

@@ -189,7 +189,8 @@ def _reference(f: Look) -> bool:
 
 _AGE_LEFT = prefilter(re.compile(
     r"(?:\baged?|\bages|\bage of|as young as|as old as|younger than|older than|\bunder-|\bover-|\bi am|\bi'm|"
-    r"\b(?:she|he|i) was|was just|\baged\s+(?:under|over|between|from|up to)|\b(?:aged|ages)\s+(?:between\s+)?\d+\s*(?:to|-|–|and))\s*$",
+    r"\b(?:she|he|i) was|was just|\baged\s+(?:under|over|between|from|up to)|\b(?:aged|ages)\s+(?:between\s+)?\d+\s*(?:to|-|–|and)"
+    r"|\b(?:children|child|girls|boys|victims|pupils|youngsters)\s+(?:under|over|below|above))\s*$",
     re.I,
 ))
 _AGE_RIGHT = re.compile(
@@ -370,7 +371,11 @@ def _share_of_people(f: Look) -> str | None:
     return Reason.SHARE_OF.format(word=word) if cls == "people" else None
 
 
-AGE_SEX = prefilter(re.compile(r"\b(?:girls?|boys?|female|male|gender|aged|ages|years of age|pre-?pubescent|under the age of)\b", re.I))
+AGE_SEX = prefilter(re.compile(
+    r"\b(?:girls?|boys?|female|male|gender|aged|ages|years of age|pre-?pubescent|under the age of)\b"
+    r"|\b(?:children|victims|pupils)\s+(?:under|over|below)\s+(?:1[0-7]|[1-9])\b",  # an age; "children under 18" is a scope
+    re.I,
+))
 
 
 _NEW_PHRASE = re.compile(r",\s+(?:with|while|and)\s")
