@@ -272,13 +272,6 @@ def build_parser() -> argparse.ArgumentParser:
         "publish",
         help="copy a release to a folder or fsspec URL (files first, then LATEST)",
         description="Copy a release to DEST: DEST/<version>/ with every file, SHA256SUMS last, then DEST/LATEST.",
-        epilog=(
-            "environment: PIPELINE_PUBLISH_TO (DEST when --to is not given), PIPELINE_CURATED_DIR (where the latest "
-            "release is found); s3:// and gs:// need s3fs or gcsfs and take their credentials from the usual variables "
-            "(AWS_PROFILE, AWS_ACCESS_KEY_ID, GOOGLE_APPLICATION_CREDENTIALS, ...).\n"
-            "example: pipeline publish --to s3://my-bucket/csa-releases"
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--to", metavar="DEST", help="a folder or fsspec URL (file://, s3://, gs://, ...)")
     p.add_argument("release", nargs="?", metavar="RELEASE_DIR", help="a release folder (default: the latest)")
@@ -292,13 +285,54 @@ def build_parser() -> argparse.ArgumentParser:
             "DIR/<version>/. Every file is checked against SHA256SUMS, then the whole release is verified; only then "
             "is it moved into place. Exit 1 on any failure, leaving nothing behind."
         ),
-        epilog="example: pipeline download https://example.org/csa-releases/ data/downloads",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("url", metavar="URL", help="http(s)://, file://, s3://, ... or a folder")
     p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="where the release folder goes (default: .)")
     p.set_defaults(func=cmd_download)
+    summaries = {action.dest: action.help for action in sub._choices_actions}
+    for name, choice in sub.choices.items():
+        _document(choice, name, summaries.get(name))
     return parser
+
+
+# What each command reads from the environment, and an example; appended to its --help.
+_INPUTS = "PIPELINE_RAW_DIR (the input documents, default data/raw)"
+_CURATED = "PIPELINE_CURATED_DIR (database, caches, releases; default data/curated)"
+_HELP: dict[str, tuple[list[str], str]] = {
+    "run": (
+        [
+            _INPUTS, _CURATED, "PIPELINE_MAX_BYTES (larger inputs are quarantined; default 52428800)",
+            "PIPELINE_WORKERS (extraction processes; 0 = one per core)",
+            "PIPELINE_DOC_SECONDS (time budget of one document)",
+            "PIPELINE_ALLOW_SHRINK, PIPELINE_MAX_SHRINK (publish a release with far fewer facts)",
+            "DAGSTER_HOME (the Dagster instance that records the run; unset: a throwaway one)",
+        ],
+        "PIPELINE_RAW_DIR=/path/to/docs PIPELINE_CURATED_DIR=/path/to/out pipeline run",
+    ),
+    "extract": (["PIPELINE_WORKERS (processes, when -j is not given)", "PIPELINE_DOC_SECONDS"],
+                "pipeline extract -j 2 data/raw > facts.jsonl"),
+    "explain": (["PIPELINE_DOC_SECONDS (time budget of one document)"], "pipeline explain data/raw/004_0794442cf60a5a44.txt"),
+    "eval": (["none"], "pipeline eval --show eval/seeds eval/dev eval/dev2"),
+    "report": ([_CURATED], "pipeline report --open"),
+    "verify": ([_CURATED + "; the latest release is looked for under its releases/"], "pipeline verify data/curated/releases/latest"),
+    "publish": (
+        [
+            "PIPELINE_PUBLISH_TO (DEST when --to is not given)", _CURATED + "; the latest release is taken from it",
+            "s3:// and gs:// need s3fs or gcsfs, with their usual credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, ..., "
+            "GOOGLE_APPLICATION_CREDENTIALS)",
+        ],
+        "pipeline publish --to s3://my-bucket/csa-releases",
+    ),
+    "download": (["none (s3:// and gs:// URLs: as for publish)"], "pipeline download https://example.org/csa-releases/ data/downloads"),
+}
+
+
+def _document(parser: argparse.ArgumentParser, name: str, summary: str | None) -> None:
+    """Give ``pipeline NAME --help`` what the command does, the environment variables it reads and an example."""
+    variables, example = _HELP[name]  # a command without an entry fails tests/test_cli_help.py
+    parser.epilog = "environment:\n" + "".join(f"  {v}\n" for v in variables) + f"\nexample:\n  {example}"
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = parser.description or summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:

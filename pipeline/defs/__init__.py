@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import dagster as dg
 
 from pipeline.defs.assets import ASSETS
+from pipeline.defs.catalog import TablePathsIOManager, catalogue
 from pipeline.defs.checks import CHECKS
 from pipeline.defs.resources import PipelineSettings
 
@@ -46,10 +47,11 @@ def build_definitions(
     executor_name: str | None = None,
     loggers: Mapping[str, dg.LoggerDefinition] | None = None,
 ) -> dg.Definitions:
+    settings = settings or PipelineSettings()
     return dg.Definitions(
-        assets=ASSETS,
+        assets=list(catalogue(ASSETS, settings.settings())),
         asset_checks=CHECKS,
-        resources={"settings": settings or PipelineSettings()},
+        resources={"settings": settings, "io_manager": TablePathsIOManager(settings=settings)},
         jobs=[dg.define_asset_job(JOB_NAME, selection=dg.AssetSelection.all(), description="Materialise every asset.")],
         executor=executor(executor_name),
         loggers=loggers,
