@@ -16,6 +16,9 @@ benchmarks/work/results-quick.json instead. See benchmarks/README.md for the met
    Dagster's start-up is measured as a run over a one-document folder with nothing to do.
 4. Worst-case documents (benchmarks/hostile.py): time and peak memory of each hostile document
    of issue 16 (bombs, a 2 MB line, deep HTML, huge numbers), one extract process each.
+5. Report: ``python -m pipeline report --out ...`` on the database of the 10,000-document run
+   (no pipeline run): wall time, peak RSS, pages and bytes of the site. ``--report-only``
+   builds the 10,000-document folder, runs the pipeline once and measures only this.
 """
 
 from __future__ import annotations
@@ -333,12 +336,45 @@ def runs(scale: Scale, originals: list[corpus_builder.Original]) -> dict[str, An
     if len(startup_steps) == 2:
         again["steps_s"] = startup_steps[1]["steps_s"]
     e2e["raw_folder"] = {"documents": scale.e2e_documents, "bytes": raw_bytes, "build_s": round(build_s, 1)}
+    log(f"report: python -m pipeline report on the {scale.e2e_documents:,}-document database")
+    report = report_build(home)
     e2e["docs_per_s"] = scale.e2e_documents / e2e["wall_s"]
     incremental["minus_startup_s"] = round(incremental["wall_s"] - again["wall_s"], 2)
     return {
         "dagster_startup": {"fresh_instance": first, "nothing_to_do": again},
         "end_to_end": e2e,
         "incremental": incremental,
+        "report": report,
+    }
+
+
+REPORT_SUMMARY = re.compile(r"pipeline report: (\d+) pages, [\d.]+ MB, (\d+) statistics from (.+?), (\d+) documents, in ([\d.]+)s")
+
+
+def report_build(home: Path, runs: int = 2) -> dict[str, Any]:
+    """``pipeline report`` over the database in ``home/curated``, best of ``runs``; the site's pages and bytes."""
+    out = home / "report-bench"
+    env = clean_env(PIPELINE_CURATED_DIR=str(home / "curated"))
+    measured = []
+    for _ in range(runs):
+        m = procwatch.run(pipeline_cmd("report", "--out", str(out)), cwd=REPO, env=env)
+        found = REPORT_SUMMARY.search(m.stdout)
+        if m.returncode != 0 or not found:
+            raise SystemExit(f"pipeline report failed ({m.returncode}):\n{m.stdout[-2000:]}\n{m.stderr[-2000:]}")
+        measured.append((m.wall_s, m.peak_tree_rss, found))
+    wall, rss, found = min(measured, key=lambda x: x[0])
+    files = [p for p in out.rglob("*") if p.is_file()]
+    return {
+        "wall_s": round(wall, 2),
+        "wall_s_of_each_run": [round(w, 2) for w, _, _ in measured],
+        "build_s": float(found.group(5)),  # inside the process, without Python's start-up
+        "peak_tree_rss_mb": round(rss / MB, 1),
+        "pages": len(files),
+        "bytes": sum(p.stat().st_size for p in files),
+        "statistics": int(found.group(2)),
+        "documents": int(found.group(4)),
+        "statistics_from": found.group(3),
+        "largest_page_bytes": max(p.stat().st_size for p in files),
     }
 
 
@@ -446,13 +482,15 @@ def table(results: dict[str, Any]) -> str:
         f"  + 1 document:                   wall {inc['wall_s']:7.1f} s   re-extracted {inc['re_extracted']}, cached {inc['cached']:,}"
         f"   ({inc['minus_startup_s']:.1f} s over start-up)",
         f"  Dagster start-up (1-doc, no-op): wall {st['nothing_to_do']['wall_s']:6.1f} s   (fresh instance: {st['fresh_instance']['wall_s']:.1f} s)",
+        "",
+        report_line(results["report"]),
     ]
     for label, run in (("end to end", e2e), ("incremental", inc)):
         if run.get("steps_s"):
             steps = ", ".join(
-                f"{k} {v:.1f}" for k, v in run["steps_s"].items() if k in ("documents", "extractions", "database", "release")
+                f"{k} {v:.1f}" for k, v in run["steps_s"].items() if k in ("documents", "extractions", "database", "release", "report")
             )
-            checks = sum(v for k, v in run["steps_s"].items() if k not in ("documents", "extractions", "database", "release"))
+            checks = sum(v for k, v in run["steps_s"].items() if k not in ("documents", "extractions", "database", "release", "report"))
             lines.append(f"    steps ({label}), s: {steps}, checks {checks:.1f}; in-process total {run['in_process_s']:.1f}")
     lines += [
         "",
@@ -465,6 +503,32 @@ def table(results: dict[str, Any]) -> str:
         for row in x["profile"][:8]:
             lines.append(f"  {row['self_pct']:5.1f}% self  {row['cumulative_pct']:5.1f}% cum  {row['function']}")
     return "\n".join(lines)
+
+
+def report_line(r: dict[str, Any]) -> str:
+    return (
+        f"Report (python -m pipeline report, {r['documents']:,} documents, {r['statistics']:,} statistics): wall {r['wall_s']:.1f} s "
+        f"(build {r['build_s']:.1f} s), {r['pages']:,} pages, {r['bytes'] / MB:.1f} MB, largest page {r['largest_page_bytes'] / 1000:.0f} KB, "
+        f"peak RSS {r['peak_tree_rss_mb']:.0f} MB"
+    )
+
+
+def report_only(scale: Scale, output: Path) -> int:
+    """``--report-only``: the 10,000-document folder, one pipeline run, then the report measured alone."""
+    originals, _ = corpus_builder.load_originals()
+    home = WORK / "e2e"
+    shutil.rmtree(home, ignore_errors=True)
+    corpus_builder.build_raw_folder(home / "raw", originals, scale.e2e_documents)
+    log(f"report only: python -m pipeline run --quiet on {scale.e2e_documents:,} documents, then pipeline report")
+    run = pipeline_run("end to end", home, home / "raw")
+    del run["peak_at"]
+    results = _rounded({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "git": git_info(),
+                        "machine": machine_info(), "end_to_end": run, "report": report_build(home)})
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(report_line(results["report"]))
+    print(f"(the pipeline run, report step included: wall {run['wall_s']:.1f} s); results in {output}")
+    return 0
 
 
 def _columns(rows: list[tuple[str, ...]]) -> list[str]:
@@ -483,8 +547,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small corpus, to check the harness (not the goals)")
     parser.add_argument("--profile", action="store_true", help="also save a pyinstrument tree to benchmarks/work/profile.txt")
     parser.add_argument("--output", type=Path, help="where to write the results JSON")
+    parser.add_argument("--report-only", action="store_true", help="measure only the HTML report (10,000 documents)")
     args = parser.parse_args(argv)
     scale = QUICK if args.quick else FULL
+    if args.report_only:
+        return report_only(scale, args.output or WORK / ("results-report-quick.json" if args.quick else "results-report.json"))
     output = args.output or (WORK / "results-quick.json" if args.quick else HERE / "results.json")
 
     started = time.perf_counter()

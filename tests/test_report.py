@@ -31,7 +31,7 @@ DEFAULT_RAW = REPO / "data" / "raw"
 
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "header", "main", "a", "h1", "h2", "p", "strong", "br", "span",
-    "code", "div", "table", "thead", "tbody", "tr", "th", "td", "mark", "blockquote", "section", "aside", "svg", "rect",
+    "code", "div", "link", "table", "thead", "tbody", "tr", "th", "td", "mark", "blockquote", "section", "aside", "svg", "rect",
     "line", "text", "circle", "input", "select", "option", "script",
 }
 
@@ -307,6 +307,8 @@ def test_report_in_headless_chromium_shows_the_figures_without_console_errors(de
     report = default_run / "report"
     browser.open((report / "index.html").as_uri())
     assert browser.console_errors() == []
+    # the shared stylesheet applies (its CSP allows it from a file:// URL)
+    assert browser.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor") == "rgb(31, 58, 95)"
     n_statistics = len(list((report / "s").iterdir()))
     assert browser.evaluate("document.getElementById('n-statistics').textContent") == str(n_statistics)
     points = browser.evaluate("Array.from(document.querySelectorAll('svg.chart a')).map(a => a.getAttribute('href'))")

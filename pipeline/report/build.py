@@ -114,7 +114,7 @@ class _Site:
         self.script = (TEMPLATES / "table.js").read_text(encoding="utf-8")
         digest = base64.b64encode(hashlib.sha256(self.script.encode()).digest()).decode()
         self.csp = (
-            "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+            "default-src 'none'; img-src data:; style-src 'self' file: 'unsafe-inline'; "
             f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
         )
         self.env.filters.update(value=fmt_value, count=fmt_count, share=fmt_share, safe_url=safe_url)
@@ -191,6 +191,7 @@ def _render_all(site: _Site, out: Path) -> str:
             if m.get("fact_id"):
                 mentions_of_fact[m["fact_id"]].append(m)
 
+    (out / "report.css").write_bytes((TEMPLATES / "report.css").read_bytes())
     share_points, count_points = _chart_points(site, stats)
     share_chart = charts.scatter(share_points, label="Platform shares by year", y_label="share", y_format=charts.percent)
     count_chart = charts.scatter(count_points, label="Counts by region and year", y_label="count (log scale)", log=True, y_format=charts.compact)
