@@ -411,3 +411,15 @@ def test_report_reads_the_curated_tables_when_the_database_has_them(default_run:
     review = (out / "review.html").read_text()
     assert review.count('<code class="line">') == n_review and "low confidence; attribute from the document" in review
     assert "no curated tables" not in (out / "index.html").read_text()
+
+
+def test_a_report_of_the_same_database_state_is_reused_not_rebuilt(default_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    first = build_report(default_run / "stats.duckdb", out, state="state-1")
+    stamp = (out / "index.html").stat().st_mtime_ns
+    again = build_report(default_run / "stats.duckdb", out, state="state-1")
+    assert again.reused and not first.reused
+    assert (again.pages, again.bytes, again.statistics, again.chart_svg) == (first.pages, first.bytes, first.statistics, first.chart_svg)
+    assert (out / "index.html").stat().st_mtime_ns == stamp, "nothing was written"
+    assert not build_report(default_run / "stats.duckdb", out, state="state-2").reused
+    assert not build_report(default_run / "stats.duckdb", out).reused  # no state: always built

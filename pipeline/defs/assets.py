@@ -185,7 +185,8 @@ def release(settings: PipelineSettings) -> dg.MaterializeResult:
 )
 def report(settings: PipelineSettings) -> dg.MaterializeResult:
     s = settings.settings()
-    result = build_report(s.database_path, s.report_dir)
+    # An unchanged database (and report code) leaves the report as it is: nothing is read or written.
+    result = build_report(s.database_path, s.report_dir, state=database_state_id(s.database_path))
     return dg.MaterializeResult(metadata=report_metadata(result))
 
 
@@ -203,6 +204,7 @@ def report_metadata(result: ReportResult) -> dict[str, Any]:
         "documents": result.documents,
         "curated": result.curated,
         "seconds": round(result.seconds, 2),
+        "reused": result.reused,
         "chart": dg.MetadataValue.md(
             f"**{result.statistics} statistics from {result.documents} documents.** "
             f"Open `{result.index}` in a browser (or `pipeline report --open`).\n\n"

@@ -69,7 +69,8 @@ def describe(asset: str, m: Mapping[str, Any]) -> str:
         state = "published" if m.get("published") else "unchanged"
         return f"{m.get('version')} ({state}; facts vs the previous release: {_changes(m)})"
     if asset == "report":
-        return f"{m.get('pages')} pages, {m.get('bytes', 0) / 1e6:.1f} MB -> {m.get('path')}"
+        state = "unchanged, the database is" if m.get("reused") else f"{m.get('seconds')}s"
+        return f"{m.get('pages')} pages, {m.get('bytes', 0) / 1e6:.1f} MB ({state}) -> {m.get('path')}"
     return ""
 
 

@@ -9,7 +9,9 @@ missed escape could not run anything. The pages are deterministic for one databa
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -28,6 +30,9 @@ from pipeline.report import charts, data as report_data
 from pipeline.report.highlight import Span, excerpt, render
 
 TEMPLATES = Path(__file__).with_name("templates")
+STATE_FILE = ".build.json"  # in the report folder: the database state and code it was built from
+# A chart shows at most this many points, the most cited first: beyond that it is a blot, and the page heavy.
+MAX_POINTS = 1500
 QUALIFIER_WORDS = {"exact": "", "more_than": "more than ", "at_least": "at least ", "less_than": "less than ", "about": "about ", "up_to": "up to "}
 # Slugs that are not one platform: left out of the platform-share chart.
 NOT_A_PLATFORM = {"all_platforms", "online_any"}
@@ -60,6 +65,7 @@ class ReportResult:
     curated: bool  # statistics from the curated tables (True) or derived from facts (False)
     seconds: float
     chart_svg: str  # the platform-share chart as a standalone SVG (for Dagster's metadata)
+    reused: bool = False  # True when the folder already held the report of this database state and code
 
 
 def safe_url(url: Any) -> str | None:
@@ -139,32 +145,64 @@ class _Site:
         self.written.append(path)
 
 
-def build_report(database_path: Path, out_dir: Path, *, carry_text: Iterable[str] | None = None) -> ReportResult:
+def code_fingerprint() -> str:
+    """A hash of the report's code and templates: a report built by other code is rebuilt."""
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for path in sorted([*here.glob("*.py"), *TEMPLATES.iterdir()]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def build_report(
+    database_path: Path, out_dir: Path, *, carry_text: Iterable[str] | None = None, state: str | None = None
+) -> ReportResult:
     """Write the report for the database at ``database_path`` to ``out_dir`` and return what was written.
 
     ``carry_text``: the documents whose full text the report may show (a release passes those its
     licence lets it carry); the others show only their facts' sentences. None shows every text.
+    ``state``: the database's state id. When given, the folder records it, and a later call with the
+    same state (and the same report code) returns the recorded result without building anything.
     The folder is built beside ``out_dir`` and swapped in, so a reader never sees half a report.
     """
     started = time.perf_counter()
-    rd = report_data.load(Path(database_path))
     out_dir = Path(out_dir)
+    carried = None if carry_text is None else sorted(set(carry_text))
+    key = {"database_state": state, "code": code_fingerprint(), "carry_text": carried} if state else None
+    if key is not None and (previous := _recorded(out_dir, key)) is not None:
+        return dataclasses.replace(previous, seconds=time.perf_counter() - started, reused=True)
+    rd = report_data.load(Path(database_path))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{uuid.uuid4().hex[:8]}")
-    site = _Site(rd, None if carry_text is None else set(carry_text))
+    site = _Site(rd, None if carried is None else set(carried))
     try:
         tmp.mkdir()
         chart_svg = _render_all(site, tmp)
+        files = [p for p in tmp.rglob("*") if p.is_file()]
+        result = ReportResult(
+            path=out_dir, index=out_dir / "index.html", pages=len(files), bytes=sum(p.stat().st_size for p in files),
+            statistics=len(rd.statistics), documents=len(rd.documents), curated=rd.curated,
+            seconds=time.perf_counter() - started, chart_svg=chart_svg,
+        )
+        if key is not None:
+            record = {**key, "result": {k: v for k, v in dataclasses.asdict(result).items() if k not in ("path", "index")}}
+            (tmp / STATE_FILE).write_text(json.dumps(record), encoding="utf-8")
         _swap_in(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    files = [p for p in out_dir.rglob("*") if p.is_file()]
-    return ReportResult(
-        path=out_dir, index=out_dir / "index.html", pages=len(files), bytes=sum(p.stat().st_size for p in files),
-        statistics=len(rd.statistics), documents=len(rd.documents), curated=rd.curated,
-        seconds=time.perf_counter() - started, chart_svg=chart_svg,
-    )
+    return result
+
+
+def _recorded(out_dir: Path, key: dict[str, Any]) -> ReportResult | None:
+    """The result recorded in ``out_dir`` if it was built for ``key`` and its index is still there."""
+    try:
+        record = json.loads((out_dir / STATE_FILE).read_text(encoding="utf-8"))
+        if any(record.get(k) != v for k, v in key.items()) or not (out_dir / "index.html").is_file():
+            return None
+        return ReportResult(path=out_dir, index=out_dir / "index.html", **record["result"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def _swap_in(tmp: Path, out_dir: Path) -> None:
@@ -193,6 +231,8 @@ def _render_all(site: _Site, out: Path) -> str:
 
     (out / "report.css").write_bytes((TEMPLATES / "report.css").read_bytes())
     share_points, count_points = _chart_points(site, stats)
+    n_share_points, n_count_points = len(share_points), len(count_points)
+    share_points, count_points = share_points[:MAX_POINTS], count_points[:MAX_POINTS]
     share_chart = charts.scatter(share_points, label="Platform shares by year", y_label="share", y_format=charts.percent)
     count_chart = charts.scatter(count_points, label="Counts by region and year", y_label="count (log scale)", log=True, y_format=charts.compact)
     standalone = charts.scatter(
@@ -200,7 +240,7 @@ def _render_all(site: _Site, out: Path) -> str:
     )
     site.write(
         out, "index.html", "index.html",
-        share_chart=share_chart, count_chart=count_chart, n_statistics=len(stats), n_documents=len(rd.documents),
+        share_chart=share_chart, count_chart=count_chart, shown=(len(share_points), n_share_points, len(count_points), n_count_points), n_statistics=len(stats), n_documents=len(rd.documents),
         n_facts=len(rd.facts), n_conflicts=sum(len(v) for v in rd.conflicts.values()), n_review=len(rd.review),
         breakdowns=_breakdowns(site, stats),
     )
@@ -227,7 +267,8 @@ def _render_all(site: _Site, out: Path) -> str:
 def _chart_points(site: _Site, stats: list[dict[str, Any]]) -> tuple[list[charts.Point], list[charts.Point]]:
     rd = site.rd
     shares, counts = [], []
-    for s in stats:
+    # most cited first, so a capped chart keeps the figures most repeated
+    for s in sorted(stats, key=lambda s: (-(s.get("n_citations") or 0), s["statistic_id"])):
         if s.get("year") is None:
             continue
         href = site.stat_page(s["statistic_id"])
