@@ -210,10 +210,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from pipeline.distribute import DistributionError, download
+    from pipeline.distribute import MAX_DOWNLOAD_BYTES, DistributionError, download
 
+    limit = os.environ.get("PIPELINE_MAX_DOWNLOAD_BYTES") or str(MAX_DOWNLOAD_BYTES)
+    if not limit.isdigit() or int(limit) < 1:
+        print(f"pipeline download: PIPELINE_MAX_DOWNLOAD_BYTES={limit!r}: expected a whole number of bytes, 1 or more",
+              file=sys.stderr)
+        return 2
     try:
-        done = download(args.url, Path(args.dir))
+        done = download(args.url, Path(args.dir), max_bytes=int(limit))
     except (DistributionError, OSError) as exc:
         print(f"pipeline download: {exc}", file=sys.stderr)
         return 1
@@ -323,7 +328,11 @@ _HELP: dict[str, tuple[list[str], str]] = {
         ],
         "pipeline publish --to s3://my-bucket/csa-releases",
     ),
-    "download": (["none (s3:// and gs:// URLs: as for publish)"], "pipeline download https://example.org/csa-releases/ data/downloads"),
+    "download": (
+        ["PIPELINE_MAX_DOWNLOAD_BYTES (the most a download may fetch; default 10 GiB)",
+         "s3:// and gs:// URLs: as for publish"],
+        "pipeline download https://example.org/csa-releases/ data/downloads",
+    ),
 }
 
 

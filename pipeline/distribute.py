@@ -33,6 +33,7 @@ from pathlib import Path
 from pipeline.release import LATEST_FILE, SUMS_FILE, _check_release, resolve_release
 
 CHUNK = 1 << 20
+MAX_DOWNLOAD_BYTES = 10 << 30  # a server that never stops sending is cut off here (PIPELINE_MAX_DOWNLOAD_BYTES)
 TIMEOUT = 60  # seconds without a byte before an HTTP download gives up
 USER_AGENT = "pipeline-download/1"
 
@@ -207,9 +208,10 @@ def _release_base(url: str) -> tuple[str, str, bytes]:
         raise DistributionError(f"{LATEST_FILE} names {version}, but {base}/{SUMS_FILE} is missing") from None
 
 
-def download(url: str, into: Path | str = ".") -> Downloaded:
+def download(url: str, into: Path | str = ".", *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> Downloaded:
     """Fetch the release at ``url`` (a release folder, or a folder of releases whose ``LATEST`` is taken) into
-    ``into/<version>``, verified. An existing ``into/<version>`` that verifies is kept as it is."""
+    ``into/<version>``, verified. An existing ``into/<version>`` that verifies is kept as it is. More than
+    ``max_bytes`` in all is an error."""
     base, version, sums = _release_base(url)
     if not version or version.startswith(".") or "/" in version:
         raise DistributionError(f"{url}: cannot tell the release version from the URL")
@@ -227,7 +229,7 @@ def download(url: str, into: Path | str = ".") -> Downloaded:
     try:
         total = 0
         for digest, name in entries:
-            total += _fetch(_join(base, name), tmp / name, digest)
+            total += _fetch(_join(base, name), tmp / name, digest, max_bytes - total)
         (tmp / SUMS_FILE).write_bytes(sums)
         problems = _check_release(tmp, version)
         if problems:
@@ -242,7 +244,7 @@ def download(url: str, into: Path | str = ".") -> Downloaded:
     return Downloaded(version, target, len(entries) + 1, total)
 
 
-def _fetch(url: str, path: Path, digest: str) -> int:
+def _fetch(url: str, path: Path, digest: str, budget: int) -> int:
     h, size = hashlib.sha256(), 0
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -250,6 +252,9 @@ def _fetch(url: str, path: Path, digest: str) -> int:
             for chunk in _open(url):
                 h.update(chunk)
                 size += len(chunk)
+                if size > budget:
+                    raise DistributionError(f"{url}: the release is larger than the download limit; set "
+                                            "PIPELINE_MAX_DOWNLOAD_BYTES to allow more")
                 fh.write(chunk)
     except _NotFound:
         raise DistributionError(f"{url}: listed in {SUMS_FILE} but missing") from None

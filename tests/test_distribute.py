@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import subprocess
 import sys
 import threading
@@ -134,3 +135,15 @@ def test_publish_and_download_help_list_options_environment_and_an_example() -> 
     for command, words in (("publish", ("--to", "PIPELINE_PUBLISH_TO", "example:")), ("download", ("URL", "DIR", "example:"))):
         shown = cli(command, "--help").stdout
         assert all(w in shown for w in words), shown
+
+
+def test_a_download_larger_than_the_limit_stops_and_leaves_nothing(site: Path, serve, tmp_path: Path) -> None:
+    url = serve(site)
+    with pytest.raises(DistributionError, match="larger than the download limit"):
+        download(url, tmp_path / "got", max_bytes=10_000)
+    assert list((tmp_path / "got").iterdir()) == []
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "download", url, str(tmp_path / "cli")], cwd=REPO, capture_output=True,
+        text=True, timeout=300, env={**os.environ, "PIPELINE_MAX_DOWNLOAD_BYTES": "10000"},
+    )
+    assert done.returncode == 1 and "PIPELINE_MAX_DOWNLOAD_BYTES" in done.stderr
