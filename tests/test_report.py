@@ -407,6 +407,7 @@ def test_report_reads_the_curated_tables_when_the_database_has_them(default_run:
     assert "Corrected by a reviewer: line 2: region null -&gt; hampshire" in (out / "s" / f"{first}.html").read_text()
     aside = (out / "s" / f"{conflicted}.html").read_text().split('<aside id="conflicts">')[1]
     assert "<strong>1,000</strong>" in aside and str(escape(conflict_quote)) in aside and "<strong>999</strong>" not in aside
+    assert f'<a href="../s/{other}.html"><strong>1,000</strong></a>' in aside  # the other value links to its statistic
     assert "<strong>999</strong>" in (out / "s" / f"{other}.html").read_text().split('<aside id="conflicts">')[1]
     review = (out / "review.html").read_text()
     assert review.count('<code class="line">') == n_review and "low confidence; attribute from the document" in review

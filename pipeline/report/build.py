@@ -359,10 +359,13 @@ def _conflict(site: _Site, row: dict[str, Any]) -> dict[str, Any]:
     document = row.get("document") or fact.get("document")
     page = site.doc_page(document)
     value = fmt_value(row) if (row.get("count") is not None or row.get("share") is not None) else (fmt_value(fact) if fact else "")
-    shown = {k: v for k, v in row.items() if k not in ("quote", "document") and v not in (None, "")}
+    # the key is the statistic's own: only what differs is worth showing
+    shown = {k: row[k] for k in ("qualifier", "n_values") if row.get(k) not in (None, "")}
+    sid = row.get("statistic_id") or site.rd.statistic_of_fact.get(row.get("fact_id") or "")
     return {
         "value": value, "quote": row.get("quote") or fact.get("quote") or "", "document": document,
         "href": f"{page}#f-{row['fact_id']}" if page and row.get("fact_id") else page, "fields": shown,
+        "statistic": site.stat_page(sid) if sid else None,
     }
 
 
