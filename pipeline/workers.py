@@ -103,7 +103,9 @@ def time_budget(seconds: float | None = None, what: str = "reading it") -> Itera
         raise DocumentTimeout(f"took more than {seconds:g} s of CPU {what} (PIPELINE_DOC_SECONDS); stopped")
 
     previous = signal.signal(signal.SIGPROF, expired)
-    signal.setitimer(signal.ITIMER_PROF, seconds)
+    # then again every 50 ms of CPU: a raise that lands in a garbage-collector callback is printed and
+    # swallowed ("Exception ignored in ..."), and a one-shot timer would let the document run on
+    signal.setitimer(signal.ITIMER_PROF, seconds, 0.05)
     try:
         yield
     finally:
