@@ -13,7 +13,7 @@ UI_PORT ?= 3000
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,celery]'
 	touch $(STAMP)
 
 install: $(STAMP)

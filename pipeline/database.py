@@ -395,17 +395,19 @@ def _configure(con: duckdb.DuckDBPyConnection, temp_dir: Path | None, memory_lim
 
 
 def _register_fact_id(con: duckdb.DuckDBPyConnection) -> None:
-    """``pipeline_fact_id(document, char_start, char_end)``: the extractor's own make_fact_id, for rows
-    whose content was extracted under another path."""
-    from pipeline.extractor import make_fact_id
+    """``pipeline_fact_id(fact_id, extracted_as, document, char_start, char_end, platform)``: the id of a
+    fact extracted under another path, moved to ``document`` (``batch.moved_fact_id``, the extractor's own rule)."""
+    from pipeline.extractor.batch import moved_fact_id
 
-    def fact_ids(documents: pa.Array, starts: pa.Array, ends: pa.Array) -> pa.Array:
-        return pa.array(
-            [make_fact_id(d, s, e) for d, s, e in zip(documents.to_pylist(), starts.to_pylist(), ends.to_pylist())],
-            pa.string(),
-        )
+    def fact_ids(
+        fact_id: pa.Array, extracted_as: pa.Array, document: pa.Array, start: pa.Array, end: pa.Array, platform: pa.Array
+    ) -> pa.Array:
+        columns = (c.to_pylist() for c in (fact_id, extracted_as, document, start, end, platform))
+        return pa.array([moved_fact_id(*values) for values in zip(*columns)], pa.string())
 
-    con.create_function("pipeline_fact_id", fact_ids, ["VARCHAR", "BIGINT", "BIGINT"], "VARCHAR", type="arrow")
+    con.create_function(
+        "pipeline_fact_id", fact_ids, ["VARCHAR", "VARCHAR", "VARCHAR", "BIGINT", "BIGINT", "VARCHAR"], "VARCHAR", type="arrow"
+    )
 
 
 def _state_of(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, Any] | None:
@@ -479,7 +481,7 @@ def _select_rekeyed(table: str, extractions: Any, columns: Sequence[str] | None 
         elif c == "fact_id" and table == "facts":
             out.append(
                 "CASE WHEN t.document = t.extracted_as THEN r.fact_id "
-                "ELSE pipeline_fact_id(t.document, r.char_start, r.char_end) END AS fact_id"
+                "ELSE pipeline_fact_id(r.fact_id, t.extracted_as, t.document, r.char_start, r.char_end, r.platform) END AS fact_id"
             )
         elif c == "fact_id":
             out.append("CASE WHEN t.document = t.extracted_as OR r.fact_id IS NULL THEN r.fact_id ELSE coalesce(n.new_id, r.fact_id) END AS fact_id")
@@ -493,7 +495,7 @@ def _moved_ids(con: duckdb.DuckDBPyConnection, extractions: Any) -> None:
     files = extractions.files("facts")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE moved_ids AS SELECT t.document, r.fact_id AS old_id, "
-        "pipeline_fact_id(t.document, r.char_start, r.char_end) AS new_id "
+        "pipeline_fact_id(r.fact_id, t.extracted_as, t.document, r.char_start, r.char_end, r.platform) AS new_id "
         f"FROM read_parquet({_sql_list(files)}, filename = true) r "
         "JOIN targets t ON r.key = t.key AND regexp_replace(r.filename, '/[^/]*$', '') = t.part "
         "WHERE t.document <> t.extracted_as"

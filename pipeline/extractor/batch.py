@@ -312,12 +312,22 @@ def _progress_bar(total: int, progress: bool) -> Any:
     return tqdm(total=total, desc="extracting", unit="doc", leave=False, delay=1.0)
 
 
+def moved_fact_id(fact_id: str, old_document: str, document: str, char_start: int, char_end: int, platform: str) -> str:
+    """The id a fact extracted as ``old_document`` has under ``document``: ``make_fact_id`` of the new
+    path, or, for a later fact on the same span (whose id the extractor disambiguated with its
+    platform, see merge.py), that id disambiguated the same way."""
+    new = records.make_fact_id(document, char_start, char_end)
+    if fact_id == records.make_fact_id(old_document, char_start, char_end):
+        return new
+    return hashlib.sha256(f"{new}\x00{platform}".encode()).hexdigest()[:16]
+
+
 def _rekey(mentions: Rows, facts: Rows, document: str) -> tuple[Rows, Rows]:
     """Rows of identical content cached under another path, moved to ``document``."""
     ids = {}
     new_facts = []
     for f in facts:
-        fact_id = records.make_fact_id(document, f["char_start"], f["char_end"])
+        fact_id = moved_fact_id(f["fact_id"], f["document"], document, f["char_start"], f["char_end"], f["platform"])
         ids[f["fact_id"]] = fact_id
         new_facts.append({**f, "document": document, "fact_id": fact_id})
     new_mentions = [{**m, "document": document, "fact_id": ids.get(m["fact_id"], m["fact_id"])} for m in mentions]
