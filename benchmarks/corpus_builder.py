@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,3 +142,43 @@ def _write_manifest(folder: Path, rows: list[dict[str, str]]) -> None:
 
 def files_under(folders: list[Path]) -> list[Path]:
     return sorted(p for d in folders for p in d.iterdir() if p.is_file())
+
+
+def build_archive(folder: Path, originals: list[Original], n_docs: int, per_folder: int = 10_000) -> list[Path]:
+    """An archive of ``n_docs`` distinct copies in sub-folders of ``per_folder`` (part-00, part-01, ...),
+    with a sources.csv at the top describing each; returns the sub-folders."""
+    _fresh(folder)
+    rows = []
+    parts: list[Path] = []
+    for index in range(n_docs):
+        if index % per_folder == 0:
+            parts.append(folder / f"part-{index // per_folder:02d}")
+            parts[-1].mkdir()
+        name, raw, original = make_copy(originals, index)
+        (parts[-1] / name).write_bytes(raw)
+        rows.append({"file": f"{parts[-1].name}/{name}", **original.meta})
+    _write_manifest(folder, rows)
+    return parts
+
+
+def link_archive(source: Path, folder: Path, parts: list[Path]) -> None:
+    """A raw folder holding the given sub-folders of an archive as hard links (no copy), and their
+    sources.csv rows."""
+    _fresh(folder)
+    names = {p.name for p in parts}
+    for part in parts:
+        (folder / part.name).mkdir()
+        for file in part.iterdir():
+            os.link(file, folder / part.name / file.name)
+    with (source / "sources.csv").open(newline="", encoding="utf-8") as fh:
+        rows = [row for row in csv.DictReader(fh) if row["file"].split("/", 1)[0] in names]
+    _write_manifest(folder, rows)
+
+
+def add_archive_document(folder: Path, part: str, originals: list[Original], index: int) -> str:
+    """Add copy ``index`` to sub-folder ``part`` of an archive, with its sources.csv row; returns its path."""
+    name, raw, original = make_copy(originals, index)
+    (folder / part / name).write_bytes(raw)
+    with (folder / "sources.csv").open("a", newline="", encoding="utf-8") as fh:
+        csv.DictWriter(fh, MANIFEST_COLUMNS).writerow({"file": f"{part}/{name}", **original.meta})
+    return f"{part}/{name}"

@@ -61,10 +61,18 @@ class Scale:
     extract_parts: int
     e2e_documents: int
     sample_bytes: int  # quantulum3 and the in-process profile
+    archive_sizes: tuple[int, ...]  # full runs over archives of these sizes; the last gets the no-op and one-document runs
+    archive_folder: int  # documents per sub-folder of the archive
 
 
-FULL = Scale(extract_bytes=50 * 2**20, extract_parts=8, e2e_documents=10_000, sample_bytes=240_000)
-QUICK = Scale(extract_bytes=5 * 2**20, extract_parts=4, e2e_documents=1_000, sample_bytes=60_000)
+FULL = Scale(
+    extract_bytes=50 * 2**20, extract_parts=8, e2e_documents=10_000, sample_bytes=240_000,
+    archive_sizes=(10_000, 30_000, 100_000), archive_folder=10_000,
+)
+QUICK = Scale(
+    extract_bytes=5 * 2**20, extract_parts=4, e2e_documents=1_000, sample_bytes=60_000,
+    archive_sizes=(1_000, 3_000, 10_000), archive_folder=1_000,
+)
 
 GOALS = {
     "extract_vs_quantulum3": (">=", 100.0, "extraction throughput at least 100x quantulum3's"),
@@ -73,7 +81,12 @@ GOALS = {
     "e2e_peak_rss_mb": ("<=", 2000.0, "end-to-end peak RSS (process tree) under 2 GB"),
     "incremental_re_extracted": ("==", 1, "adding one document re-extracts only that document"),
     "incremental_minus_startup_s": ("<=", 15.0, "adding one document: under 15 s plus Dagster's start-up"),
-    "bench_wall_s": ("<=", 600.0, "make bench in under 10 minutes"),
+    "archive_full_wall_s": ("<=", 300.0, "the largest archive (100,000 documents) from scratch in under 5 minutes"),
+    "archive_peak_rss_mb": ("<=", 1500.0, "peak memory (process tree) of that run under 1.5 GB"),
+    "archive_peak_vs_smallest": ("<=", 1.25, "that peak within 1.25x of the smallest archive's (10,000 documents)"),
+    "archive_noop_s": ("<=", 10.0, "a run with nothing to do on the largest archive in under 10 s"),
+    "archive_one_document_s": ("<=", 20.0, "one added document on the largest archive in under 20 s"),
+    "bench_wall_s": ("<=", 900.0, "make bench in under 15 minutes"),
 }
 
 
@@ -390,22 +403,97 @@ def _step_at(spans: dict[str, list[float]], when: float) -> str:
     return "between steps"
 
 
+# ---------------------------------------------------------------------------------------- archive
+
+
+def archive(scale: Scale, originals: list[corpus_builder.Original]) -> dict[str, Any]:
+    """Full runs over archives of growing size (the smaller ones hard links of the largest's first
+    sub-folders), then on the largest a run with nothing to do and a run with one added document."""
+    base = WORK / "archive"
+    shutil.rmtree(base, ignore_errors=True)
+    largest = max(scale.archive_sizes)
+    source = base / f"raw-{largest}"
+    log(f"archive: writing {largest:,} distinct documents in sub-folders of {scale.archive_folder:,}")
+    started = time.perf_counter()
+    parts = corpus_builder.build_archive(source, originals, largest, scale.archive_folder)
+    build_s = time.perf_counter() - started
+    out: dict[str, Any] = {"build_s": round(build_s, 1), "bytes": sum(f.stat().st_size for p in parts for f in p.iterdir()), "full": {}}
+    for size in scale.archive_sizes:
+        raw = source
+        if size != largest:
+            raw = base / f"raw-{size}"
+            corpus_builder.link_archive(source, raw, parts[: size // scale.archive_folder])
+        home = base / f"run-{size}"
+        log(f"archive: python -m pipeline run --quiet on {size:,} documents (fresh cache and database)")
+        run = pipeline_run(f"archive {size}", home, raw)
+        del run["peak_at"]
+        steps = dagster_steps(home)
+        if steps:
+            run["steps_s"] = steps[-1]["steps_s"]
+        run["database_bytes"] = (home / "curated" / "stats.duckdb").stat().st_size
+        out["full"][str(size)] = run
+        if size != largest:
+            shutil.rmtree(home, ignore_errors=True)  # (the disk holds one large run at a time)
+            shutil.rmtree(raw, ignore_errors=True)
+    home = base / f"run-{largest}"
+    log(f"archive: nothing to do, {largest:,} documents")
+    noop = pipeline_run("archive no-op", home, source)
+    added = corpus_builder.add_archive_document(source, parts[-1].name, originals, largest)
+    log(f"archive: one document added ({added}), run again")
+    one = pipeline_run("archive one document", home, source)
+    one["added"] = added
+    steps = dagster_steps(home)
+    for run, recorded in zip((noop, one), steps[-2:], strict=False):
+        run["steps_s"] = recorded["steps_s"]
+        del run["peak_at"]
+    release = home / "curated" / "releases" / "latest"
+    full = out["full"][str(largest)]
+    out.update(
+        noop=noop,
+        one_document=one,
+        release={
+            "seconds": full.get("steps_s", {}).get("release"),
+            "bytes": sum(f.stat().st_size for f in release.resolve().iterdir()) if release.exists() else None,
+        },
+        report={
+            "seconds": full.get("steps_s", {}).get("report"),
+            "bytes": sum(f.stat().st_size for f in (home / "curated" / "report").rglob("*") if f.is_file())
+            if (home / "curated" / "report").is_dir() else None,
+        },
+    )
+    smallest = out["full"][str(min(scale.archive_sizes))]
+    out["peak_vs_smallest"] = full["peak_tree_rss_mb"] / smallest["peak_tree_rss_mb"]
+    return out
+
+
 # ---------------------------------------------------------------------------------------- report
 
 
 def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
-    x, e2e, inc = results["extraction"], results["end_to_end"], results["incremental"]
-    values = {
-        "extract_vs_quantulum3": x["ratios"]["extract_vs_quantulum3"],
-        "regex_floor_vs_extract": x["ratios"]["regex_floor_vs_extract"],
-        "e2e_wall_s": e2e["wall_s"],
-        "e2e_peak_rss_mb": e2e["peak_tree_rss_mb"],
-        "incremental_re_extracted": inc.get("re_extracted"),
-        "incremental_minus_startup_s": inc["minus_startup_s"],
+    a = results["archive"]
+    largest = a["full"][max(a["full"], key=int)]
+    values: dict[str, Any] = {
+        "archive_full_wall_s": largest["wall_s"],
+        "archive_peak_rss_mb": largest["peak_tree_rss_mb"],
+        "archive_peak_vs_smallest": a["peak_vs_smallest"],
+        "archive_noop_s": a["noop"]["wall_s"],
+        "archive_one_document_s": a["one_document"]["wall_s"],
         "bench_wall_s": results["bench_wall_s"],
     }
+    if "extraction" in results:  # (not with --archive-only)
+        x, e2e, inc = results["extraction"], results["end_to_end"], results["incremental"]
+        values.update(
+            extract_vs_quantulum3=x["ratios"]["extract_vs_quantulum3"],
+            regex_floor_vs_extract=x["ratios"]["regex_floor_vs_extract"],
+            e2e_wall_s=e2e["wall_s"],
+            e2e_peak_rss_mb=e2e["peak_tree_rss_mb"],
+            incremental_re_extracted=inc.get("re_extracted"),
+            incremental_minus_startup_s=inc["minus_startup_s"],
+        )
     out = []
     for key, (op, target, text) in GOALS.items():
+        if key not in values:
+            continue
         value = values[key]
         ok = value is not None and {"<=": value <= target, ">=": value >= target, "==": value == target}[op]
         out.append({"goal": key, "description": text, "target": f"{op} {target}", "value": _round(value), "pass": ok})
@@ -426,7 +514,49 @@ def _rounded(obj: Any) -> Any:
     return _round(obj)
 
 
+STEP_NAMES = ("documents", "extractions", "database", "release", "report")
+
+
+def _archive_lines(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    a = results["archive"]
+    lines += ["", f"Archive (python -m pipeline run --quiet; {a['bytes'] / MB:.0f} MB at the largest size, written in {a['build_s']:.0f} s)"]
+    for size, run in a["full"].items():
+        steps = ", ".join(f"{k} {v:.0f}" for k, v in run.get("steps_s", {}).items() if k in STEP_NAMES)
+        lines.append(
+            f"  {int(size):>7,} documents, from scratch: wall {run['wall_s']:7.1f} s   peak RSS {run['peak_tree_rss_mb']:6.0f} MB"
+            f"   database {run['database_bytes'] / MB:.0f} MB   ({steps})"
+        )
+    for label, run in (("nothing to do", a["noop"]), ("one document added", a["one_document"])):
+        steps = ", ".join(f"{k} {v:.1f}" for k, v in run.get("steps_s", {}).items() if k in STEP_NAMES)
+        lines.append(
+            f"  {label + ':':<27} wall {run['wall_s']:7.1f} s   peak RSS {run['peak_tree_rss_mb']:6.0f} MB"
+            f"   re-extracted {run.get('re_extracted')}   ({steps})"
+        )
+    lines.append(
+        f"  release at the largest size: {a['release']['seconds']} s, {(a['release']['bytes'] or 0) / MB:.0f} MB; "
+        f"report: {a['report']['seconds']} s, {(a['report']['bytes'] or 0) / MB:.0f} MB; "
+        f"peak vs the smallest archive: {a['peak_vs_smallest']:.2f}x"
+    )
+    return lines
+
+
+def _goal_lines(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    lines += [
+        "",
+        "Goals" + (" (quick mode: smaller corpus; the goals are for the full run)" if results["mode"] == "quick" else ""),
+    ]
+    for g in results["goals"]:
+        lines.append(f"  {'PASS' if g['pass'] else 'FAIL'}  {g['description']}: {g['value']} ({g['target']})")
+    return lines
+
+
+
+
 def table(results: dict[str, Any]) -> str:
+    if "extraction" not in results:
+        return "\n".join(_archive_lines(results) + _goal_lines(results))
     x = results["extraction"]
     p, q, f, ip = x["pipeline"], x["quantulum3"], x["regex_floor"], x["pipeline_in_process_on_sample"]
     r, e2e, inc = x["ratios"], results["end_to_end"], results["incremental"]
@@ -492,12 +622,7 @@ def table(results: dict[str, Any]) -> str:
             )
             checks = sum(v for k, v in run["steps_s"].items() if k not in ("documents", "extractions", "database", "release", "report"))
             lines.append(f"    steps ({label}), s: {steps}, checks {checks:.1f}; in-process total {run['in_process_s']:.1f}")
-    lines += [
-        "",
-        "Goals" + (" (quick mode: smaller corpus; the goals are for the full run)" if results["mode"] == "quick" else ""),
-    ]
-    for g in results["goals"]:
-        lines.append(f"  {'PASS' if g['pass'] else 'FAIL'}  {g['description']}: {g['value']} ({g['target']})")
+    lines += _archive_lines(results) + _goal_lines(results)
     if x["profile"]:
         lines += ["", "Where extract_document spends its time (cProfile, share of total; self includes its direct regex calls)"]
         for row in x["profile"][:8]:
@@ -548,11 +673,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also save a pyinstrument tree to benchmarks/work/profile.txt")
     parser.add_argument("--output", type=Path, help="where to write the results JSON")
     parser.add_argument("--report-only", action="store_true", help="measure only the HTML report (10,000 documents)")
+    parser.add_argument("--archive-only", action="store_true", help="only the archive runs (no extraction ratios, no 10,000-document runs)")
     args = parser.parse_args(argv)
     scale = QUICK if args.quick else FULL
     if args.report_only:
         return report_only(scale, args.output or WORK / ("results-report-quick.json" if args.quick else "results-report.json"))
-    output = args.output or (WORK / "results-quick.json" if args.quick else HERE / "results.json")
+    output = args.output or (
+        WORK / "results-quick.json" if args.quick else WORK / "results-archive.json" if args.archive_only else HERE / "results.json"
+    )
 
     started = time.perf_counter()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -566,10 +694,12 @@ def main(argv: list[str] | None = None) -> int:
         "git": git_info(),
         "originals": {"documents": len(originals), "bytes": sum(len(o.raw) for o in originals), "note": note},
     }
-    results["extraction"] = extraction(scale, originals)
-    results.update(runs(scale, originals))
-    log("worst-case documents (benchmarks/hostile.py)")
-    results["hostile"] = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "documents": hostile.measure(WORK)}
+    if not args.archive_only:
+        results["extraction"] = extraction(scale, originals)
+        results.update(runs(scale, originals))
+        log("worst-case documents (benchmarks/hostile.py)")
+        results["hostile"] = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "documents": hostile.measure(WORK)}
+    results["archive"] = archive(scale, originals)
     if args.profile:
         sample = peers.sample(corpus_builder.files_under(sorted((CORPUS / "extract").iterdir())), scale.sample_bytes)
         if peers.pyinstrument_tree(sample, WORK / "profile.txt"):
