@@ -53,8 +53,10 @@ sql: $(STAMP)
 	@test -f "$(DATABASE)" || { echo "make sql: no $(DATABASE); run make run first" >&2; exit 2; }
 	$(VENV)/bin/duckdb -readonly "$(DATABASE)"
 
+# ruff's rule set and mypy's settings are in pyproject.toml
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline tests benchmarks
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +78,12 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 if __name__ == "__main__":
     import json
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     rows = measure(HERE / "work")
     print(table(rows))
     if "--update-results" in sys.argv:  # record these figures in results.json without the 3-minute rest
         results_path = HERE / "results.json"
         results = json.loads(results_path.read_text())
-        results["hostile"] = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "documents": rows}
+        results["hostile"] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "documents": rows}
         results_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")

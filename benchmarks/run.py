@@ -24,6 +24,7 @@ benchmarks/work/results-quick.json instead. See benchmarks/README.md for the met
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -33,7 +34,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,7 @@ def machine_info() -> dict[str, Any]:
     import psutil
 
     cpu = ""
-    try:
+    with contextlib.suppress(OSError):
         cpu = next(
             (
                 line.split(":", 1)[1].strip()
@@ -131,8 +132,6 @@ def machine_info() -> dict[str, Any]:
             ),
             "",
         )
-    except OSError:
-        pass
     return {
         "cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
@@ -602,15 +601,15 @@ def table(results: dict[str, Any]) -> str:
         + ", ".join(f"{w:.1f}" for w in q.get("parse_s_of_each_run", [q["parse_s"]]))
         + " s)",
         f"  pipeline extract start-up:      {p['startup_one_file_s']:8.2f} s  (one small file)",
-        f"  pipeline extract CPU time:      {p['cpu_s']:8.1f} s  ({p['cores_used']:.2f} cores busy): "
-        f"{p['cpu_ms_per_doc']:.2f} ms a document, {p['mb_per_cpu_s']:.2f} MB per CPU-second",
+        (f"  pipeline extract CPU time:      {p['cpu_s']:8.1f} s  ({p['cores_used']:.2f} cores busy): "
+        f"{p['cpu_ms_per_doc']:.2f} ms a document, {p['mb_per_cpu_s']:.2f} MB per CPU-second"),
         "",
         "End to end and incremental (python -m pipeline run --quiet)",
-        f"  {e2e['documents']:,} documents:           wall {e2e['wall_s']:7.1f} s   peak RSS {e2e['peak_tree_rss_mb']:7.0f} MB "
-        f"(process tree; largest process {e2e['max_process_rss_mb']:.0f} MB; peak during {e2e.get('peak_rss_during', '?')})",
+        (f"  {e2e['documents']:,} documents:           wall {e2e['wall_s']:7.1f} s   peak RSS {e2e['peak_tree_rss_mb']:7.0f} MB "
+        f"(process tree; largest process {e2e['max_process_rss_mb']:.0f} MB; peak during {e2e.get('peak_rss_during', '?')})"),
         f"  {'':31} {e2e['facts']:,} facts, {e2e['re_extracted']:,} documents extracted, {e2e['docs_per_s']:.0f} documents/s overall",
-        f"  + 1 document:                   wall {inc['wall_s']:7.1f} s   re-extracted {inc['re_extracted']}, cached {inc['cached']:,}"
-        f"   ({inc['minus_startup_s']:.1f} s over start-up)",
+        (f"  + 1 document:                   wall {inc['wall_s']:7.1f} s   re-extracted {inc['re_extracted']}, cached {inc['cached']:,}"
+        f"   ({inc['minus_startup_s']:.1f} s over start-up)"),
         f"  Dagster start-up (1-doc, no-op): wall {st['nothing_to_do']['wall_s']:6.1f} s   (fresh instance: {st['fresh_instance']['wall_s']:.1f} s)",
         "",
         report_line(results["report"]),
@@ -689,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "benchmark": "make bench (benchmarks/run.py)",
         "mode": "quick" if args.quick else "full",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "git": git_info(),
         "originals": {"documents": len(originals), "bytes": sum(len(o.raw) for o in originals), "note": note},
@@ -698,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
         results["extraction"] = extraction(scale, originals)
         results.update(runs(scale, originals))
         log("worst-case documents (benchmarks/hostile.py)")
-        results["hostile"] = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "documents": hostile.measure(WORK)}
+        results["hostile"] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "documents": hostile.measure(WORK)}
     results["archive"] = archive(scale, originals)
     if args.profile:
         sample = peers.sample(corpus_builder.files_under(sorted((CORPUS / "extract").iterdir())), scale.sample_bytes)

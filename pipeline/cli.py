@@ -106,7 +106,6 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from pipeline.extractor import explain
-
     from pipeline.workers import time_budget
 
     documents, status = _read_inputs(args.files, "explain")

@@ -378,6 +378,13 @@ def definitions_fingerprint(taxonomy: Taxonomy | None = None) -> str:
     return h.hexdigest()[:16]
 
 
+def _one(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """The one row a query gives (an aggregate always has one)."""
+    row = result.fetchone()
+    assert row is not None
+    return row
+
+
 def _sql_list(paths: Sequence[str | Path]) -> str:
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
 
@@ -403,11 +410,11 @@ def _register_fact_id(con: duckdb.DuckDBPyConnection) -> None:
         fact_id: pa.Array, extracted_as: pa.Array, document: pa.Array, start: pa.Array, end: pa.Array, platform: pa.Array
     ) -> pa.Array:
         columns = (c.to_pylist() for c in (fact_id, extracted_as, document, start, end, platform))
-        return pa.array([moved_fact_id(*values) for values in zip(*columns)], pa.string())
+        return pa.array([moved_fact_id(*values) for values in zip(*columns, strict=True)], pa.string())
 
     con.create_function(
         "pipeline_fact_id", fact_ids, ["VARCHAR", "VARCHAR", "VARCHAR", "BIGINT", "BIGINT", "VARCHAR"], "VARCHAR", type="arrow"
-    )
+    )  # type: ignore[call-overload]
 
 
 def _state_of(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, Any] | None:
@@ -451,10 +458,10 @@ def _plan(con: duckdb.DuckDBPyConnection, manifest_folder: str | Path, extractio
             "CREATE OR REPLACE TEMP TABLE cache_index (key VARCHAR, extracted_as VARCHAR, part VARCHAR)"
         )
     con.execute("CREATE OR REPLACE TEMP TABLE targets AS SELECT a.document, a.key, i.extracted_as, i.part FROM added a JOIN cache_index i USING (key)")
-    (n_added,) = con.execute("SELECT count(*) FROM added").fetchone()
-    (n_targets,) = con.execute("SELECT count(*) FROM targets").fetchone()
+    (n_added,) = _one(con.execute("SELECT count(*) FROM added"))
+    (n_targets,) = _one(con.execute("SELECT count(*) FROM targets"))
     if n_added != n_targets:
-        (example,) = con.execute("SELECT document FROM added ANTI JOIN targets USING (document) LIMIT 1").fetchone()
+        (example,) = _one(con.execute("SELECT document FROM added ANTI JOIN targets USING (document) LIMIT 1"))
         raise ValueError(
             f"{n_added - n_targets} document(s) of the ingest manifest have no rows in the extraction cache "
             f"(e.g. {example}); the extraction step must run first"
@@ -542,8 +549,8 @@ def update_database(
             state = _state_of(probe, "db")
             if state is not None and state["fingerprint"] == fingerprint:
                 _plan(probe, manifest_folder, extractions, f"db.{STATE_SCHEMA}.loaded")
-                (n_added,) = probe.execute("SELECT count(*) FROM added").fetchone()
-                (n_removed,) = probe.execute("SELECT count(*) FROM removed").fetchone()
+                (n_added,) = _one(probe.execute("SELECT count(*) FROM added"))
+                (n_removed,) = _one(probe.execute("SELECT count(*) FROM removed"))
                 if n_added == 0 and n_removed == 0 and state["rejected_sha256"] == rejected_sha:
                     counts = _counts(probe, "db")
                     return LoadResult(counts, False, 0, 0, state["state_id"])
@@ -566,8 +573,8 @@ def update_database(
                 _create(con, taxonomy)
             con.execute("BEGIN TRANSACTION")
             _plan(con, manifest_folder, extractions, f"{STATE_SCHEMA}.loaded")
-            (n_added,) = con.execute("SELECT count(*) FROM added").fetchone()
-            (n_removed,) = con.execute("SELECT count(*) FROM removed").fetchone()
+            (n_added,) = _one(con.execute("SELECT count(*) FROM added"))
+            (n_removed,) = _one(con.execute("SELECT count(*) FROM removed"))
             changed = [d for (d,) in con.execute("SELECT document FROM added UNION SELECT document FROM removed").fetchall()]
             for table in ("mentions", "facts", "documents"):
                 con.execute(f'DELETE FROM "{table}" WHERE document IN (SELECT document FROM removed)')
@@ -650,7 +657,7 @@ def _create(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy | None) -> None:
 
 def _counts(con: duckdb.DuckDBPyConnection, catalog: str | None) -> dict[str, int]:
     prefix = f"{catalog}." if catalog else ""
-    return {t: con.execute(f'SELECT count(*) FROM {prefix}"{t}"').fetchone()[0] for t in TABLES}
+    return {t: _one(con.execute(f'SELECT count(*) FROM {prefix}"{t}"'))[0] for t in TABLES}
 
 
 def database_state_id(path: Path) -> str | None:
@@ -733,12 +740,12 @@ def extraction_stats(
         _register_fact_id(con)
         _plan(con, manifest_folder, extractions, None)
         mentions = _select_rekeyed("mentions", extractions, ["decision", "reason"])
-        n_mentions, kept = con.execute(f"SELECT count(*), count(*) FILTER (WHERE decision = 'fact') FROM ({mentions})").fetchone()
+        n_mentions, kept = _one(con.execute(f"SELECT count(*), count(*) FILTER (WHERE decision = 'fact') FROM ({mentions})"))
         dropped = con.execute(
             f"SELECT reason, count(*) AS n FROM ({mentions}) WHERE decision <> 'fact' GROUP BY reason ORDER BY n DESC, reason"
         ).fetchall()
         facts = _select_rekeyed("facts", extractions, ["document"])
-        n_facts, with_facts = con.execute(f"SELECT count(*), count(DISTINCT document) FROM ({facts})").fetchone()
+        n_facts, with_facts = _one(con.execute(f"SELECT count(*), count(DISTINCT document) FROM ({facts})"))
         _moved_ids(con, extractions)
         columns = ["document", "char_start", "platform", "count", "share", "year", "region", "source", "quote"]
         preview = con.execute(
@@ -749,7 +756,7 @@ def extraction_stats(
     return {
         "mentions": n_mentions,
         "kept": kept,
-        "dropped_by_reason": {reason: n for reason, n in dropped},
+        "dropped_by_reason": dict(dropped),
         "facts": n_facts,
         "documents_with_facts": with_facts,
         "preview": preview,

@@ -25,6 +25,7 @@ them, so reading a plain-text file costs a read, a hash and a decode.
 
 from __future__ import annotations
 
+import builtins
 import codecs
 import hashlib
 import logging
@@ -36,9 +37,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.workers import cores, process_pool, worker_count
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +292,7 @@ class _Job:
     sha256: str
     bytes: int
     kind: str  # 'html' (payload: decoded text), 'pdf' or 'docx' (payload: the file's bytes)
-    payload: str | bytes
+    payload: str | builtins.bytes  # builtins: the field above is named bytes
     encoding: str | None = None
 
 
@@ -617,7 +621,7 @@ _SAVED_FROM = re.compile(r"<!--\s*saved from url=\(\d+\)(\S+?)\s*-->", re.IGNORE
 _TRAFILATURA = None
 
 
-def _trafilatura():  # type: ignore[no-untyped-def]
+def _trafilatura():  # noqa: ANN202 - the module, imported on first use
     """trafilatura, imported on first use and set up for our pages.
 
     trafilatura drops any text element that is exactly a social-media name ('Facebook', 'Instagram',
@@ -725,9 +729,9 @@ def _page_meta(source: str, html: str) -> _Meta:
                     break
     if published is None:
         for el in root.iter("time"):
-            if el.get("itemprop") == "datePublished" or el.get("pubdate") is not None:
-                if published := _parse_date(el.get("datetime")):
-                    break
+            dated = el.get("itemprop") == "datePublished" or el.get("pubdate") is not None
+            if dated and (published := _parse_date(el.get("datetime"))):
+                break
     if published is None and metas.keys() & set(_DATE_META):  # a date in a format of its own
         published = _htmldate(root)
     return _Meta(title=title, published=published, url=url, too_deep=too_deep)
@@ -762,7 +766,7 @@ def _html_fallback_text(html: str) -> str:
         root = lxml.html.document_fromstring(html)
     except (ParserError, ValueError):
         return ""
-    drop = [el for el in root.iter(*_DROP_TAGS)]
+    drop = list(root.iter(*_DROP_TAGS))
     drop += [
         el for el in root.iter()
         if isinstance(el.tag, str) and _COMMENTS_ATTR.search(f"{el.get('class', '')} {el.get('id', '')}")
@@ -973,7 +977,7 @@ def _docx_text(raw: bytes) -> tuple[str, _Meta]:
                 raise DocumentError(f"DOCX too large when unpacked ({info.file_size:,} bytes, over {MAX_UNPACKED:,})")
             parts: list[str] = []
             chars = 0
-            for event, el in ET.iterparse(zf.open(info), events=("end",)):
+            for _event, el in ET.iterparse(zf.open(info), events=("end",)):
                 tag = el.tag
                 if tag == _W + "t":
                     parts.append(el.text or "")
@@ -1186,7 +1190,7 @@ class _Finisher:
         self.pending: list[_Job] = []
         self.pending_bytes = 0
         self.on_done = on_done  # called with each finished job, in submission order
-        self.pool = None
+        self.pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> _Finisher:
         return self
@@ -1217,7 +1221,7 @@ class _Finisher:
         outputs = self._in_pool(jobs) if self._parallel(len(jobs)) else None
         if outputs is None:
             outputs = [_finish_in_worker(job) for job in jobs]
-        for job, out in zip(jobs, outputs):
+        for job, out in zip(jobs, outputs, strict=False):
             self.on_done(job, *out)
 
     def _in_pool(self, jobs: list[_Job]) -> list[tuple[Document | None, list[str], str | None]] | None:

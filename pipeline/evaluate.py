@@ -18,6 +18,7 @@ one are neutral: they count neither for nor against.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -147,13 +148,13 @@ def score_document(doc: str, predictions: Iterable[Prediction], gold: Iterable[G
         result.matched.append((preds[p], required[g]))
     matched_gold = set(pairs.values())
     result.misses = [g for i, g in enumerate(required) if i not in matched_gold]
-    for i, p in enumerate(preds):
+    for i, pred in enumerate(preds):
         if i in pairs:
             continue
-        if any(matches(p, g) for g in optional):
-            result.neutral.append(p)
+        if any(matches(pred, g) for g in optional):
+            result.neutral.append(pred)
         else:
-            result.false_positives.append(p)
+            result.false_positives.append(pred)
     return result
 
 
@@ -259,10 +260,8 @@ def _with_index(doc: Any, row: dict[str, Any] | None) -> Any:
     published = doc.published
     stated = row.get("published")
     if isinstance(stated, str) and len(stated) >= 10:
-        try:
+        with contextlib.suppress(ValueError):
             published = date.fromisoformat(stated[:10])
-        except ValueError:
-            pass
     return replace(
         doc,
         title=row.get("title") or doc.title,

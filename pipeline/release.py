@@ -27,7 +27,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -587,7 +587,7 @@ def _write_release(
     full = {
         **{k: v for k, v in descriptor.items() if k != "resources"},
         "version": version,
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "content_sha256": content_hash,
         **({"git_commit": commit} if (commit := _git_commit()) else {}),
         "resources": descriptor["resources"],
@@ -907,8 +907,8 @@ def _changes_markdown(
     lines += [
         f"Previous release: {previous}",
         "",
-        f"Facts: {rows['facts']} (added {len(diff.added)}, removed {len(diff.removed)}, changed {len(diff.changed)}), "
-        "compared by `fact_id`.",
+        (f"Facts: {rows['facts']} (added {len(diff.added)}, removed {len(diff.removed)}, changed {len(diff.changed)}), "
+        "compared by `fact_id`."),
         "",
     ]
     if tables_changed is not None:
@@ -1147,14 +1147,14 @@ def _check_table(con: duckdb.DuckDBPyConnection, path: Path, entry: dict[str, An
             if metadata.get(key) != want:
                 problems.append(f"{path.name}: {key} {metadata.get(key)!r} in the Parquet metadata, expected {want!r}")
         actual_rows = parquet.metadata.num_rows
-        key = entry["schema"].get("primaryKey") or []
-        if key and not problems:
-            cols = ", ".join(_quote(c) for c in key)
+        primary_key = entry["schema"].get("primaryKey") or []
+        if primary_key and not problems:
+            cols = ", ".join(_quote(c) for c in primary_key)
             [(dupes,)] = con.execute(
                 f"SELECT count(*) FROM (SELECT {cols} FROM read_parquet(?) GROUP BY {cols} HAVING count(*) > 1)", [str(path)]
             ).fetchall()
             if dupes:
-                problems.append(f"{path.name}: {dupes} value(s) of the primary key ({', '.join(key)}) repeat")
+                problems.append(f"{path.name}: {dupes} value(s) of the primary key ({', '.join(primary_key)}) repeat")
     if actual_rows != entry.get("rows"):
         problems.append(f"{path.name}: {actual_rows} rows, datapackage.json says {entry.get('rows')}")
     return problems

@@ -64,37 +64,37 @@ def release_readme(descriptor: dict[str, Any], texts_note: str) -> str:
         "",
         _cell(descriptor.get("description", "")),
         "",
-        f"Version `{version}`: the publication date and the first digits of the sha256 of the content "
+        (f"Version `{version}`: the publication date and the first digits of the sha256 of the content "
         f"(`content_sha256` in `datapackage.json`). A release is never changed after it is published; cite "
-        "the version, not `latest`.",
+        "the version, not `latest`."),
         "",
         "## Licence",
         "",
-        f"The data is licensed under [{licence['title']}]({licence['path']}) ({licence['name']}): you may share "
+        (f"The data is licensed under [{licence['title']}]({licence['path']}) ({licence['name']}): you may share "
         "and adapt it for any purpose, giving credit as below. Each figure was compiled by the body named in "
         "its `source` column and published in the document named in its `document` column; quotes are short "
         "extracts given for verification. The texts of the source documents remain under their publishers' "
-        "terms. The code that builds the release is MIT-licensed.",
+        "terms. The code that builds the release is MIT-licensed."),
         "",
         "## How to cite",
         "",
         suggested_citation(descriptor),
         "",
-        "To cite one figure, give the release version, its `fact_id`, and the document it was read from "
-        "(`document_title`, `document_url` and `document_published` in `facts.csv`).",
+        ("To cite one figure, give the release version, its `fact_id`, and the document it was read from "
+        "(`document_title`, `document_url` and `document_published` in `facts.csv`)."),
         "",
         "## What the release holds",
         "",
         texts_note,
         "",
-        "`SHA256SUMS` lists the sha256 of every other file (`sha256sum -c SHA256SUMS`); `datapackage.json` is "
+        ("`SHA256SUMS` lists the sha256 of every other file (`sha256sum -c SHA256SUMS`); `datapackage.json` is "
         "a Frictionless Data Package describing every file (`frictionless validate datapackage.json`); "
-        "`CHANGES.md` lists every figure added, removed or changed since the previous release.",
+        "`CHANGES.md` lists every figure added, removed or changed since the previous release."),
         "",
         "## Data dictionary",
         "",
-        "Types are Frictionless types, with the Parquet type in brackets. In pandas, integer columns read "
-        "as nullable `Int64` and decimals as `Float64`; an empty cell of `facts.csv` is a null.",
+        ("Types are Frictionless types, with the Parquet type in brackets. In pandas, integer columns read "
+        "as nullable `Int64` and decimals as `Float64`; an empty cell of `facts.csv` is a null."),
         "",
         *data_dictionary(descriptor),
     ]

@@ -138,10 +138,8 @@ class Browser:
         return Path(path)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing the socket of a dying browser: nothing left to do
             self._stack.close()
-        except Exception:  # closing the socket of a dying browser: nothing left to do
-            pass
         if self.proc.poll() is None:
             self.proc.terminate()
             try:

@@ -10,13 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SEEDS
 
 from pipeline.config import DEFAULT_MAX_BYTES
 from pipeline.documents import ingest
 from pipeline.extractor import extract_document
 from pipeline.workers import PARALLEL_MIN_JOBS
-
-from conftest import SEEDS
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

@@ -10,7 +10,6 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-
 from conftest import REPO
 
 pytestmark = pytest.mark.slow

@@ -21,8 +21,7 @@ from pipeline.database import (
     rows_to_arrow,
 )
 from pipeline.documents import Document, Rejected
-from pipeline.extractor import Fact, make_fact_id
-from pipeline.extractor import Mention
+from pipeline.extractor import Fact, Mention, make_fact_id
 from pipeline.metadata.tables import TABLES, TAXONOMY_TABLES
 from pipeline.metadata.taxonomy import load_taxonomy, load_taxonomy_table
 

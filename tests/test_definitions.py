@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from test_database import document, fact
 
 from pipeline.database import rows_to_arrow
 from pipeline.defs import JOB_NAME, build_definitions, executor
@@ -24,7 +25,6 @@ from pipeline.defs.resources import PipelineSettings
 from pipeline.documents import Document, ingest, input_paths
 from pipeline.extractor.batch import Extractions, _write_partition, extraction_key, version_dir
 from pipeline.manifest import IngestManifest, write_manifest
-from test_database import document, fact
 
 ASSET_NAMES = {"documents", "mentions", "facts", "database", "release", "report"}
 CHECK_NAMES = {

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import REPO
+
 from pipeline.distribute import DistributionError, download, publish
 from pipeline.release import verify_release
 

@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import make_docx, make_pdf, make_zip as _zip
-
 from pipeline.documents import (
     DOCX,
     HIDDEN_FILE_REASON,
@@ -31,6 +29,8 @@ from pipeline.documents import (
     input_paths,
     read_document,
 )
+from tests.builders import make_docx, make_pdf
+from tests.builders import make_zip as _zip
 
 MB = 1024 * 1024
 

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import os
-
 import dataclasses
+import os
 from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
-from pipeline.extractor import batch as extract
-from pipeline.extractor import records
-from pipeline.documents import Document, ingest
-from pipeline.workers import PARALLEL_MIN_JOBS, worker_count
-from pipeline.extractor.batch import BatchExtraction, extract_documents, version_dir
-from pipeline.extractor import make_fact_id
-
 from conftest import SEEDS
+
+from pipeline.documents import Document, ingest
+from pipeline.extractor import batch as extract
+from pipeline.extractor import make_fact_id, records
+from pipeline.extractor.batch import BatchExtraction, extract_documents, version_dir
+from pipeline.workers import PARALLEL_MIN_JOBS, worker_count
 
 
 @pytest.fixture(scope="module")

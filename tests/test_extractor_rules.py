@@ -76,7 +76,7 @@ def test_rule_tables_naming_an_unknown_slug_are_refused():
 
 
 def test_qualifiers_are_one_table_for_the_grammar_the_column_and_the_merge():
-    assert QUALIFIERS == tuple(q.name for q in qualifiers())
+    assert tuple(q.name for q in qualifiers()) == QUALIFIERS
     assert QUALIFIERS[0] == "exact" and {q.bound for q in qualifiers()} == set(rules_module.BOUNDS)
     f = extract_document(doc("Police recorded upwards of 4,000 grooming offences on Snapchat in 2023.")).facts[0]
     assert (f.count, f.qualifier) == (4000, "more_than")

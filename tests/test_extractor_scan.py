@@ -66,7 +66,7 @@ def test_prefiltered_search_equals_re(pattern):
             got = scanned.search_slice(pattern, a, b)
             want = pattern.search(text[a:b])
             assert (got and got.span()) == (want and want.span())
-            assert scanned.count(pattern, a, b) == len([m for m in pattern.finditer(text, a, b)])
+            assert scanned.count(pattern, a, b) == len(list(pattern.finditer(text, a, b)))
             if want is not None:
                 assert scanned.may_match(pattern, a, b)
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from builders import make_docx_bomb, make_shared_stream_pdf
 from conftest import REPO
+
 from pipeline.documents import input_paths
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.name != "posix", reason="links, pipes and odd names")]

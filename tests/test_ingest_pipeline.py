@@ -20,9 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import make_docx as docx, make_pdf as pdf, make_zip as _zip, tiny_png
-
 from pipeline.documents import DOCX, NO_TEXT_LAYER_REASON, SYMLINK_REASON, IngestResult, ingest, input_paths
+from tests.builders import make_docx as docx
+from tests.builders import make_pdf as pdf
+from tests.builders import make_zip as _zip
+from tests.builders import tiny_png
 
 MAX_BYTES = 100_000  # the limit the test sets through PIPELINE_MAX_BYTES
 REPO = Path(__file__).resolve().parents[1]
@@ -176,11 +178,11 @@ def build_raw_folder(tmp_path: Path) -> RawFolder:
 
     # -- the manifest: metadata for one file, a bad date for another, a row for a file not there --
     _write(raw / "sources.csv", (
-        "file,url,outlet,title,published\n"
-        "html/press release.html,https://news.example.org/grooming,Example News,Grooming offences reach record high,2023-08-17\n"
-        "plain.txt,,NSPCC,,17/08/2023\n"
-        "gone.txt,https://example.org/gone,,,2020-01-01\n"
-    ).encode())
+        b"file,url,outlet,title,published\n"
+        b"html/press release.html,https://news.example.org/grooming,Example News,Grooming offences reach record high,2023-08-17\n"
+        b"plain.txt,,NSPCC,,17/08/2023\n"
+        b"gone.txt,https://example.org/gone,,,2020-01-01\n"
+    ))
     # The huge file's reason states its exact size.
     size = (raw / "bad/huge.txt").stat().st_size
     folder.bad["bad/huge.txt"] = f"file too large: {size:,} bytes, over the limit of {MAX_BYTES:,} bytes (PIPELINE_MAX_BYTES)"
@@ -307,7 +309,7 @@ def test_pipeline_run_on_odd_and_bad_files(tmp_path: Path) -> None:
     assert documents.keys() == folder.good.keys()
 
     # Each bad file's reason.
-    for name, (reason, duplicate_of) in rejected.items():
+    for name, (reason, _duplicate_of) in rejected.items():
         assert_reason(name, reason, folder.bad[name])
     assert rejected["dupes/b.txt"][1] == "dupes/a.txt"
 

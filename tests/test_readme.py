@@ -18,7 +18,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -36,7 +35,7 @@ def sql_examples() -> dict[str, str]:
     out = {}
     for block in _blocks("sql"):
         for statement in block.split(";\n"):
-            lines = [line for line in statement.strip().splitlines()]
+            lines = list(statement.strip().splitlines())
             comments = [line[2:].strip() for line in lines if line.startswith("--")]
             body = "\n".join(line for line in lines if not line.startswith("--")).strip().rstrip(";")
             if body:
@@ -78,7 +77,7 @@ def rows(con: duckdb.DuckDBPyConnection, question: str) -> list[dict]:
     assert question in SQL, f"the README no longer has the example {question!r}; its examples: {list(SQL)}"
     result = con.execute(SQL[question])
     names = [d[0] for d in result.description]
-    return [dict(zip(names, row)) for row in result.fetchall()]
+    return [dict(zip(names, row, strict=False)) for row in result.fetchall()]
 
 
 def gold(doc: str) -> list[dict]:

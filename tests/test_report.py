@@ -17,8 +17,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import duckdb
-from markupsafe import escape
 import pytest
+from markupsafe import escape
 
 from pipeline.config import Settings
 from pipeline.defs.run import run_pipeline

@@ -18,13 +18,13 @@ from typing import Any
 import dagster as dg
 
 from pipeline.database import database_state_id, extraction_stats, update_database
+from pipeline.defs.resources import PipelineSettings
 from pipeline.extractor import EXTRACTOR_VERSION
 from pipeline.extractor.batch import Extractions, extract_manifest
 from pipeline.manifest import IngestManifest, ingest_to_manifest
 from pipeline.metadata.tables import TABLES
 from pipeline.release import ShrinkRefused, publish_release, release_if_unchanged, remember_release, shrink_problem
 from pipeline.report import ReportResult, build_report
-from pipeline.defs.resources import PipelineSettings
 
 PREVIEW_ROWS = 10
 
@@ -93,14 +93,14 @@ def documents(context: dg.AssetExecutionContext, settings: PipelineSettings) -> 
     },
     description="Runs the extractor over new or changed documents; others are served from the cache.",
 )
-def extractions(context: dg.AssetExecutionContext, settings: PipelineSettings, documents: IngestManifest):  # type: ignore[no-untyped-def]
+def extractions(context: dg.AssetExecutionContext, settings: PipelineSettings, documents: IngestManifest):  # noqa: ANN201 - yields the two outputs
     s = settings.settings()
     found = extract_manifest(documents.folder, cache_dir=s.cache_dir, workers=s.workers, progress=settings.progress)
     stats = extraction_stats(documents.folder, found, temp_dir=s.duckdb_temp_dir, preview_rows=PREVIEW_ROWS)
     found = dataclasses.replace(found, facts_rows=stats["facts"], mentions_rows=stats["mentions"])
     for document, reason in found.failed:  # the document stays, without facts (cached so: see extract_manifest)
         context.log.warning(f"{document}: {reason}")
-    common = {
+    common: dict[str, Any] = {
         "failed": dg.MetadataValue.json([{"document": d, "reason": r} for d, r in found.failed[:50]]),
         "re_extracted": found.extracted,
         "cached": found.cached,

@@ -16,12 +16,12 @@ import dagster as dg
 import pyarrow as pa
 
 from pipeline.database import field_errors, field_suspects, pending_facts, reference_errors, reference_suspects
+from pipeline.defs.resources import PipelineSettings
 from pipeline.documents import IngestResult, input_paths
 from pipeline.extractor import Span, span_errors
 from pipeline.extractor.batch import Extractions
 from pipeline.manifest import IngestManifest
 from pipeline.metadata.taxonomy import load_taxonomy
-from pipeline.defs.resources import PipelineSettings
 
 EXAMPLES = 10
 
@@ -118,7 +118,7 @@ def quotes_match_spans(settings: PipelineSettings, facts: Extractions, documents
     # DuckDB compares every quote with its span; only the suspects come back, with their text, for
     # the exact comparison (Python string offsets) and the message.
     for table in _pending(settings, facts, span, suspect_quotes=True):
-        texts = dict(zip(table["document"].to_pylist(), table["text"].to_pylist()))
+        texts = dict(zip(table["document"].to_pylist(), table["text"].to_pylist(), strict=False))
         columns = [table[c].to_pylist() for c in span]
         errors += span_errors((Span(*values) for values in zip(*columns, strict=True)), texts)
     return check_result(errors, checked)

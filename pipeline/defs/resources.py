@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -38,7 +39,7 @@ class PipelineSettings(dg.ConfigurableResource):
 
     def settings(self) -> Settings:
         base = Settings.from_env()
-        overrides: dict[str, object] = {}
+        overrides: dict[str, Any] = {}
         if self.raw_dir:
             overrides["raw_dir"] = Path(self.raw_dir).resolve()
         if self.curated_dir:

@@ -132,7 +132,7 @@ class _ProgressHandler(logging.Handler):
 
 
 def _progress_logger(record: RunRecord, out: TextIO | None) -> dg.LoggerDefinition:
-    @dg.logger(description="One line per step instead of Dagster's event log.")
+    @dg.logger(description="One line per step instead of Dagster's event log.")  # type: ignore[call-overload]
     def progress(_init_context: dg.InitLoggerContext) -> logging.Logger:
         logger = logging.Logger("pipeline.run", logging.DEBUG)
         logger.addHandler(_ProgressHandler(record, out))

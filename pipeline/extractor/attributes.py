@@ -22,9 +22,9 @@ from pipeline.extractor.context import (
 from pipeline.extractor.figures import Unit
 from pipeline.extractor.gazetteer import Hit
 from pipeline.extractor.layout import Sentence
+from pipeline.extractor.merge import Candidate
 from pipeline.extractor.numbers import parse_spelled
 from pipeline.extractor.periods import Period
-from pipeline.extractor.merge import Candidate
 from pipeline.extractor.scan import SPACES, matches_at, prefilter
 from pipeline.metadata.taxonomy import Taxonomy
 
@@ -310,7 +310,7 @@ _SELF_REPORT = re.compile(
 
 def _company_reporting(ctx: Context, sent: Sentence, u: Unit) -> str | None:
     """The source slug of a platform's owner when the platform itself reports the figure (its transparency count)."""
-    left = [h for h in hits_in(ctx.platforms, sent.start, u.start)]
+    left = list(hits_in(ctx.platforms, sent.start, u.start))
     if not left:
         return None
     group = group_names(left, ctx.text, ctx.tax)[-1]
@@ -458,9 +458,9 @@ def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, 
             return None, None, inherited.year + (0 if same else 1), "context"
     ago = _YEARS_AGO.search(window) if "ago" in window.lower() else None
     if ago and reference_year:
-        n = int(ago.group(1)) if ago.group(1).isdigit() else parse_spelled(ago.group(1))
-        if n:
-            return None, None, reference_year - n, "clause"
+        years_ago = int(ago.group(1)) if ago.group(1).isdigit() else parse_spelled(ago.group(1))
+        if years_ago:
+            return None, None, reference_year - years_ago, "clause"
     # "last year" in the figure's own words, or once before it in a sentence naming no other period
     if _LAST_YEAR.search(window) or (not main and ctx.search_in(_LAST_YEAR, sent.start, u.start)):
         return (*_last_year(ctx), "clause")
@@ -571,7 +571,7 @@ def _find_last_year(ctx: Context) -> tuple[date | None, date | None, int | None]
               and p.last < pub and (pub - p.last).days <= 366 and (p.last - p.first).days >= 300
               and not _is_baseline(ctx, p)]
     if recent:
-        best = max(recent, key=lambda p: p.last)
+        best = max(recent, key=lambda p: p.last or date.min)  # every p.last is set (filtered above)
         return best.first, best.last, best.year
     return date(pub.year - 1, 1, 1), date(pub.year - 1, 12, 31), pub.year - 1
 
@@ -658,9 +658,9 @@ _GENERIC_ABUSE = frozenset({"child_sexual_offences", "online_child_sexual_offenc
 
 def _source_scopes() -> dict[str, str]:
     """Source slug -> the region its figures cover unless one is stated (metadata/rules/source_scope.csv)."""
-    from importlib import resources
     import csv
     import io
+    from importlib import resources
 
     data = resources.files("pipeline.metadata").joinpath("rules", "source_scope.csv").read_text(encoding="utf-8")
     return {row["slug"]: row["scope"] for row in csv.DictReader(io.StringIO(data))}

@@ -45,13 +45,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.database import rows_to_arrow
-from pipeline.workers import time_budget
 from pipeline.documents import Document
 from pipeline.extractor import records
 from pipeline.extractor.document import extract_document
 from pipeline.metadata.tables import TABLES
 from pipeline.metadata.taxonomy import load_taxonomy
-from pipeline.workers import ordered_map, process_pool, worker_count
+from pipeline.workers import ordered_map, process_pool, time_budget, worker_count
 
 log = logging.getLogger(__name__)
 
@@ -560,7 +559,7 @@ def _extract_batches(
         for items in batches:
             chunks = _chunks(items, n_workers)
             results = []
-            for chunk, tables in zip(chunks, map(_extract_chunk, chunks) if pool is None else pool.map(_extract_chunk, chunks)):
+            for chunk, tables in zip(chunks, map(_extract_chunk, chunks) if pool is None else pool.map(_extract_chunk, chunks), strict=False):
                 results.append(tables)
                 bar.update(len(chunk))
             yield items, {name: pa.concat_tables([r[name] for r in results]) for name in (*SORT_KEYS, "failed")}

@@ -21,9 +21,8 @@ How a number becomes a fact:
 
 from __future__ import annotations
 
-import re
-
 import math
+import re
 
 from pipeline.documents import Document
 from pipeline.extractor.attributes import (
@@ -31,11 +30,11 @@ from pipeline.extractor.attributes import (
     choose_platforms,
     choose_region,
     choose_source,
+    fill_years,
     inherit_from_totals,
     inherited_platforms,
-    material_offence,
-    fill_years,
     is_online,
+    material_offence,
     offence_variant,
     period_for,
     quote_span,
@@ -55,7 +54,6 @@ from pipeline.extractor.reasons import Reason
 from pipeline.extractor.records import Extraction
 from pipeline.extractor.scan import SCANNER
 from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy
-
 
 _SHARE_OF = re.compile(r"\s*\)?\s*of\s+(?:the\s+|all\s+|these\s+|those\s+)?")
 
@@ -168,8 +166,8 @@ def _figure_candidates(ctx: Context, idx: int, sent: Sentence, units: list[Unit]
         measure = word if cls == "measure" else None
         measure = measure or measure_in(ctx.text, u.end, seg[1] + 40) or measure_in(ctx.text, sent.start, sent.end)
     offence, offence_from = choose_offence(ctx, sent, idx, u, measure, clause)
-    *dates, year_from = period_for(ctx, sent, idx, u, seg, lseg, offence, units[k + 1 :])
-    period = tuple(dates)
+    first_day, last_day, year, year_from = period_for(ctx, sent, idx, u, seg, lseg, offence, units[k + 1 :])
+    period = (first_day, last_day, year)
     offence = offence_variant(ctx, sent, clause, offence, online, platforms)
     region, region_how = choose_region(ctx, sent, idx, u, clause, seg)
     source, source_from = choose_source(ctx, sent, idx, u)

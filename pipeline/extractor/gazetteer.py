@@ -15,6 +15,7 @@ from datetime import date
 from pipeline.extractor.scan import ScannedText, prefilter
 from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy
 
+
 @dataclass(eq=False)  # built by the thousand: a frozen dataclass costs three times as much to make
 class Hit:
     start: int

@@ -15,7 +15,6 @@ from pipeline.metadata.fields import ORIGINS  # noqa: F401  (the values the orig
 from pipeline.metadata.rules import qualifiers
 from pipeline.metadata.taxonomy import Taxonomy
 
-
 # Origins that make an attribute weaker: a document-wide default, the publication date, nothing found
 WEAK_ORIGINS = frozenset({"document", "published", "none"})
 
@@ -88,9 +87,7 @@ def merge_candidates(ctx: Context, candidates: list[Candidate]) -> tuple[list[Fa
             if c.unit.share is not None and k.unit.share is not None:
                 close = abs(c.unit.share - k.unit.share) <= 0.0051
                 rounded = verbal(c) and _rounds_to(c.unit.qualifier, c.unit.share, k.unit.share)
-                if c.unit.count is None and (close and k.platforms == c.platforms or rounded):
-                    dup = k
-                elif same_count and close:
+                if c.unit.count is None and (close and k.platforms == c.platforms or rounded) or same_count and close:
                     dup = k
             elif c.unit.share is None and k.unit.share is None and same_count and k.platforms == c.platforms:
                 dup = k if (k.period[2] == c.period[2] or None in (k.period[2], c.period[2])) else None

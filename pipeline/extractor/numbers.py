@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pipeline.metadata.rules import qualifiers
 from pipeline.extractor.scan import SCANNER, SPACES, ScannedText, prefilter
+from pipeline.metadata.rules import qualifiers
 
 
 @dataclass(eq=False)  # built by the thousand: a frozen dataclass costs three times as much to make
@@ -226,6 +226,7 @@ def find_numbers(text: str, start: int = 0, end: int | None = None, scanned: Sca
         qualifier, q_start = qualifier_before(text, m.start(), start, scanned)
         if qualifier == "exact" and digits and (dplus or (dmult or "").startswith("+")):
             qualifier = "at_least"  # "3,000-plus": the bound is written after the number
+        assert value is not None  # a ratio or fraction without a value was read again as a single number above
         # positional: start, end, surface, value, is_share, spelled, form, qualifier, qualifier_start
         out.append(Number(m.start(), m.end(), m.group(), value, is_share, spelled, form, qualifier, q_start))
     return out

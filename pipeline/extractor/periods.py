@@ -84,7 +84,7 @@ def _date_parts(m: re.Match[str], p: str, reference: date | None) -> tuple[int |
         return int(g[f"{p}y3"]), None, None
     if g.get(f"{p}m1"):
         month = MONTHS[g[f"{p}m1"].lower().rstrip(".")]
-        day = int(re.sub(r"\D", "", g[f"{p}d1"]))
+        day: int | None = int(re.sub(r"\D", "", g[f"{p}d1"]))
         return _year(g.get(f"{p}y1"), reference), month, day
     month = MONTHS[g[f"{p}m2"].lower().rstrip(".")]
     day = int(re.sub(r"\D", "", g[f"{p}d2"])) if g.get(f"{p}d2") else None

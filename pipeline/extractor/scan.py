@@ -33,12 +33,13 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Iterator
+from typing import Any
 
 try:  # the parser behind re.compile; private, so a Python without it only loses the speed-up
-    from re import _constants as _sre
-    from re import _parser as _sre_parse
+    from re import _constants as _sre  # type: ignore[attr-defined]
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover
-    _sre = _sre_parse = None  # type: ignore[assignment]
+    _sre = _sre_parse = None
 
 import ahocorasick_rs
 
@@ -136,25 +137,25 @@ class _Walk:
             opens = self.item(op, av, opens)
         return opens
 
-    def item(self, op: object, av: object, opens: set[str]) -> set[str]:
+    def item(self, op: object, av: Any, opens: set[str]) -> set[str]:  # av: the parser's argument, per op
         if op in (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT):
             return opens  # zero width
         if op is _sre.LITERAL:
-            return self.extend(opens, {_char(av)})  # type: ignore[arg-type]
+            return self.extend(opens, {_char(av)})
         if op is _sre.IN:
-            chars = _class_chars(av)  # type: ignore[arg-type]
+            chars = _class_chars(av)
             return self.close(opens) if chars is _WIDE else self.extend(opens, chars)  # type: ignore[arg-type]
         if op is _sre.SUBPATTERN:
-            return self.seq(list(av[-1]), opens)  # type: ignore[index]
+            return self.seq(list(av[-1]), opens)
         if op is getattr(_sre, "ATOMIC_GROUP", None):
-            return self.seq(list(av), opens)  # type: ignore[arg-type]
+            return self.seq(list(av), opens)
         if op is _sre.BRANCH:
             out: set[str] = set()
-            for alternative in av[1]:  # type: ignore[index]
+            for alternative in av[1]:
                 out |= self.seq(list(alternative), set(opens))
             return self.cap(out)
         if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", None)):
-            return self.repeat(*av, opens)  # type: ignore[misc]
+            return self.repeat(*av, opens)  # type: ignore[call-arg]  # av is (low, high, sub)
         return self.close(opens)  # ANY, NOT_LITERAL, group references...: anything may follow
 
     def repeat(self, low: int, high: int, sub: object, opens: set[str]) -> set[str]:
@@ -335,8 +336,8 @@ class ScannedText:
             return 0
         text, match = self.text, pattern.match
         n, last = 0, pos
-        for k in range(k, len(starts)):
-            at = starts[k]
+        for i in range(k, len(starts)):
+            at = starts[i]
             if at >= endpos:
                 break
             if at >= last:
@@ -357,8 +358,8 @@ class ScannedText:
         if k == len(starts) or starts[k] >= endpos:
             return None
         text, match = self.text, pattern.match
-        for k in range(k, len(starts)):
-            at = starts[k]
+        for i in range(k, len(starts)):
+            at = starts[i]
             if at >= endpos:
                 return None
             m = match(text, at, endpos)
@@ -378,8 +379,8 @@ class ScannedText:
             return pattern.match(self.text[pos:endpos]) if starts[k] == pos else None
         piece = self.text[pos:endpos]
         match = pattern.match
-        for k in range(k, len(starts)):
-            at = starts[k]
+        for i in range(k, len(starts)):
+            at = starts[i]
             if at >= endpos:
                 break
             m = match(piece, at - pos)

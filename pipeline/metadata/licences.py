@@ -25,7 +25,7 @@ def _normal(licence: str) -> str:
 
 def allows_redistribution(licence: str | None) -> bool:
     """True when a text under ``licence`` may be copied into a release."""
-    return bool(licence) and _licences().get(_normal(licence), False)
+    return licence is not None and bool(licence) and _licences().get(_normal(licence), False)
 
 
 def redistributable_ids() -> list[str]:

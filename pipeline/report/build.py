@@ -26,7 +26,8 @@ from urllib.parse import urlsplit
 import jinja2
 from markupsafe import Markup
 
-from pipeline.report import charts, data as report_data
+from pipeline.report import charts
+from pipeline.report import data as report_data
 from pipeline.report.highlight import Span, excerpt, render
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -220,7 +221,7 @@ def _render_all(site: _Site, out: Path) -> str:
     rd = site.rd
     stats = rd.statistics
     citations_of_doc: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for sid, cites in rd.citations.items():
+    for cites in rd.citations.values():
         for c in cites:
             citations_of_doc[c["document"]].append(c)
     mentions_of_fact: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -254,13 +255,13 @@ def _render_all(site: _Site, out: Path) -> str:
     for stat in stats:
         sid = stat["statistic_id"]
         site.write(
-            out, site.stat_page(sid), "statistic.html", stat=stat,
+            out, site.stat_page(sid), "statistic.html", stat=stat,  # type: ignore[arg-type]  # a statistic's and a listed document's page exist
             attributes=_attributes(site, stat),
             citations=[_citation(site, c, mentions_of_fact) for c in rd.citations.get(sid, [])],
             conflicts=[_conflict(site, c) for c in rd.conflicts.get(sid, [])],
         )
     for document, doc in rd.documents.items():
-        site.write(out, site.doc_page(document), "document.html", **_document(site, document, doc, citations_of_doc, mentions_of_fact))
+        site.write(out, site.doc_page(document), "document.html", **_document(site, document, doc, citations_of_doc, mentions_of_fact))  # type: ignore[arg-type]  # a statistic's and a listed document's page exist
     return str(standalone)
 
 
@@ -275,11 +276,11 @@ def _chart_points(site: _Site, stats: list[dict[str, Any]]) -> tuple[list[charts
         where = ", ".join(x for x in (rd.name("region", s.get("region")), str(s["year"]), rd.name("source", s.get("source"))) if x)
         if s.get("share") is not None and s.get("platform") not in NOT_A_PLATFORM:
             platform = rd.name("platform", s.get("platform"))
-            shares.append(charts.Point(s["year"], float(s["share"]), platform, href, f"{platform}: {fmt_value(s)} ({where})"))
+            shares.append(charts.Point(s["year"], float(s["share"]), platform, href, f"{platform}: {fmt_value(s)} ({where})"))  # type: ignore[arg-type]  # a statistic's and a listed document's page exist
         if s.get("count") is not None:
             region = rd.name("region", s.get("region")) or "region not stated"
             title = f"{region}: {fmt_value(s)} {s.get('measure') or ''} ({rd.name('platform', s.get('platform'))}, {where})"
-            counts.append(charts.Point(s["year"], float(s["count"]), region, href, title))
+            counts.append(charts.Point(s["year"], float(s["count"]), region, href, title))  # type: ignore[arg-type]  # a statistic's and a listed document's page exist
     return shares, counts
 
 

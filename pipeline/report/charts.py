@@ -60,7 +60,7 @@ def scatter(
         return Markup(head + f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" font-size="14" fill="#555">no data</text></svg>')
     order = [s for s, _ in sorted(Counter(p.series for p in points).items(), key=lambda kv: (-kv[1], kv[0]))]
     colours = {s: PALETTE[i] for i, s in enumerate(order[:max_series])}
-    x0, x1 = min(p.x for p in points), max(p.x for p in points)
+    x0, x1 = float(min(p.x for p in points)), float(max(p.x for p in points))
     x0, x1 = x0 - 0.5, x1 + 0.5  # half a year each side: points of a year sit around it
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     if log:

@@ -96,7 +96,7 @@ def load(database_path: Path) -> ReportData:
         ):
             mentions[r["document"]].append(r)
         names = {}
-        for attribute, table in TAXONOMY.items():
+        for _attribute, table in TAXONOMY.items():
             names[table] = dict(con.execute(f'select slug, name from "{table}"').fetchall()) if table in tables else {}
         fact_columns = next(iter(facts.values())).keys() if facts else ()
         provenance = tuple(c for c in fact_columns if c.endswith(PROVENANCE_SUFFIXES))

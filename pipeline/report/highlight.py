@@ -31,7 +31,7 @@ def render(text: str, spans: Sequence[Span]) -> Markup:
     cuts = sorted({0, len(text), *(s.start for s in spans), *(s.end for s in spans)})
     out: list[str] = []
     anchored: set[str] = set()
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in zip(cuts, cuts[1:], strict=False):
         cover = [s for s in spans if s.start <= a and b <= s.end]
         out.append(_piece(text[a:b], cover, anchored))
     return Markup("".join(out))
