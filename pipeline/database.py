@@ -5,8 +5,8 @@ release), filled in bulk from Arrow tables, and the whole file is built beside t
 target and moved over it in one ``os.replace``: a reader holding the old database
 open read-only keeps its consistent copy, and nobody ever opens a half-written file.
 
-The validators (``field_errors``, ``reference_errors``) check rows against the
-same metadata and the vendored taxonomy; the Dagster asset checks call them.
+The rows are validated by ``pipeline/validate.py`` (primary keys here, at the load; the column
+constraints, slugs and spans by the asset checks, before it).
 """
 
 from __future__ import annotations
@@ -15,24 +15,22 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import os
 import shutil
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.documents import Document, Rejected
 from pipeline.metadata import schema
 from pipeline.metadata.tables import TABLES, TAXONOMY_TABLES
 from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy_table
+from pipeline.validate import DuplicateKeyError, duplicate_keys, span_differs_sql
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +61,6 @@ FACTS_NAMED_COMMENT = (
     "facts with the names of their source, region, platform (a combined platform reads as its names "
     "joined with ' + ') and offence, and the title, url and publication date of their document."
 )
-
-
-class DuplicateKeyError(ValueError):
-    """Two rows of one table share a primary key; loading them would lose one silently."""
 
 
 def rows_to_arrow(table: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
@@ -109,16 +103,6 @@ def taxonomy_rows(taxonomy: Taxonomy | None = None) -> dict[str, list[dict[str, 
         columns = [f.name for f in TABLES[name].fields]
         out[name] = [{c: (row.get(c) or None) for c in columns} for row in rows]
     return out
-
-
-def duplicate_keys(table: str, rows: pa.Table | Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    key = TABLES[table].primary_key
-    if isinstance(rows, pa.Table):
-        counts = rows.group_by(list(key)).aggregate([([], "count_all")])
-        repeated = counts.filter(pc.greater(counts["count_all"], 1)).select(list(key)).to_pylist()
-        return sorted((tuple(r[k] for k in key) for r in repeated), key=repr)
-    tally = Counter(tuple(row.get(k) for k in key) for row in rows)
-    return sorted((k for k, n in tally.items() if n > 1), key=repr)
 
 
 _LEGACY_TMP_AGE = 3600.0  # seconds: a temporary named without its writer's pid is that old before it goes
@@ -244,96 +228,6 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-# Validators: rows against the metadata and the taxonomy. Each returns one message per problem.
-
-
-def field_errors(table: str, rows: Iterable[Mapping[str, Any]], columns: Sequence[str] | None = None) -> list[str]:
-    """Values breaking the constraints declared in ``metadata/fields.py`` (required, minimum, maximum, enum)."""
-    t = TABLES[table]
-    fields = [f for f in t.fields if columns is None or f.name in columns]
-    key = t.primary_key
-    errors = []
-    for row in rows:
-        where = "/".join(str(row.get(k)) for k in key)
-        for f in fields:
-            value = row.get(f.name)
-            if value is None:
-                if f.required or f.name in key:
-                    errors.append(f"{where}: {f.name} is missing")
-                continue
-            if isinstance(value, float) and math.isnan(value):
-                errors.append(f"{where}: {f.name} is NaN")
-            elif f.minimum is not None and value < f.minimum:
-                errors.append(f"{where}: {f.name}={value!r} is below {f.minimum:g}")
-            elif f.maximum is not None and value > f.maximum:
-                errors.append(f"{where}: {f.name}={value!r} is above {f.maximum:g}")
-            elif f.enum is not None and value not in f.enum:
-                errors.append(f"{where}: {f.name}={value!r} is not one of {', '.join(f.enum)}")
-    return errors
-
-
-def field_suspects(table: str, data: pa.Table, columns: Sequence[str] | None = None) -> pa.Table:
-    """The rows of ``data`` that ``field_errors`` may report (a superset), found column-wise.
-
-    Checks of a large table run ``field_errors`` on these rows only: the same messages, without
-    turning every row into a dict.
-    """
-    t = TABLES[table]
-    mask = None
-    for f in t.fields:
-        if columns is not None and f.name not in columns:
-            continue
-        col = data[f.name]
-        tests = []
-        if f.required or f.name in t.primary_key:
-            tests.append(pc.is_null(col))
-        if pa.types.is_floating(col.type):
-            tests.append(pc.is_nan(col))
-        if f.minimum is not None:
-            tests.append(pc.less(col, f.minimum))
-        if f.maximum is not None:
-            tests.append(pc.greater(col, f.maximum))
-        if f.enum is not None:
-            # a null is no enum error (field_errors skips it); is_in alone would call it one
-            tests.append(pc.and_(pc.is_valid(col), pc.invert(pc.is_in(col, value_set=pa.array(f.enum, col.type)))))
-        for test in tests:
-            test = pc.fill_null(test, False)
-            mask = test if mask is None else pc.or_(mask, test)
-    return data if mask is None else data.filter(mask)
-
-
-# facts column -> taxonomy table its slugs come from
-FACT_REFERENCES = {"source": "sources", "region": "regions", "offence": "offences", "platform": "platforms"}
-
-
-def reference_suspects(facts: pa.Table, taxonomy: Taxonomy) -> pa.Table:
-    """The facts ``reference_errors`` reports, found by testing each distinct slug once."""
-    mask = None
-    for column in FACT_REFERENCES:
-        values = [v for v in pc.unique(facts[column]).to_pylist() if v is not None]
-        unknown = [v for v in values if reference_errors([{column: v}], taxonomy)]
-        if unknown:
-            test = pc.fill_null(pc.is_in(facts[column], value_set=pa.array(unknown, pa.string())), False)
-            mask = test if mask is None else pc.or_(mask, test)
-    return facts.slice(0, 0) if mask is None else facts.filter(mask)
-
-
-def reference_errors(facts: Iterable[Mapping[str, Any]], taxonomy: Taxonomy) -> list[str]:
-    """Slugs that are not in the taxonomy; each '+'-joined part of a platform must be one."""
-    slugs = {table: taxonomy.slugs(table) for table in FACT_REFERENCES.values()}
-    errors = []
-    for row in facts:
-        for column, table in FACT_REFERENCES.items():
-            value = row.get(column)
-            if value is None:
-                continue
-            parts = value.split("+") if column == "platform" else [value]
-            unknown = [p for p in parts if p not in slugs[table]]
-            if unknown:
-                errors.append(f"{row.get('fact_id')}: {column} {value!r} is not in taxonomy/{table}.csv")
-    return errors
 
 
 # --------------------------------------------------------------------------------------------------
@@ -718,7 +612,7 @@ def pending_facts(
                 "USING (document)"
             )
         if suspect_quotes:  # only the facts whose quote may differ from its span (offsets in characters, as Python's)
-            sql += " WHERE substr(d.text, f.char_start + 1, f.char_end - f.char_start) IS DISTINCT FROM f.quote"
+            sql += f" WHERE {span_differs_sql('f', 'd')}"
         reader = con.execute(sql).to_arrow_reader(batch_rows)
         yield from reader
     finally:

@@ -42,6 +42,7 @@ from pipeline.metadata.licences import allows_redistribution
 from pipeline.metadata.tables import TABLES, TAXONOMY_TABLES, Table
 from pipeline.metadata.taxonomy import taxonomy_checksums
 from pipeline.release_readme import release_readme
+from pipeline.validate import field_errors, span_differs_sql
 
 log = logging.getLogger(__name__)
 
@@ -1157,6 +1158,8 @@ def _check_table(con: duckdb.DuckDBPyConnection, path: Path, entry: dict[str, An
                 problems.append(f"{path.name}: {dupes} value(s) of the primary key ({', '.join(primary_key)}) repeat")
     if actual_rows != entry.get("rows"):
         problems.append(f"{path.name}: {actual_rows} rows, datapackage.json says {entry.get('rows')}")
+    if not problems and entry.get("name") in TABLES:
+        problems += _check_constraints(path, str(entry["name"]), table if entry.get("format") == "csv" else None)
     return problems
 
 
@@ -1192,7 +1195,7 @@ def _check_spans(
     join = "JOIN" if with_sentence else "LEFT JOIN"  # with sentences, only the texts the release carries
     report(
         f"""SELECT f.fact_id FROM read_parquet(?) f {join} read_parquet(?) d USING (document)
-            WHERE d.text IS NULL OR substring(d.text, f.char_start + 1, f.char_end - f.char_start) IS DISTINCT FROM f.quote
+            WHERE {span_differs_sql("f", "d")}
             {"OR substring(d.text, f.sentence_start + 1, length(f.sentence)) IS DISTINCT FROM f.sentence" if with_sentence else ""}
             ORDER BY f.fact_id""",
         [str(facts), str(documents_text)],
@@ -1208,4 +1211,16 @@ def _check_spans(
                 + ", ".join(barred[:5])
             )
     return problems
+
+
+def _check_constraints(path: Path, name: str, table: pa.Table | None) -> list[str]:
+    """The column constraints of metadata/fields.py (validate.field_errors) on a released table."""
+    errors: list[str] = []
+    batches = [table] if table is not None else (pa.Table.from_batches([b]) for b in pq.ParquetFile(path).iter_batches(BATCH_ROWS))
+    for data in batches:
+        errors += field_errors(name, data)
+    if not errors:
+        return []
+    shown = "; ".join(errors[:5]) + ("; ..." if len(errors) > 5 else "")
+    return [f"{path.name}: {len(errors)} value(s) break the constraints of metadata/fields.py: {shown}"]
 

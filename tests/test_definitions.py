@@ -14,11 +14,10 @@ from pipeline.defs import JOB_NAME, build_definitions, executor
 from pipeline.defs.assets import ASSETS
 from pipeline.defs.checks import (
     CHECKS,
-    columns_meet_constraints,
-    count_not_negative,
+    documents_meet_constraints,
     every_input_accounted_for,
+    facts_meet_constraints,
     quotes_match_spans,
-    share_in_range,
     slugs_in_taxonomy,
 )
 from pipeline.defs.resources import PipelineSettings
@@ -30,8 +29,7 @@ ASSET_NAMES = {"documents", "mentions", "facts", "database", "release", "report"
 CHECK_NAMES = {
     ("documents", "every_input_accounted_for"),
     ("facts", "slugs_in_taxonomy"),
-    ("facts", "share_in_range"),
-    ("facts", "count_not_negative"),
+    ("documents", "columns_meet_constraints"),
     ("facts", "quotes_match_spans"),
     ("facts", "columns_meet_constraints"),
 }
@@ -80,9 +78,9 @@ def refs(tmp_path: Path, facts: list[dict[str, object]], docs: list[Document] | 
     ("check", "bad"),
     [
         (slugs_in_taxonomy, {"platform": "instagram+myspace"}),
-        (share_in_range, {"share": 1.5}),
-        (count_not_negative, {"count": -1}),
-        (columns_meet_constraints, {"qualifier": "roughly"}),
+        (facts_meet_constraints, {"share": 1.5}),
+        (facts_meet_constraints, {"count": -1}),
+        (facts_meet_constraints, {"qualifier": "roughly"}),
     ],
 )
 def test_fact_checks_fail_with_counts_and_examples(
@@ -94,6 +92,15 @@ def test_fact_checks_fail_with_counts_and_examples(
     assert not result.passed
     assert (result.metadata["checked"].value, result.metadata["failed"].value) == (2, 1)
     assert "bad" in result.metadata["examples"].value
+
+
+def test_the_documents_check_tests_the_columns_of_the_manifest(tmp_path: Path) -> None:
+    import dataclasses
+
+    assert documents_meet_constraints(documents=write_manifest(tmp_path / "good", [document()])).passed
+    bad = dataclasses.replace(document(), bytes=-5)
+    result = documents_meet_constraints(documents=write_manifest(tmp_path / "bad", [bad]))
+    assert not result.passed and "bytes=-5 is below 0" in result.metadata["examples"].value
 
 
 def test_quote_check_compares_each_quote_with_its_span(tmp_path: Path) -> None:

@@ -10,9 +10,10 @@ from datetime import date
 import pytest
 
 from pipeline.documents import Document
-from pipeline.extractor import extract_document, not_facts, span_errors
+from pipeline.extractor import extract_document, not_facts
 from pipeline.extractor.not_facts import RULES
 from pipeline.extractor.reasons import Reason
+from pipeline.validate import span_errors
 
 
 def doc(text: str, published: date | None = None) -> Document:

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from pipeline.defs.checks import input_errors
 from pipeline.documents import MANIFEST, SYMLINK_REASON, ingest, input_paths
+from pipeline.validate import input_errors
 
 SECRET = "Police outside recorded 987,654 offences."
 posix_only = pytest.mark.skipif(os.name != "posix", reason="symbolic links, named pipes and dir_fd are POSIX")
@@ -138,7 +138,7 @@ def test_an_unreadable_sub_folder_is_one_rejected_row_and_the_rest_is_read() -> 
         code = (
             "import json, os, sys\n"
             "from pipeline.documents import ingest, input_paths\n"
-            "from pipeline.defs.checks import input_errors\n"
+            "from pipeline.validate import input_errors\n"
             "if os.geteuid() == 0:  # imported first: the interpreter's files may be root's only\n"
             "    os.setgid(65534); os.setuid(65534)\n"
             "raw = sys.argv[1]\n"

@@ -558,6 +558,18 @@ def test_verify_fails_when_a_primary_key_repeats(release: Path) -> None:
     assert verify_release(release) == ["platforms.parquet: 1 value(s) of the primary key (slug) repeat"]
 
 
+def test_verify_fails_when_a_value_breaks_a_column_constraint(release: Path) -> None:
+    # the constraints of metadata/fields.py, tested by the same validator as the asset checks
+    table = pq.read_table(release / "facts.parquet")
+    negative = pa.array([-5] * table.num_rows, table.schema.field("count").type)
+    pq.write_table(table.set_column(table.schema.get_field_index("count"), table.schema.field("count"), negative), _writable(release / "facts.parquet"))
+    _reseal(release)
+
+    problems = verify_release(release)
+
+    assert any(p.startswith("facts.parquet:") and "count=-5 is below 0" in p for p in problems), problems
+
+
 def test_verify_fails_when_the_folder_is_not_the_version_it_holds(release: Path) -> None:
     renamed = release.parent / "2020.01.01-000000"
     release.rename(renamed)

@@ -128,8 +128,8 @@ def test_ui_serves_the_asset_graph_with_checks_and_runs_it(dagster_dev: str, pip
     nodes = graphql(dagster_dev, ASSETS_QUERY)["assetNodes"]
     checks = {"/".join(n["assetKey"]["path"]): {c["name"] for c in n["assetChecksOrError"]["checks"]} for n in nodes}
     assert set(checks) == {"documents", "mentions", "facts", "database", "release", "report"}
-    assert checks["documents"] == {"every_input_accounted_for"}
-    assert {"slugs_in_taxonomy", "share_in_range", "count_not_negative", "quotes_match_spans"} <= checks["facts"]
+    assert checks["documents"] == {"every_input_accounted_for", "columns_meet_constraints"}
+    assert {"slugs_in_taxonomy", "columns_meet_constraints", "quotes_match_spans"} <= checks["facts"]
 
     selector = {"repositoryLocationName": "pipeline.definitions", "repositoryName": "__repository__", "jobName": "build"}
     launched = graphql(dagster_dev, LAUNCH, {"params": {"selector": selector, "runConfigData": "{}"}})["launchRun"]

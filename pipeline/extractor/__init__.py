@@ -14,12 +14,11 @@
     attributes.py  platform, region, offence, source, period and quote of a figure
     merge.py       one fact per figure
     records.py     Fact, Mention, Extraction and the extractor version
-    audit.py       ``explain`` and the span invariant
+    audit.py       the mentions rows and ``explain``'s text
     document.py    ``extract_document``: the steps in order
     batch.py       many documents: the cache and the worker pool (imports pyarrow: not imported here)
 """
 
-from pipeline.extractor.audit import Span, span_errors
 from pipeline.extractor.document import explain, extract_document, prepare
 from pipeline.extractor.records import EXTRACTOR_VERSION, Extraction, Fact, Mention, make_fact_id
 
@@ -28,10 +27,8 @@ __all__ = [
     "Extraction",
     "Fact",
     "Mention",
-    "Span",
     "explain",
     "extract_document",
     "make_fact_id",
     "prepare",
-    "span_errors",
 ]

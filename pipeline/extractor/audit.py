@@ -1,16 +1,14 @@
-"""The audit trail: the decision on every number (the mentions), ``explain``'s text, the span invariant."""
+"""The audit trail: the decision on every number (the mentions) and ``explain``'s text."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import NamedTuple
 
 from pipeline.extractor.context import Context
 from pipeline.extractor.figures import Unit
 from pipeline.extractor.numbers import find_numbers
 from pipeline.extractor.reasons import Reason
-from pipeline.extractor.records import Extraction, Fact, Mention
+from pipeline.extractor.records import Extraction, Mention
 
 Key = tuple[int, int]  # a figure's (start, end)
 
@@ -78,26 +76,3 @@ def describe(document: str, result: Extraction) -> str:
             detail = f"drop  {m.surface!r}: {m.reason}"
         lines.append(f"{m.char_start:>6}  {detail}")
     return "\n".join(lines)
-
-
-class Span(NamedTuple):
-    """What ``span_errors`` reads of a fact."""
-
-    fact_id: str
-    document: str
-    char_start: int
-    char_end: int
-    quote: str
-
-
-def span_errors(facts: Iterable[Fact | Span], texts: dict[str, str]) -> list[str]:
-    """Facts whose quote is not exactly their document's text at [char_start:char_end]."""
-    errors = []
-    for f in facts:
-        text = texts.get(f.document)
-        if text is None:
-            errors.append(f"{f.fact_id}: document {f.document!r} not found")
-        elif text[f.char_start : f.char_end] != f.quote:
-            errors.append(f"{f.fact_id}: quote differs from {f.document}[{f.char_start}:{f.char_end}]")
-    return errors
-
