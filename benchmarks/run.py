@@ -646,7 +646,7 @@ def report_only(scale: Scale, output: Path) -> int:
     log(f"report only: python -m pipeline run --quiet on {scale.e2e_documents:,} documents, then pipeline report")
     run = pipeline_run("end to end", home, home / "raw")
     del run["peak_at"]
-    results = _rounded({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "git": git_info(),
+    results = _rounded({"date": datetime.now(UTC).isoformat(timespec="seconds"), "git": git_info(),
                         "machine": machine_info(), "end_to_end": run, "report": report_build(home)})
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")

@@ -322,8 +322,8 @@ _HELP: dict[str, tuple[list[str], str]] = {
     "publish": (
         [
             "PIPELINE_PUBLISH_TO (DEST when --to is not given)", _CURATED + "; the latest release is taken from it",
-            "s3:// and gs:// need s3fs or gcsfs, with their usual credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, ..., "
-            "GOOGLE_APPLICATION_CREDENTIALS)",
+            ("s3:// and gs:// need s3fs or gcsfs, with their usual credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, ..., "
+            "GOOGLE_APPLICATION_CREDENTIALS)"),
         ],
         "pipeline publish --to s3://my-bucket/csa-releases",
     ),
