@@ -66,6 +66,49 @@ def measure(work: Path) -> list[dict[str, Any]]:
     return out
 
 
+# One endless sentence, one endless paragraph, and numbers, periods and names only.
+LONG_UNITS = (
+    LINE,
+    "Police recorded 1,234 offences of grooming on Facebook. ",
+    "NSPCC 2023/24 Snapchat 12% Kent ",
+)
+
+
+def linearity(small: int = 100_000, large: int = 800_000) -> list[dict[str, Any]]:
+    """CPU time of extract_document on one long line of repeated text at two lengths, in this process.
+
+    Extraction must be linear in text length: 8x the text should cost about 8x (quadratic would be 64x;
+    a 2 MB line once took minutes). A timing, so it lives here and not in the tests.
+    """
+    import time
+
+    from pipeline.documents import document_from_bytes
+    from pipeline.extractor import extract_document, prepare
+
+    prepare()
+
+    def seconds(n: int, unit: str) -> float:
+        doc = document_from_bytes((unit * (n // len(unit) + 1))[:n].encode(), document="long.txt")
+        started = time.process_time()
+        extract_document(doc)
+        return time.process_time() - started
+
+    out = []
+    for unit in LONG_UNITS:
+        t_small = min(seconds(small, unit) for _ in range(2))
+        t_large = seconds(large, unit)
+        out.append({"unit": unit.strip(), "small_chars": small, "large_chars": large, "small_cpu_s": t_small,
+                    "large_cpu_s": t_large, "ratio": t_large / t_small if t_small else None})
+    return out
+
+
+def linearity_table(rows: list[dict[str, Any]]) -> str:
+    lines = [f"  {'repeated unit':<60} {'100 KB s':>9} {'800 KB s':>9} {'ratio':>6}  (8 = linear, 64 = quadratic)"]
+    for r in rows:
+        lines.append(f"  {r['unit'][:60]:<60} {r['small_cpu_s']:>9.2f} {r['large_cpu_s']:>9.2f} {r['ratio'] or 0:>6.1f}")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [f"  {'worst-case document':<38} {'size':>10} {'wall s':>7} {'CPU s':>6} {'peak MB':>8}  outcome"]
     for r in rows:
@@ -82,8 +125,11 @@ if __name__ == "__main__":
 
     rows = measure(HERE / "work")
     print(table(rows))
+    linear = linearity()
+    print(linearity_table(linear))
     if "--update-results" in sys.argv:  # record these figures in results.json without the 3-minute rest
         results_path = HERE / "results.json"
         results = json.loads(results_path.read_text())
-        results["hostile"] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "documents": rows}
+        results["hostile"] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "documents": rows,
+                              "linearity": linear}
         results_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")

@@ -697,7 +697,8 @@ def main(argv: list[str] | None = None) -> int:
         results["extraction"] = extraction(scale, originals)
         results.update(runs(scale, originals))
         log("worst-case documents (benchmarks/hostile.py)")
-        results["hostile"] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "documents": hostile.measure(WORK)}
+        results["hostile"] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "documents": hostile.measure(WORK),
+                              "linearity": hostile.linearity()}
     results["archive"] = archive(scale, originals)
     if args.profile:
         sample = peers.sample(corpus_builder.files_under(sorted((CORPUS / "extract").iterdir())), scale.sample_bytes)
@@ -713,6 +714,8 @@ def main(argv: list[str] | None = None) -> int:
     output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(table(results))
     print("\nWorst-case documents (issue 16), each one `pipeline extract -j 1 FILE` process\n" + hostile.table(results["hostile"]["documents"]))
+    if results["hostile"].get("linearity"):
+        print("\nOne long line of repeated text, extract_document CPU time\n" + hostile.linearity_table(results["hostile"]["linearity"]))
     print(
         f"\n{sum(g['pass'] for g in results['goals'])} of {len(results['goals'])} goals met; "
         f"bench took {results['bench_wall_s']:.0f} s; results in {output.relative_to(REPO) if output.is_relative_to(REPO) else output}"

@@ -3,13 +3,12 @@ never a crash of the run, and never cost time growing with the square of its len
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from pipeline.documents import document_from_bytes, ingest
-from pipeline.extractor import extract_document, prepare
+from pipeline.extractor import extract_document
 from pipeline.extractor.reasons import Reason
 
 TOO_LARGE = Reason.TOO_LARGE
@@ -58,26 +57,11 @@ def test_html_nested_past_lxmls_depth_limit_keeps_its_text_with_a_warning(tmp_pa
     assert [w for w in result.warnings if w.startswith("deep.html: HTML nested deeper than lxml's limit")]
 
 
-def _seconds(text: str) -> float:
+def test_one_long_line_of_repeated_text_is_extracted_with_every_quote_at_its_span() -> None:
+    # How its cost grows with length is measured by benchmarks/hostile.py (linearity), not timed here.
+    unit = "Police recorded 1,234 offences of grooming on Facebook and Instagram in 2023 "
+    text = (unit * (200_000 // len(unit) + 1))[:200_000]
     doc = document_from_bytes(text.encode(), document="long.txt")
-    started = time.process_time()
-    extract_document(doc)
-    return time.process_time() - started
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "unit",
-    [
-        "Police recorded 1,234 offences of grooming on Facebook and Instagram in 2023 ",  # one endless sentence
-        "Police recorded 1,234 offences of grooming on Facebook. ",  # one endless paragraph
-        "NSPCC 2023/24 Snapchat 12% Kent ",  # numbers, periods and names only
-    ],
-)
-def test_extraction_time_grows_linearly_with_one_long_line_of_repeated_text(unit: str) -> None:
-    prepare()
-    small = (unit * (100_000 // len(unit) + 1))[:100_000]
-    large = (unit * (800_000 // len(unit) + 1))[:800_000]
-    t_small, t_large = min(_seconds(small) for _ in range(2)), _seconds(large)
-    # 8x the text: about 8x the time; quadratic would be 64x (it was: 2 MB took minutes)
-    assert t_large < 16 * t_small + 1.0, (t_small, t_large)
+    facts = extract_document(doc).facts
+    assert facts
+    assert all(text[f.char_start:f.char_end] == f.quote for f in facts)

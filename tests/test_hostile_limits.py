@@ -33,10 +33,8 @@ def test_bombs_are_rejected_by_what_they_unpack_to_not_by_their_size() -> None:
     ]
     for raw, reason in cases:
         assert len(raw) < 400_000
-        started = time.monotonic()
         with pytest.raises(DocumentError, match=reason):
             document_from_bytes(raw, document="bomb")
-        assert time.monotonic() - started < 30
     assert document_from_bytes(make_shared_stream_pdf(3, 2), document="small.pdf").pages == 3
 
 
