@@ -36,6 +36,11 @@ class Settings:
     allow_shrink: bool = False  # publish even if the release drops more than max_shrink of the facts
     max_shrink: float = DEFAULT_MAX_SHRINK
     doc_seconds: float = DEFAULT_DOC_SECONDS  # time budget of one document (read by pipeline.workers)
+    corrections_path: Path | None = None  # None: data/corrections.csv of the checkout
+
+    @property
+    def corrections_file(self) -> Path:
+        return self.corrections_path or project_root() / "data" / "corrections.csv"
 
     @property
     def database_path(self) -> Path:
@@ -69,7 +74,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """PIPELINE_RAW_DIR, PIPELINE_CURATED_DIR, PIPELINE_MAX_BYTES, PIPELINE_WORKERS,
-        PIPELINE_ALLOW_SHRINK and PIPELINE_MAX_SHRINK override the defaults; ConfigError if one is wrong."""
+        PIPELINE_ALLOW_SHRINK, PIPELINE_MAX_SHRINK and PIPELINE_CORRECTIONS override the defaults; ConfigError if one is wrong."""
         env = os.environ if environ is None else environ
         root = project_root()
         raw = Path(env.get("PIPELINE_RAW_DIR") or root / "data" / "raw")
@@ -83,6 +88,7 @@ class Settings:
             allow_shrink=flag(env, "PIPELINE_ALLOW_SHRINK"),
             max_shrink=share(env, "PIPELINE_MAX_SHRINK", DEFAULT_MAX_SHRINK),
             doc_seconds=seconds(env, "PIPELINE_DOC_SECONDS", DEFAULT_DOC_SECONDS),
+            corrections_path=Path(env["PIPELINE_CORRECTIONS"]).resolve() if (env.get("PIPELINE_CORRECTIONS") or "").strip() else None,
         )
 
 

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from pipeline.documents import Document, Rejected
 from pipeline.metadata import schema
-from pipeline.metadata.tables import TABLES, TAXONOMY_TABLES
+from pipeline.metadata.tables import CURATED_TABLES, TABLES, TAXONOMY_TABLES
 from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy_table
 from pipeline.validate import DuplicateKeyError, duplicate_keys, span_differs_sql
 
@@ -154,6 +154,7 @@ def load_database(
     mentions: pa.Table | Sequence[Mapping[str, Any]],
     facts: pa.Table | Sequence[Mapping[str, Any]],
     taxonomy: Taxonomy | None = None,
+    curated: Mapping[str, pa.Table | Sequence[Mapping[str, Any]]] | None = None,
 ) -> dict[str, int]:
     """Build the database at ``path`` from scratch and swap it in; return the row count of each table.
 
@@ -168,6 +169,8 @@ def load_database(
         "mentions": mentions if isinstance(mentions, pa.Table) else list(mentions),
         "facts": facts if isinstance(facts, pa.Table) else list(facts),
         **taxonomy_rows(taxonomy),
+        # statistics, citations, conflicts, review, corrections (pipeline/curate.py); empty when not given
+        **{name: (curated or {}).get(name, []) for name in CURATED_TABLES},
     }
     for table, rows in data.items():
         dupes = duplicate_keys(table, rows)
@@ -295,20 +298,13 @@ def _configure(con: duckdb.DuckDBPyConnection, temp_dir: Path | None, memory_lim
         con.execute(f"SET temp_directory = {_lit(temp_dir)}")
 
 
-def _register_fact_id(con: duckdb.DuckDBPyConnection) -> None:
-    """``pipeline_fact_id(fact_id, extracted_as, document, char_start, char_end, platform)``: the id of a
-    fact extracted under another path, moved to ``document`` (``batch.moved_fact_id``, the extractor's own rule)."""
-    from pipeline.extractor.batch import moved_fact_id
-
-    def fact_ids(
-        fact_id: pa.Array, extracted_as: pa.Array, document: pa.Array, start: pa.Array, end: pa.Array, platform: pa.Array
-    ) -> pa.Array:
-        columns = (c.to_pylist() for c in (fact_id, extracted_as, document, start, end, platform))
-        return pa.array([moved_fact_id(*values) for values in zip(*columns, strict=True)], pa.string())
-
-    con.create_function(
-        "pipeline_fact_id", fact_ids, ["VARCHAR", "VARCHAR", "VARCHAR", "BIGINT", "BIGINT", "VARCHAR"], "VARCHAR", type="arrow"
-    )  # type: ignore[call-overload]
+def _extra_of(con: duckdb.DuckDBPyConnection, catalog: str) -> str:
+    """The ``fingerprint_extra`` the database was last updated with ('' if none)."""
+    try:
+        row = con.execute(f"SELECT value FROM {catalog}.{STATE_SCHEMA}.extra").fetchone()
+    except duckdb.Error:
+        return ""
+    return row[0] if row else ""
 
 
 def _state_of(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, Any] | None:
@@ -366,7 +362,7 @@ def _select_rekeyed(table: str, extractions: Any, columns: Sequence[str] | None 
     """SELECT of the cached rows of ``table`` (facts or mentions) for the targets, moved to their path.
 
     ``moved`` None: every target; True/False: only targets extracted under another path / the same one.
-    Facts of a moved target get the id make_fact_id gives their new path; mentions point at it.
+    A moved target keeps its fact ids (they hash content and span, not the path).
     """
     files = extractions.files(table)
     wanted = list(columns or TABLES[table].columns)
@@ -379,28 +375,13 @@ def _select_rekeyed(table: str, extractions: Any, columns: Sequence[str] | None 
     for c in wanted:
         if c == "document":
             out.append("t.document AS document")
-        elif c == "fact_id" and table == "facts":
-            out.append(
-                "CASE WHEN t.document = t.extracted_as THEN r.fact_id "
-                "ELSE pipeline_fact_id(r.fact_id, t.extracted_as, t.document, r.char_start, r.char_end, r.platform) END AS fact_id"
-            )
         elif c == "fact_id":
-            out.append("CASE WHEN t.document = t.extracted_as OR r.fact_id IS NULL THEN r.fact_id ELSE coalesce(n.new_id, r.fact_id) END AS fact_id")
-            source += " LEFT JOIN moved_ids n ON n.document = t.document AND n.old_id = r.fact_id"
+            # fact_id hashes the document's content and the span (extractor.make_fact_id), not the path:
+            # rows moved to another path keep theirs
+            out.append("r.fact_id AS fact_id")
         else:
             out.append(f'r."{c}"')
     return f"SELECT {', '.join(out)} FROM {source}{where}"
-
-
-def _moved_ids(con: duckdb.DuckDBPyConnection, extractions: Any) -> None:
-    files = extractions.files("facts")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE moved_ids AS SELECT t.document, r.fact_id AS old_id, "
-        "pipeline_fact_id(r.fact_id, t.extracted_as, t.document, r.char_start, r.char_end, r.platform) AS new_id "
-        f"FROM read_parquet({_sql_list(files)}, filename = true) r "
-        "JOIN targets t ON r.key = t.key AND regexp_replace(r.filename, '/[^/]*$', '') = t.part "
-        "WHERE t.document <> t.extracted_as"
-    )
 
 
 def _file_sha256(path: Path) -> str:
@@ -419,11 +400,16 @@ def update_database(
     taxonomy: Taxonomy | None = None,
     temp_dir: Path | None = None,
     memory_limit: str = MEMORY_LIMIT,
+    after_load: Sequence[Any] = (),
+    fingerprint_extra: str = "",
 ) -> LoadResult:
     """Bring the database at ``path`` to the ingest manifest and the cached extraction results.
 
     See the comment above: incremental, atomic (copy, one transaction, swap), untouched when nothing
     changed. ``extractions`` is a ``pipeline.extractor.batch.Extractions``.
+    ``after_load`` hooks run like those of ``AFTER_LOAD``. ``fingerprint_extra`` (the corrections file's
+    digest and the curation code's, kept in ``pipeline_state.extra``): when it changed, the hooks run
+    even with no document added or removed.
     """
     from pipeline.manifest import DOCUMENTS_FILE, REJECTED_FILE
 
@@ -443,9 +429,9 @@ def update_database(
             state = _state_of(probe, "db")
             if state is not None and state["fingerprint"] == fingerprint:
                 _plan(probe, manifest_folder, extractions, f"db.{STATE_SCHEMA}.loaded")
-                (n_added,) = _one(probe.execute("SELECT count(*) FROM added"))
-                (n_removed,) = _one(probe.execute("SELECT count(*) FROM removed"))
-                if n_added == 0 and n_removed == 0 and state["rejected_sha256"] == rejected_sha:
+                (n_added,) = probe.execute("SELECT count(*) FROM added").fetchone()
+                (n_removed,) = probe.execute("SELECT count(*) FROM removed").fetchone()
+                if n_added == 0 and n_removed == 0 and state["rejected_sha256"] == rejected_sha and _extra_of(probe, "db") == fingerprint_extra:
                     counts = _counts(probe, "db")
                     return LoadResult(counts, False, 0, 0, state["state_id"])
             else:
@@ -462,7 +448,6 @@ def update_database(
         con = duckdb.connect(str(tmp))
         try:
             _configure(con, temp_dir, memory_limit)
-            _register_fact_id(con)
             if state is None:
                 _create(con, taxonomy)
             con.execute("BEGIN TRANSACTION")
@@ -482,7 +467,6 @@ def update_database(
                     f"INSERT INTO documents SELECT {doc_columns} FROM read_parquet({_lit(manifest_folder / DOCUMENTS_FILE)}) d "
                     "SEMI JOIN added a ON d.document = a.document AND d.key = a.key"
                 )
-                _moved_ids(con, extractions)
                 con.execute(f"INSERT INTO facts {_select_rekeyed('facts', extractions)}")
                 con.execute(f"INSERT INTO mentions {_select_rekeyed('mentions', extractions)}")
             except duckdb.ConstraintException as exc:
@@ -494,8 +478,11 @@ def update_database(
                 con.execute(
                     f"INSERT INTO rejected_documents SELECT {columns} FROM read_parquet({_lit(manifest_folder / REJECTED_FILE)})"
                 )
-            for hook in AFTER_LOAD:
+            for hook in [*AFTER_LOAD, *after_load]:
                 hook(con, changed)
+            con.execute(f"CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.extra (value VARCHAR)")
+            con.execute(f"DELETE FROM {STATE_SCHEMA}.extra")
+            con.execute(f"INSERT INTO {STATE_SCHEMA}.extra VALUES (?)", [fingerprint_extra])
             state_id = uuid.uuid4().hex
             con.execute(f"DELETE FROM {STATE_SCHEMA}.info")
             con.execute(
@@ -593,7 +580,6 @@ def pending_facts(
     con = duckdb.connect()
     try:
         _configure(con, temp_dir or database_path.parent / ".duckdb-tmp", memory_limit)
-        _register_fact_id(con)
         loaded = None
         if database_path.is_file():
             try:
@@ -604,7 +590,6 @@ def pending_facts(
             except duckdb.Error:
                 loaded = None
         _plan(con, manifest_folder, extractions, loaded)
-        _moved_ids(con, extractions)
         sql = _select_rekeyed("facts", extractions, columns)
         if with_text or suspect_quotes:
             sql = (
@@ -631,7 +616,6 @@ def extraction_stats(
     con = duckdb.connect()
     try:
         _configure(con, temp_dir, memory_limit)
-        _register_fact_id(con)
         _plan(con, manifest_folder, extractions, None)
         mentions = _select_rekeyed("mentions", extractions, ["decision", "reason"])
         n_mentions, kept = _one(con.execute(f"SELECT count(*), count(*) FILTER (WHERE decision = 'fact') FROM ({mentions})"))
@@ -639,8 +623,7 @@ def extraction_stats(
             f"SELECT reason, count(*) AS n FROM ({mentions}) WHERE decision <> 'fact' GROUP BY reason ORDER BY n DESC, reason"
         ).fetchall()
         facts = _select_rekeyed("facts", extractions, ["document"])
-        n_facts, with_facts = _one(con.execute(f"SELECT count(*), count(DISTINCT document) FROM ({facts})"))
-        _moved_ids(con, extractions)
+        n_facts, with_facts = con.execute(f"SELECT count(*), count(DISTINCT document) FROM ({facts})").fetchone()
         columns = ["document", "char_start", "platform", "count", "share", "year", "region", "source", "quote"]
         preview = con.execute(
             f"SELECT * FROM ({_select_rekeyed('facts', extractions, columns)}) ORDER BY document, char_start LIMIT {int(preview_rows)}"

@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from pipeline.corrections import changes_section
 from pipeline.metadata import schema
 from pipeline.metadata.licences import allows_redistribution
 from pipeline.metadata.tables import TABLES, TAXONOMY_TABLES, Table
@@ -222,6 +223,8 @@ RESOURCES: tuple[_Resource, ...] = (
     ),
     _Resource("rejected_documents", "rejected_documents", "rejected_documents.parquet"),
     _Resource("mentions", "mentions", "mentions.parquet"),
+    # the curated layer (pipeline/curate.py, pipeline/corrections.py)
+    *(_Resource(name, name, f"{name}.parquet") for name in ("statistics", "citations", "conflicts", "corrections")),
     *(_Resource(name, name, f"{name}.parquet") for name in TAXONOMY_TABLES),
 )
 
@@ -298,7 +301,8 @@ def _publish(
         try:
             _write_release(
                 tmp, version, resources, tables, descriptor, content_hash, extractor_version,
-                _changes_markdown(version, previous, diff, rows, previous_rows, tables_changed, rejected),
+                _changes_markdown(version, previous, diff, rows, previous_rows, tables_changed, rejected)
+                + "\n" + changes_section(tables["corrections"].to_pylist()),
             )
             problems = _check_release(tmp, version)
             if problems:
@@ -325,7 +329,7 @@ class _Tables:
     of a large archive never holds its mentions or document texts in memory.
     """
 
-    PINNED = ("facts", "sources")
+    PINNED = ("facts", "sources", "corrections")  # (corrections: a few rows a reviewer wrote, listed in CHANGES)
 
     def __init__(self, database_path: Path) -> None:
         if not database_path.is_file():

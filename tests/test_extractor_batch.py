@@ -81,7 +81,7 @@ def test_the_cache_is_parquet_partitions_under_the_extractor_version(tmp_path: P
     assert "key" in pq.read_schema(partition / "facts.parquet").names
 
 
-def test_the_same_content_under_a_new_path_is_served_from_the_cache_with_new_ids(tmp_path: Path, seeds: list[Document]) -> None:
+def test_the_same_content_under_a_new_path_is_served_from_the_cache_with_the_same_ids(tmp_path: Path, seeds: list[Document]) -> None:
     first = extract_documents(seeds, cache_dir=tmp_path, workers=1)
     moved = [dataclasses.replace(d, document="moved/" + d.document) for d in seeds]
     batch = extract_documents(moved, cache_dir=tmp_path, workers=1)
@@ -92,6 +92,12 @@ def test_the_same_content_under_a_new_path_is_served_from_the_cache_with_new_ids
     texts = {d.document: d.text for d in moved}
     facts = batch.facts.to_pylist()
     ids = {f["fact_id"] for f in facts}
+    # fact_id hashes the content and span, not the path: a renamed file keeps every id
+    assert [(f["fact_id"], f["quote"]) for f in facts] == [(f["fact_id"], f["quote"]) for f in first.facts.to_pylist()]
+    shas = {d.document: d.sha256 for d in moved}
+    spans = [(f["document"], f["char_start"], f["char_end"]) for f in facts]
+    single = [f for f, span in zip(facts, spans, strict=True) if spans.count(span) == 1]  # (one span, two platforms: disambiguated)
+    assert single and all(f["fact_id"] == make_fact_id(shas[f["document"]], f["char_start"], f["char_end"]) for f in single)
     for f in facts:
         assert f["document"].startswith("moved/")
         assert texts[f["document"]][f["char_start"] : f["char_end"]] == f["quote"]

@@ -127,7 +127,10 @@ def test_ui_serves_the_asset_graph_with_checks_and_runs_it(dagster_dev: str, pip
 
     nodes = graphql(dagster_dev, ASSETS_QUERY)["assetNodes"]
     checks = {"/".join(n["assetKey"]["path"]): {c["name"] for c in n["assetChecksOrError"]["checks"]} for n in nodes}
-    assert set(checks) == {"documents", "mentions", "facts", "database", "release", "report"}
+    assert set(checks) == {
+        "documents", "mentions", "facts", "corrections", "statistics", "citations", "conflicts", "review", "database", "release", "report",
+    }
+    assert {c["name"]: c["blocking"] for n in nodes for c in n["assetChecksOrError"]["checks"]}["every_correction_applies"]
     assert checks["documents"] == {"every_input_accounted_for", "columns_meet_constraints"}
     assert {"slugs_in_taxonomy", "columns_meet_constraints", "quotes_match_spans"} <= checks["facts"]
 

@@ -14,6 +14,7 @@ import dagster as dg
 from pipeline.defs.assets import ASSETS
 from pipeline.defs.catalog import TablePathsIOManager, catalogue
 from pipeline.defs.checks import CHECKS
+from pipeline.defs.curation import CURATION_CHECKS
 from pipeline.defs.resources import PipelineSettings
 
 JOB_NAME = "build"
@@ -50,7 +51,7 @@ def build_definitions(
     settings = settings or PipelineSettings()
     return dg.Definitions(
         assets=list(catalogue(ASSETS, settings.settings())),
-        asset_checks=CHECKS,
+        asset_checks=[*CHECKS, *CURATION_CHECKS],
         resources={"settings": settings, "io_manager": TablePathsIOManager(settings=settings)},
         jobs=[dg.define_asset_job(JOB_NAME, selection=dg.AssetSelection.all(), description="Materialise every asset.")],
         executor=executor(executor_name),

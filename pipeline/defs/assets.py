@@ -1,7 +1,8 @@
 """One asset per stage, each a few lines calling the stage module.
 
-documents -> (mentions, facts) -> database -> release. Mentions and facts come from
-one extraction pass, so they are the two outputs of one multi-asset.
+documents -> (mentions, facts) -> corrections -> database -> (statistics, citations, conflicts,
+review), release. Mentions and facts come from one extraction pass, so they are the two outputs of
+one multi-asset; the curated layer's assets are in ``curation.py``.
 
 What passes between the steps are references to Parquet files, never the rows: ``documents`` is
 an ``IngestManifest`` (the ingest manifest folder, pipeline/manifest.py), ``mentions`` and
@@ -17,6 +18,7 @@ from typing import Any
 
 import dagster as dg
 
+from pipeline.curate import refresh_database
 from pipeline.database import database_state_id, extraction_stats, update_database
 from pipeline.defs.resources import PipelineSettings
 from pipeline.extractor import EXTRACTOR_VERSION
@@ -133,14 +135,25 @@ def extractions(context: dg.AssetExecutionContext, settings: PipelineSettings, d
     )
 
 
-@dg.asset(description="The curated DuckDB database (stats.duckdb), updated for the documents that changed and swapped in atomically.")
-def database(
-    settings: PipelineSettings, documents: IngestManifest, mentions: Extractions, facts: Extractions
+@dg.asset(
+    description="The curated DuckDB database (stats.duckdb), updated for the documents that changed and swapped in "
+    "atomically; inside the same transaction the corrections are applied to facts and the curated tables rebuilt."
+)
+def database(  # type: ignore[no-untyped-def]
+    settings: PipelineSettings, documents: IngestManifest, mentions: Extractions, facts: Extractions, corrections
 ) -> dg.MaterializeResult:
     s = settings.settings()
     if not s.allow_shrink and (problem := shrink_problem(s.releases_dir, facts.facts_rows, max_shrink=s.max_shrink)):
         raise ShrinkRefused(problem)  # before the database is replaced: nothing changes
-    result = update_database(s.database_path, manifest_folder=documents.folder, extractions=facts, temp_dir=s.duckdb_temp_dir)
+
+    def curate_in_transaction(con, changed):  # type: ignore[no-untyped-def]
+        # corrections applied to facts, then statistics, citations, conflicts, review rebuilt (pipeline/curate.py)
+        refresh_database(con, changed, corrections.rows)
+
+    result = update_database(
+        s.database_path, manifest_folder=documents.folder, extractions=facts, temp_dir=s.duckdb_temp_dir,
+        after_load=[curate_in_transaction], fingerprint_extra=corrections.fingerprint,
+    )
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(s.database_path)),
@@ -213,4 +226,8 @@ def report_metadata(result: ReportResult) -> dict[str, Any]:
     }
 
 
-ASSETS = [documents, extractions, database, release, report]
+# The curated layer's assets live in curation.py, which imports markdown_table from here; the
+# package (pipeline/defs/__init__.py) imports this module first, so the import below finds them defined.
+from pipeline.defs.curation import CURATION_ASSETS  # noqa: E402
+
+ASSETS = [documents, extractions, *CURATION_ASSETS, database, release, report]

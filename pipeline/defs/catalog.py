@@ -40,7 +40,10 @@ KINDS = {
     "report": {"html"},
 }
 # The table of the database (and of each release) an asset's rows end up in.
-TABLE_OF = {"documents": "documents", "mentions": "mentions", "facts": "facts"}
+TABLE_OF = {
+    "documents": "documents", "mentions": "mentions", "facts": "facts",
+    **{name: name for name in ("statistics", "citations", "conflicts", "review")},  # the curated tables
+}
 _COLUMN_TYPES = {"VARCHAR": "string", "BIGINT": "int64", "DOUBLE": "float64", "DATE": "date", "BOOLEAN": "bool"}
 
 

@@ -24,6 +24,7 @@ class PipelineSettings(dg.ConfigurableResource):
     max_bytes: int | None = None
     workers: int | None = None
     allow_shrink: bool | None = None  # publish even if far fewer facts than the latest release
+    corrections: str | None = None  # the corrections CSV (PIPELINE_CORRECTIONS)
     progress: bool = False  # show a progress bar while extracting (the CLI turns it on)
 
     @classmethod
@@ -34,6 +35,7 @@ class PipelineSettings(dg.ConfigurableResource):
             max_bytes=settings.max_bytes,
             workers=settings.workers,
             allow_shrink=settings.allow_shrink,
+            corrections=str(settings.corrections_path) if settings.corrections_path else None,
             progress=progress,
         )
 
@@ -50,4 +52,6 @@ class PipelineSettings(dg.ConfigurableResource):
             overrides["workers"] = self.workers
         if self.allow_shrink is not None:
             overrides["allow_shrink"] = self.allow_shrink
+        if self.corrections:
+            overrides["corrections_path"] = Path(self.corrections).resolve()
         return dataclasses.replace(base, **overrides)

@@ -40,6 +40,7 @@ class RunRecord:
 
     materializations: dict[str, dict[str, Any]] = field(default_factory=dict)
     checks: list[tuple[str, bool, dict[str, Any]]] = field(default_factory=list)
+    warned: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # failed checks of warning severity
     failures: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     started: dict[str, float] = field(default_factory=dict)
@@ -65,6 +66,12 @@ def describe(asset: str, m: Mapping[str, Any]) -> str:
     if asset == "database":
         rows = m.get("rows") or {}
         return f"{rows.get('facts', 0)} facts, {rows.get('documents', 0)} documents -> {m.get('path')}"
+    if asset == "corrections":
+        return f"{m.get('rows_in_file')} rows in {m.get('path')}: {m.get('apply')} apply, {m.get('errors')} do not"
+    if asset == "statistics":
+        return f"{m.get('dagster/row_count')} statistics ({m.get('cited_by_several_documents')} cited by several documents)"
+    if asset in ("citations", "conflicts", "review"):
+        return f"{m.get('dagster/row_count')} rows"
     if asset == "release":
         state = "published" if m.get("published") else "unchanged"
         return f"{m.get('version')} ({state}; facts vs the previous release: {_changes(m)})"
@@ -115,6 +122,11 @@ class _ProgressHandler(logging.Handler):
         elif kind == "ASSET_CHECK_EVALUATION":
             name = f"{data.asset_key.to_user_string()}:{data.check_name}"
             metadata = _plain(data.metadata)
+            if not data.passed and getattr(data.severity, "value", None) == "WARN":
+                # a warning (conflicts, consistency flags) is reported but does not fail the run
+                self.record.warned.append((name, metadata))
+                self._print(f"  check {name} warning: {metadata.get('failed')} of {metadata.get('checked')}")
+                return
             self.record.checks.append((name, data.passed, metadata))
             if not data.passed:
                 self._print(f"  check {name} FAILED: {metadata.get('failed')} of {metadata.get('checked')}")
@@ -212,12 +224,23 @@ def print_summary(record: RunRecord, documents: Any, ok: bool, elapsed: float, o
         )
     if "mentions" in m:
         print(f"  mentions: {describe('mentions', m['mentions'])}", file=out)
+    if "corrections" in m:
+        print(f"  corrections: {describe('corrections', m['corrections'])}", file=out)
+    if "statistics" in m:
+        c = m.get("conflicts", {})
+        print(
+            f"  statistics: {describe('statistics', m['statistics'])}, {m.get('citations', {}).get('dagster/row_count')} "
+            f"citations, {c.get('dagster/row_count')} conflicting facts, {m.get('review', {}).get('dagster/row_count')} facts to review",
+            file=out,
+        )
     passed = sum(1 for _, p, _ in record.checks if p)
     if record.checks:
         print(f"  checks: {passed} of {len(record.checks)} passed", file=out)
     for name, p, meta in record.checks:
         if not p:
             print(f"    FAILED {name}: {meta.get('failed')} of {meta.get('checked')}; {meta.get('examples')}", file=out)
+    for name, meta in record.warned:
+        print(f"  warning {name}: {meta.get('failed')} of {meta.get('checked')} (see its metadata in the UI)", file=out)
     if "release" in m:
         r = m["release"]
         state = "published" if r.get("published") else "unchanged, latest release kept"

@@ -12,7 +12,7 @@ entries live under the extractor version::
 The raw file's sha256 alone is not enough: the text the spans index depends on the
 ingest code, and a fact's year falls back to the publication date from sources.csv.
 When the same content turns up under another path, its cached rows are re-keyed to
-the new path (``fact_id`` recomputed with ``records.make_fact_id``) instead of being
+the new path (``fact_id`` hashes content and span, so it stays) instead of being
 extracted again. A new extractor version starts an empty folder, so everything is
 re-extracted.
 
@@ -311,26 +311,10 @@ def _progress_bar(total: int, progress: bool) -> Any:
     return tqdm(total=total, desc="extracting", unit="doc", leave=False, delay=1.0)
 
 
-def moved_fact_id(fact_id: str, old_document: str, document: str, char_start: int, char_end: int, platform: str) -> str:
-    """The id a fact extracted as ``old_document`` has under ``document``: ``make_fact_id`` of the new
-    path, or, for a later fact on the same span (whose id the extractor disambiguated with its
-    platform, see merge.py), that id disambiguated the same way."""
-    new = records.make_fact_id(document, char_start, char_end)
-    if fact_id == records.make_fact_id(old_document, char_start, char_end):
-        return new
-    return hashlib.sha256(f"{new}\x00{platform}".encode()).hexdigest()[:16]
-
-
 def _rekey(mentions: Rows, facts: Rows, document: str) -> tuple[Rows, Rows]:
     """Rows of identical content cached under another path, moved to ``document``."""
-    ids = {}
-    new_facts = []
-    for f in facts:
-        fact_id = moved_fact_id(f["fact_id"], f["document"], document, f["char_start"], f["char_end"], f["platform"])
-        ids[f["fact_id"]] = fact_id
-        new_facts.append({**f, "document": document, "fact_id": fact_id})
-    new_mentions = [{**m, "document": document, "fact_id": ids.get(m["fact_id"], m["fact_id"])} for m in mentions]
-    return new_mentions, new_facts
+    # fact_id hashes the content and span (records.make_fact_id), so only the path changes.
+    return [{**m, "document": document} for m in mentions], [{**f, "document": document} for f in facts]
 
 
 # The cache: immutable Parquet partitions

@@ -106,7 +106,7 @@ def merge_candidates(ctx: Context, candidates: list[Candidate]) -> tuple[list[Fa
     fact_of_unit: dict[tuple[int, int], str] = {}
     seen_ids: set[str] = set()
     for c in kept:
-        fid = make_fact_id(doc.document, c.quote_start, c.quote_end)
+        fid = make_fact_id(doc.sha256, c.quote_start, c.quote_end)
         if fid in seen_ids:  # two platforms distributed over one span: disambiguate
             fid = hashlib.sha256(f"{fid}\x00{c.platforms[0]}".encode()).hexdigest()[:16]
         seen_ids.add(fid)

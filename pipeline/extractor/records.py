@@ -88,7 +88,7 @@ class Extraction:
     facts: list[Fact] = field(default_factory=list)
 
 
-def make_fact_id(document: str, char_start: int, char_end: int) -> str:
-    """Stable id: the same document path and span always give the same id."""
-    return hashlib.sha256(f"{document}\x00{char_start}\x00{char_end}".encode()).hexdigest()[:16]
+def make_fact_id(sha256: str, char_start: int, char_end: int) -> str:
+    """Stable id from the document's content hash and the span, not its path: a renamed file keeps its ids."""
+    return hashlib.sha256(f"{sha256}\x00{char_start}\x00{char_end}".encode()).hexdigest()[:16]
 

@@ -30,8 +30,54 @@ TABLES: dict[str, Table] = {
                 "qualifier", "measure", "base", "period_start", "period_end", "quote", "char_start", "char_end",
                 "page", "confidence", "extractor_version",
                 "region_from", "year_from", "offence_from", "source_from", "platform_from",
+                "corrected", "correction",
             ),
             ("fact_id",),
+        ),
+        Table(
+            "statistics",
+            "Curated: one row per real-world figure. Facts of different documents with the same key and the same "
+            "value (or one a stated rounding of the other) are merged; each is a row of citations.",
+            (
+                "statistic_id", "source", "year", "period_start", "period_end", "region", "platform", "offence",
+                "measure", "count", "share", "qualifier", "base", "n_citations", "n_documents", "first_published",
+                "corrected", "correction", "conflict", "flags", "primary_fact_id", "quote",
+            ),
+            ("statistic_id",),
+        ),
+        Table(
+            "citations",
+            "Curated: one row per (statistic, fact): each document stating a figure, with its own value, quote and span.",
+            (
+                "statistic_id", "fact_id", "document", "sha256", "quote", "char_start", "char_end", "count", "share",
+                "qualifier", "base", "title", "outlet", "url", "published", "corrected",
+            ),
+            ("statistic_id", "fact_id"),
+        ),
+        Table(
+            "conflicts",
+            "Curated: facts of one key whose values disagree beyond rounding, one row per fact; nothing is overwritten.",
+            (
+                "conflict_id", "statistic_id", "fact_id", "document", "source", "year", "region", "platform", "offence",
+                "measure", "count", "share", "qualifier", "quote", "n_values",
+            ),
+            ("conflict_id", "fact_id"),
+        ),
+        Table(
+            "review",
+            "The facts most worth a human look, ranked, each with a ready-to-paste corrections.csv line.",
+            (
+                "rank", "fact_id", "statistic_id", "document", "sha256", "score", "reasons", "quote", "source", "year",
+                "region", "platform", "offence", "measure", "count", "share", "qualifier", "confidence",
+                "correction_line",
+            ),
+            ("fact_id",),
+        ),
+        Table(
+            "corrections",
+            "The rows of the corrections file applied in this run, with the fact each applied to.",
+            ("line", "sha256", "quote", "action", "field", "value", "reason", "reviewer", "fact_id", "document"),
+            ("line",),
         ),
         Table(
             "documents",
@@ -82,3 +128,4 @@ TABLES: dict[str, Table] = {
 }
 
 TAXONOMY_TABLES = ("platforms", "regions", "offences", "sources")
+CURATED_TABLES = ("statistics", "citations", "conflicts", "review", "corrections")

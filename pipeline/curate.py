@@ -1,0 +1,462 @@
+"""Stage 3c, curation: per-document facts -> one row per real-world figure.
+
+Facts of the same key (source, year, region, platform, offence, measure; null equals null) whose
+values agree, or where one is a stated rounding of the other ("more than 9,000" beside 9,477,
+40% beside 40.2%), become one statistic with a citation per fact. Values of one key that
+disagree beyond rounding, stated by different documents, are conflicts: listed, never resolved
+silently. Consistency flags mark statistics that cannot all be right (shares of one breakdown
+summing past 1, a count and base disagreeing with the share, a year after the document's date).
+The review queue ranks the facts most worth a human look, each with a ready-to-paste
+corrections.csv line.
+
+How rounding is decided: each stated value is an interval. An exact value covers half a unit of
+its last digit either side (40.2% -> 40.15-40.25%, 40% -> 39.5-40.5%; counts of a million and
+more are taken as rounded to their trailing zeros, "16 million" -> 15.5-16.5 million). A bounded
+value covers one unit of its last non-zero digit in its direction ("more than 9,000" -> 9,000
+to 10,000, "about 20%" -> 15-25%). Two values agree when their intervals overlap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline.corrections import ADDED_VERSION, correction_line
+from pipeline.database import rows_to_arrow
+
+KEY = ("source", "year", "region", "platform", "offence", "measure")
+ATTRIBUTES = ("region", "year", "offence", "source", "platform")
+WEAK_PROVENANCE = ("document", "published", "none")  # gen14's <attribute>_from values that are guesses
+TOTALS = {"all_platforms", "online_any"}
+LOW_CONFIDENCE = 0.6
+
+
+@dataclass
+class Flag:
+    check: str  # shares_sum, count_base_share, year_after_document
+    statistic_ids: list[str]
+    fact_ids: list[str]
+    message: str
+
+
+@dataclass
+class Curated:
+    statistics: pa.Table
+    citations: pa.Table
+    conflicts: pa.Table
+    review: pa.Table
+    flags: list[Flag] = field(default_factory=list)
+
+    def flagged(self, check: str) -> list[Flag]:
+        return [f for f in self.flags if f.check == check]
+
+
+# ------------------------------------------------------------------ values as intervals
+
+
+def _trailing_zeros(n: int) -> int:
+    z = 0
+    while n and n % 10 == 0:
+        n //= 10
+        z += 1
+    return z
+
+
+def _decimals(x: float) -> int:
+    text = f"{x:.6f}".rstrip("0").rstrip(".")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def interval(value: float, qualifier: str, kind: str) -> tuple[float, float]:
+    """The values a statement covers. Shares are compared in percent (0.402 -> 40.2)."""
+    v = round(value * 100, 6) if kind == "share" else float(value)
+    if kind == "share":
+        exact_unit = 10.0 ** -_decimals(v)
+        bound_unit = 10.0 ** _trailing_zeros(int(v)) if v == int(v) and v else exact_unit
+    else:
+        exact_unit = 10.0 ** _trailing_zeros(int(v)) if v >= 1_000_000 else 1.0
+        bound_unit = 10.0 ** _trailing_zeros(int(v)) if v else 1.0
+    if qualifier == "exact":
+        return v - exact_unit / 2, v + exact_unit / 2
+    if qualifier == "about":
+        return v - bound_unit / 2, v + bound_unit / 2
+    if qualifier in ("more_than", "at_least"):
+        return v, v + bound_unit
+    return v - bound_unit, v  # less_than, up_to
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    eps = 1e-9
+    return a[0] <= b[1] + eps and b[0] <= a[1] + eps
+
+
+def agree(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool | None:
+    """True when the two facts state the same figure, False when they disagree, None when they
+    share no kind of value (a count beside a share: two different figures, not a conflict)."""
+    compared = False
+    for kind in ("count", "share"):
+        if a.get(kind) is None or b.get(kind) is None:
+            continue
+        compared = True
+        if not _overlap(interval(a[kind], a["qualifier"], kind), interval(b[kind], b["qualifier"], kind)):
+            return False
+    return True if compared else None
+
+
+def _width(f: Mapping[str, Any]) -> tuple[float, float]:
+    widths = []
+    for kind in ("count", "share"):
+        if f.get(kind) is None:
+            widths.append(math.inf)
+        else:
+            lo, hi = interval(f[kind], f["qualifier"], kind)
+            widths.append(hi - lo)
+    return widths[0], widths[1]
+
+
+def _hash(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+
+def statistic_id(key: Sequence[Any], count: int | None, share: float | None) -> str:
+    """Stable id of a figure: its key and value (not the documents citing it)."""
+    return _hash(*key, count, None if share is None else round(share, 6))
+
+
+# ------------------------------------------------------------------ curation
+
+
+def curate(facts: pa.Table, documents: Sequence[Any]) -> Curated:
+    """Statistics, citations, conflicts and the review queue of the (corrected) facts.
+
+    ``documents`` are objects with ``document``, ``sha256``, ``published``, ``title``, ``outlet``, ``url``.
+    """
+    docs = {d.document: d for d in documents}
+    rows = facts.to_pylist()
+    by_key: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        by_key.setdefault(tuple(r[k] for k in KEY), []).append(r)
+
+    def published(f: Mapping[str, Any]) -> date | None:
+        d = docs.get(f["document"])
+        return d.published if d is not None else None
+
+    def order(f: Mapping[str, Any]) -> tuple[Any, ...]:
+        # the most precise statement first: exact before bounded, narrow before wide, both values before one
+        return (f["qualifier"] != "exact", *_width(f), published(f) or date.max, f["document"], f["char_start"], f["fact_id"])
+
+    statistics: list[dict[str, Any]] = []
+    citations: list[dict[str, Any]] = []
+    conflicts: list[dict[str, Any]] = []
+    statistic_of: dict[str, str] = {}
+    members_of: dict[str, list[dict[str, Any]]] = {}
+    for key in sorted(by_key, key=repr):
+        clusters: list[list[dict[str, Any]]] = []
+        for f in sorted(by_key[key], key=order):
+            for cluster in clusters:
+                if all(agree(f, m) for m in cluster):
+                    cluster.append(f)
+                    break
+            else:
+                clusters.append([f])
+        ids = []
+        for cluster in clusters:
+            rep = cluster[0]
+            sid = statistic_id(key, rep["count"], rep["share"])
+            ids.append(sid)
+            members_of[sid] = cluster
+            for f in cluster:
+                statistic_of[f["fact_id"]] = sid
+            statistics.append(_statistic(sid, key, cluster, published))
+            citations += [_citation(sid, f, docs.get(f["document"])) for f in cluster]
+        conflicts += _conflicts(key, clusters, ids)
+
+    in_conflict = {c["statistic_id"] for c in conflicts}
+    flags = _consistency_flags(rows, statistic_of, docs)
+    flags_of: dict[str, list[str]] = {}
+    for flag in flags:
+        for sid in flag.statistic_ids:
+            flags_of.setdefault(sid, []).append(f"{flag.check}: {flag.message}")  # the check's name first
+    for s in statistics:
+        s["conflict"] = s["statistic_id"] in in_conflict
+        s["flags"] = "; ".join(dict.fromkeys(flags_of.get(s["statistic_id"], []))) or None
+    conflict_facts = {c["fact_id"]: c for c in conflicts}
+    flags_by_fact: dict[str, list[str]] = {}
+    for flag in flags:
+        for fid in flag.fact_ids:
+            flags_by_fact.setdefault(fid, []).append(flag.message)
+    stats_by_id = {s["statistic_id"]: s for s in statistics}
+    review = _review(rows, docs, statistic_of, stats_by_id, conflict_facts, flags_by_fact)
+    statistics.sort(key=lambda s: (str(s["source"]), s["year"] or 0, str(s["region"]), s["platform"], s["statistic_id"]))
+    return Curated(
+        statistics=rows_to_arrow("statistics", statistics),
+        citations=rows_to_arrow("citations", citations),
+        conflicts=rows_to_arrow("conflicts", conflicts),
+        review=rows_to_arrow("review", review),
+        flags=flags,
+    )
+
+
+def _most_common(values: Iterable[Any]) -> Any:
+    counted = Counter(v for v in values if v is not None)
+    return min(counted, key=lambda v: (-counted[v], str(v))) if counted else None
+
+
+def _statistic(sid: str, key: tuple[Any, ...], cluster: list[dict[str, Any]], published: Any) -> dict[str, Any]:
+    rep = cluster[0]
+    dates = [p for p in (published(f) for f in cluster) if p is not None]
+    periods = [(f["period_start"], f["period_end"]) for f in cluster if f["period_start"] or f["period_end"]]
+    period = (rep["period_start"], rep["period_end"]) if (rep["period_start"] or rep["period_end"]) else _most_common(periods)
+    notes = [f["correction"] for f in cluster if f.get("correction")]
+    return {
+        "statistic_id": sid, **dict(zip(KEY, key, strict=True)),
+        "period_start": period[0] if period else None, "period_end": period[1] if period else None,
+        "count": rep["count"], "share": rep["share"], "qualifier": rep["qualifier"],
+        "base": rep["base"] if rep["base"] is not None else _most_common(f["base"] for f in cluster),
+        "n_citations": len(cluster), "n_documents": len({f["document"] for f in cluster}),
+        "first_published": min(dates) if dates else None,
+        "corrected": any(f.get("corrected") for f in cluster), "correction": "; ".join(dict.fromkeys(notes)) or None,
+        "primary_fact_id": rep["fact_id"], "quote": rep["quote"],
+    }
+
+
+def _citation(sid: str, f: Mapping[str, Any], doc: Any) -> dict[str, Any]:
+    return {
+        "statistic_id": sid, "fact_id": f["fact_id"], "document": f["document"],
+        "sha256": doc.sha256 if doc is not None else "", "quote": f["quote"], "char_start": f["char_start"],
+        "char_end": f["char_end"], "count": f["count"], "share": f["share"], "qualifier": f["qualifier"],
+        "base": f["base"], "title": getattr(doc, "title", None), "outlet": getattr(doc, "outlet", None),
+        "url": getattr(doc, "url", None), "published": getattr(doc, "published", None),
+        "corrected": bool(f.get("corrected")),
+    }
+
+
+def _conflicts(key: tuple[Any, ...], clusters: list[list[dict[str, Any]]], ids: list[str]) -> list[dict[str, Any]]:
+    """Facts of the clusters of one key that disagree with another cluster stated by another document.
+
+    Two values of one key within a single document are a breakdown the attributes failed to tell
+    apart, not two sources disagreeing; they go to the review queue through their other reasons.
+    """
+    involved: set[int] = set()
+    for i, a in enumerate(clusters):
+        for j in range(i + 1, len(clusters)):
+            b = clusters[j]
+            docs = {f["document"] for f in a} | {f["document"] for f in b}
+            if len(docs) > 1 and agree(a[0], b[0]) is False:
+                involved |= {i, j}
+    if not involved:
+        return []
+    cid = _hash("conflict", *key)
+    out = []
+    for i in sorted(involved):
+        for f in clusters[i]:
+            out.append({
+                "conflict_id": cid, "statistic_id": ids[i], "fact_id": f["fact_id"], "document": f["document"],
+                **{k: f[k] for k in KEY}, "count": f["count"], "share": f["share"], "qualifier": f["qualifier"],
+                "quote": f["quote"], "n_values": len(involved),
+            })
+    return out
+
+
+def _consistency_flags(rows: list[dict[str, Any]], statistic_of: Mapping[str, str], docs: Mapping[str, Any]) -> list[Flag]:
+    flags: list[Flag] = []
+    # Shares of one breakdown: one document, one key but the platform, single named platforms.
+    breakdowns: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["share"] is not None and r["platform"] not in TOTALS and "+" not in r["platform"]:
+            k = (r["document"], r["source"], r["year"], r["region"], r["offence"], r["measure"], r["base"])
+            breakdowns.setdefault(k, []).append(r)
+    for k, group in sorted(breakdowns.items(), key=lambda kv: repr(kv[0])):
+        lower = sum(interval(r["share"], r["qualifier"], "share")[0] for r in group) / 100
+        if len({r["platform"] for r in group}) > 1 and lower > 1.0 + 1e-9:
+            ids = [r["fact_id"] for r in group]
+            flags.append(Flag(
+                "shares_sum", sorted({statistic_of[i] for i in ids}), ids,
+                f"shares of one breakdown in {k[0]} sum to {sum(r['share'] for r in group):.3f} "
+                f"({', '.join(r['platform'] for r in group)}): past 1 unless a case can have several platforms",
+            ))
+    for r in rows:
+        if r["count"] is not None and r["base"] and r["share"] is not None:
+            ratio = r["count"] / r["base"]
+            lo, hi = interval(r["share"], "exact", "share")
+            if not lo - 1e-9 <= ratio * 100 <= hi + 1e-9:
+                flags.append(Flag(
+                    "count_base_share", [statistic_of[r["fact_id"]]], [r["fact_id"]],
+                    f"{r['count']} of {r['base']} is {ratio:.1%}, not the stated {r['share']:.1%}",
+                ))
+        doc = docs.get(r["document"])
+        stated = getattr(doc, "published", None)
+        if stated is not None and r["year"] is not None and r["year"] > stated.year:
+            flags.append(Flag(
+                "year_after_document", [statistic_of[r["fact_id"]]], [r["fact_id"]],
+                f"year {r['year']} is after the document's date {stated.isoformat()} ({r['document']})",
+            ))
+    return flags
+
+
+# ------------------------------------------------------------------ review queue
+
+WEIGHTS = {"conflict": 3.0, "flag": 2.0, "weak_attribute": 1.0, "missing_attribute": 0.5, "unconfirmed": 0.5}
+
+
+def _review(
+    rows: list[dict[str, Any]],
+    docs: Mapping[str, Any],
+    statistic_of: Mapping[str, str],
+    stats: Mapping[str, Mapping[str, Any]],
+    conflicts: Mapping[str, Mapping[str, Any]],
+    flags: Mapping[str, list[str]],
+) -> list[dict[str, Any]]:
+    queue = []
+    for r in rows:
+        if r.get("corrected"):
+            continue  # a human has looked at it
+        reasons: list[str] = []
+        score = 0.0
+        first_field, first_value, action = None, None, "set"
+        if r["fact_id"] in conflicts:
+            c = conflicts[r["fact_id"]]
+            reasons.append(f"conflict: {c['n_values']} values for one key")
+            score += WEIGHTS["conflict"]
+            action = "reject"
+        for message in flags.get(r["fact_id"], []):
+            reasons.append(message)
+            score += WEIGHTS["flag"]
+            if "year" in message:
+                first_field, first_value = "year", r["year"]
+        confidence = r["confidence"] if r["confidence"] is not None else 0.0
+        score += 2 * (1 - confidence)
+        if confidence < LOW_CONFIDENCE:
+            reasons.append(f"low confidence ({confidence:.2f})")
+        for attr in ATTRIBUTES:
+            origin = r.get(f"{attr}_from")  # gen14's provenance columns, where present
+            if origin in WEAK_PROVENANCE and r[attr] is not None:
+                reasons.append(f"{attr} from the {origin}-wide default" if origin == "document" else f"{attr} from the {origin} date")
+                score += WEIGHTS["weak_attribute"]
+                first_field = first_field or attr
+                first_value = first_value if first_field != attr else r[attr]
+            elif r[attr] is None and attr != "platform":
+                reasons.append(f"no {attr}")
+                score += WEIGHTS["missing_attribute"]
+                if first_field is None:
+                    first_field, first_value = attr, None
+        stat = stats.get(statistic_of.get(r["fact_id"], ""))
+        if stat is not None and stat["n_documents"] == 1:
+            reasons.append("no other document states it")
+            score += WEIGHTS["unconfirmed"]
+        if not reasons:
+            continue
+        doc = docs.get(r["document"])
+        sha = doc.sha256 if doc is not None else ""
+        why = "; ".join(reasons)
+        if action == "reject":
+            line = correction_line(sha, r["quote"], "reject", reason=f"review: {why}")
+        else:
+            field_name = first_field or "region"
+            value = first_value if first_field else r[field_name]
+            line = correction_line(sha, r["quote"], "set", field_name, "" if value is None else str(value), f"review: {why}")
+        queue.append({
+            "fact_id": r["fact_id"], "statistic_id": statistic_of.get(r["fact_id"]), "document": r["document"],
+            "sha256": sha, "score": round(score, 4), "reasons": why, "quote": r["quote"],
+            **{k: r[k] for k in ("source", "year", "region", "platform", "offence", "measure", "count", "share", "qualifier")},
+            "confidence": r["confidence"], "correction_line": line,
+        })
+    queue.sort(key=lambda q: (-q["score"], q["confidence"] if q["confidence"] is not None else 0, q["document"], q["fact_id"]))
+    for i, q in enumerate(queue, 1):
+        q["rank"] = i
+    return queue
+
+
+# ------------------------------------------------------------------ in the database
+
+
+class CorrectionsError(ValueError):
+    """A correction does not apply to the facts loaded: the database is left as it was."""
+
+
+ORIGINALS = "pipeline_state.fact_originals"  # the extractor's rows of the documents a correction names
+
+
+def refresh_database(con: Any, changed: Sequence[str], corrections: Sequence[Any], taxonomy: Any = None) -> Any:
+    """Inside the loading transaction (``database.update_database``'s ``after_load``): apply the corrections
+    to ``facts`` and rebuild statistics, citations, conflicts, review and corrections. Idempotent: the
+    extractor's rows of every document a correction named are kept in ``pipeline_state.fact_originals``
+    and put back first, so each run corrects the extractor's rows, never its own output.
+    Returns the ``CorrectionResult``; raises ``CorrectionsError`` naming the lines that do not apply.
+    """
+    from types import SimpleNamespace
+
+    from pipeline.corrections import apply_corrections
+
+    con.execute(f"CREATE TABLE IF NOT EXISTS {ORIGINALS} AS SELECT * FROM facts WHERE false")
+    if changed:  # their rows were just reloaded from the extraction: the stored originals are stale
+        con.execute(f"DELETE FROM {ORIGINALS} WHERE document IN (SELECT unnest(?))", [list(changed)])
+    con.execute("DELETE FROM facts WHERE extractor_version = ?", [ADDED_VERSION])
+    con.execute(f"DELETE FROM facts WHERE fact_id IN (SELECT fact_id FROM {ORIGINALS})")
+    con.execute(f"INSERT INTO facts SELECT * FROM {ORIGINALS}")
+    con.execute(f"DELETE FROM {ORIGINALS}")
+
+    prefixes = {c.sha256 for c in corrections}
+    docs = con.execute("SELECT document, sha256 FROM documents").fetchall()
+    named = sorted({d for d, sha in docs if any(sha.startswith(p) for p in prefixes)})
+    texts = [
+        SimpleNamespace(document=d, sha256=sha, text=text, pages=pages)
+        for d, sha, text, pages in con.execute(
+            "SELECT document, sha256, text, pages FROM documents WHERE document IN (SELECT unnest(?))", [named]
+        ).fetchall()
+    ]
+    subset = con.execute("SELECT * FROM facts WHERE document IN (SELECT unnest(?))", [named]).to_arrow_table()
+    result = apply_corrections(subset, texts, corrections, taxonomy=taxonomy)
+    if result.errors:
+        raise CorrectionsError("; ".join(result.errors))
+    con.execute(f"INSERT INTO {ORIGINALS} SELECT * FROM facts WHERE document IN (SELECT unnest(?))", [named])
+    con.execute("DELETE FROM facts WHERE document IN (SELECT unnest(?))", [named])
+    _insert(con, "facts", result.facts)
+    con.execute("UPDATE facts SET corrected = false WHERE corrected IS NULL")
+
+    facts = con.execute("SELECT * FROM facts").to_arrow_table()
+    documents = [
+        SimpleNamespace(document=d, sha256=sha, published=pub, title=title, outlet=outlet, url=url)
+        for d, sha, pub, title, outlet, url in con.execute(
+            "SELECT document, sha256, published, title, outlet, url FROM documents"
+        ).fetchall()
+    ]
+    curated = curate(facts, documents)
+    for name, table in (
+        ("statistics", curated.statistics), ("citations", curated.citations), ("conflicts", curated.conflicts),
+        ("review", curated.review), ("corrections", result.applied),
+    ):
+        con.execute(f'DELETE FROM "{name}"')
+        _insert(con, name, table)
+    return result
+
+
+def _insert(con: Any, name: str, table: pa.Table) -> None:
+    from pipeline.metadata.tables import TABLES
+
+    columns = ", ".join(f'"{c}"' for c in TABLES[name].columns)
+    con.register("curated_rows", table)
+    try:
+        con.execute(f'INSERT INTO "{name}" ({columns}) SELECT {columns} FROM curated_rows')
+    finally:
+        con.unregister("curated_rows")
+
+
+def curation_fingerprint(corrections_file: Any) -> str:
+    """Changes with the corrections file and the code of the curated layer: a change re-runs the refresh."""
+    from pathlib import Path
+
+    h = hashlib.sha256()
+    for module in ("curate.py", "corrections.py"):
+        h.update((Path(__file__).parent / module).read_bytes())
+    path = Path(corrections_file)
+    h.update(path.read_bytes() if path.is_file() else b"<none>")
+    return h.hexdigest()[:16]
