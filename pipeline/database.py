@@ -169,9 +169,13 @@ def load_database(
         "mentions": mentions if isinstance(mentions, pa.Table) else list(mentions),
         "facts": facts if isinstance(facts, pa.Table) else list(facts),
         **taxonomy_rows(taxonomy),
-        # statistics, citations, conflicts, review, corrections (pipeline/curate.py); empty when not given
         **{name: (curated or {}).get(name, []) for name in CURATED_TABLES},
     }
+    if curated is None:  # statistics, citations, conflicts, review of these facts (pipeline/curate.py), no corrections
+        from pipeline.curate import curate
+
+        built = curate(as_arrow("facts", data["facts"]), documents)
+        data.update(statistics=built.statistics, citations=built.citations, conflicts=built.conflicts, review=built.review)
     for table, rows in data.items():
         dupes = duplicate_keys(table, rows)
         if dupes:

@@ -224,7 +224,7 @@ RESOURCES: tuple[_Resource, ...] = (
     _Resource("rejected_documents", "rejected_documents", "rejected_documents.parquet"),
     _Resource("mentions", "mentions", "mentions.parquet"),
     # the curated layer (pipeline/curate.py, pipeline/corrections.py)
-    *(_Resource(name, name, f"{name}.parquet") for name in ("statistics", "citations", "conflicts", "corrections")),
+    *(_Resource(name, name, f"{name}.parquet") for name in ("statistics", "citations", "conflicts", "review", "corrections")),
     *(_Resource(name, name, f"{name}.parquet") for name in TAXONOMY_TABLES),
 )
 

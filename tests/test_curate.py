@@ -343,7 +343,7 @@ def test_release_carries_statistics_citations_conflicts_and_corrections(tmp_path
     release = curated / "releases" / "latest"
     package = json.loads((release / "datapackage.json").read_text())
     names = {r["name"] for r in package["resources"]}
-    assert {"statistics", "citations", "conflicts", "corrections"} <= names
+    assert {"statistics", "citations", "conflicts", "review", "corrections"} <= names
     stats = next(r for r in package["resources"] if r["name"] == "statistics")
     assert stats["schema"]["primaryKey"] == ["statistic_id"]
     assert any(f["name"] == "n_citations" and f["description"] for f in stats["schema"]["fields"])
