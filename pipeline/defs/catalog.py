@@ -38,6 +38,8 @@ KINDS = {
     "database": {"duckdb"},
     "release": {"parquet", "csv"},
     "report": {"html"},
+    **{name: {"python", "duckdb"} for name in ("statistics", "citations", "conflicts", "review")},
+    "corrections": {"python", "csv"},
 }
 # The table of the database (and of each release) an asset's rows end up in.
 TABLE_OF = {
