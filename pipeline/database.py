@@ -174,7 +174,11 @@ def load_database(
     if curated is None:  # statistics, citations, conflicts, review of these facts (pipeline/curate.py), no corrections
         from pipeline.curate import curate
 
-        built = curate(as_arrow("facts", data["facts"]), documents)
+        facts_arrow = as_arrow("facts", data["facts"])
+        column = facts_arrow.schema.get_field_index("corrected")
+        facts_arrow = facts_arrow.set_column(column, "corrected", pc.fill_null(facts_arrow["corrected"], False))
+        data["facts"] = facts_arrow  # (no correction here: corrected is false, as the database step leaves it)
+        built = curate(facts_arrow, documents)
         data.update(statistics=built.statistics, citations=built.citations, conflicts=built.conflicts, review=built.review)
     for table, rows in data.items():
         dupes = duplicate_keys(table, rows)

@@ -259,7 +259,7 @@ def test_changed_input_publishes_a_second_release_and_leaves_the_first_byte_iden
         "Now **28 (40.2%)**; platform meta_apps, region hampshire, year 2018, period 2017-04-01 to 2018-03-31, "
         "offence sexual_communication_with_a_child, source nspcc, measure offences, base 67; “27 (40.2%)”\n"
     ) in changes
-    assert "Tables whose rows changed: facts." in changes
+    assert "Tables whose rows changed: facts" in changes
     assert "Rejected inputs" not in changes
 
 
