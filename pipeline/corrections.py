@@ -28,9 +28,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.database import field_errors, reference_errors, rows_to_arrow
+from pipeline.database import rows_to_arrow
 from pipeline.extractor.records import make_fact_id
 from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy
+from pipeline.validate import field_errors, reference_errors
 
 COLUMNS = ("sha256", "quote", "action", "field", "value", "reason", "reviewer")
 ACTIONS = ("reject", "set", "add")
