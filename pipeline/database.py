@@ -175,11 +175,14 @@ def load_database(
     if curated is None:  # statistics, citations, conflicts, review of these facts (pipeline/curate.py), no corrections
         from pipeline.curate import curate
 
-        facts_arrow = as_arrow("facts", data["facts"])
-        column = facts_arrow.schema.get_field_index("corrected")
-        facts_arrow = facts_arrow.set_column(column, "corrected", pc.fill_null(facts_arrow["corrected"], False))
+        try:
+            facts_arrow = as_arrow("facts", data["facts"])
+            column = facts_arrow.schema.get_field_index("corrected")
+            facts_arrow = facts_arrow.set_column(column, "corrected", pc.fill_null(facts_arrow["corrected"], False))
+            built = curate(facts_arrow, documents)
+        except (pa.ArrowInvalid, ValueError) as exc:  # e.g. a required column with nulls
+            raise ValueError(f"facts: {exc}") from exc
         data["facts"] = facts_arrow  # (no correction here: corrected is false, as the database step leaves it)
-        built = curate(facts_arrow, documents)
         data.update(statistics=built.statistics, citations=built.citations, conflicts=built.conflicts, review=built.review)
     for table, rows in data.items():
         dupes = duplicate_keys(table, rows)
@@ -217,7 +220,10 @@ def _build(tmp: Path, data: Mapping[str, pa.Table | Sequence[Mapping[str, Any]]]
                 con.execute(statement)
         # Dimensions first, so the order mirrors what facts reference.
         for table in [*TAXONOMY_TABLES, *(t for t in TABLES if t not in TAXONOMY_TABLES)]:
-            arrow = as_arrow(table, data[table])
+            try:
+                arrow = as_arrow(table, data[table])
+            except (pa.ArrowInvalid, ValueError) as exc:  # a required column with nulls, say
+                raise ValueError(f"{table}: {exc}") from exc
             con.register("arrow_rows", arrow)
             try:
                 con.execute(f'INSERT INTO "{table}" SELECT * FROM arrow_rows')
