@@ -213,7 +213,7 @@ def apply_corrections(
             add_docs[(doc.sha256, c.quote)] = doc
             continue
         found, why = _match(c, doc, by_doc.get(doc.document, []))
-        if why:
+        if why or found is None:
             errors.append(f"line {c.line}: {why}")
             continue
         fact = found
@@ -238,12 +238,12 @@ def apply_corrections(
 
     added: list[dict[str, Any]] = []
     for key, group in adds.items():
-        fact, why = _added_fact(group, add_docs[key], by_doc.get(add_docs[key].document, []), taxonomy)
-        if why:
+        new_fact, why = _added_fact(group, add_docs[key], by_doc.get(add_docs[key].document, []), taxonomy)
+        if why or new_fact is None:
             errors.append(f"line {group[0].line}: {why}")
             continue
-        added.append(fact)
-        applied += [_applied(c, fact) for c in group]
+        added.append(new_fact)
+        applied += [_applied(c, new_fact) for c in group]
 
     survivors = [r for r in rows if r["fact_id"] not in rejected] + added
     for r in survivors:
@@ -393,7 +393,8 @@ def check_before_load(corrections: Sequence[Correction], manifest_folder: str | 
     for r in named:
         by_key.setdefault(r["key"], []).append(r["document"])
     columns = list(TABLES["facts"].columns)
-    parts, seen = [], set()
+    parts: list[pa.Table] = []
+    seen: set[str] = set()
     for file in fact_files if by_key else []:
         table = pq.read_table(file, filters=[("key", "in", sorted(by_key))])
         for key in sorted(set(table["key"].to_pylist()) - seen):  # the first partition holding a key wins

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.documents import Document, Rejected
+from pipeline.manifest import fsync_file
 from pipeline.metadata import schema
 from pipeline.metadata.tables import CURATED_TABLES, TABLES, TAXONOMY_TABLES
 from pipeline.metadata.taxonomy import Taxonomy, load_taxonomy_table
@@ -199,10 +200,7 @@ def load_database(
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")  # the pid: whose it is
     try:
         counts = _build(tmp, data)
-        _fsync(tmp)
-        # A WAL beside the target belongs to the old file; replayed onto the new one it would corrupt it.
-        Path(f"{path}.wal").unlink(missing_ok=True)
-        os.replace(tmp, path)
+        _swap_in(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
@@ -240,12 +238,12 @@ def _build(tmp: Path, data: Mapping[str, pa.Table | Sequence[Mapping[str, Any]]]
     return counts
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _swap_in(tmp: Path, path: Path) -> None:
+    """Move the finished database over the old one in one rename, after it is on disk."""
+    fsync_file(tmp)
+    # A WAL beside the target belongs to the old file; replayed onto the new one it would corrupt it.
+    Path(f"{path}.wal").unlink(missing_ok=True)
+    os.replace(tmp, path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -444,8 +442,8 @@ def update_database(
             state = _state_of(probe, "db")
             if state is not None and state["fingerprint"] == fingerprint:
                 _plan(probe, manifest_folder, extractions, f"db.{STATE_SCHEMA}.loaded")
-                (n_added,) = probe.execute("SELECT count(*) FROM added").fetchone()
-                (n_removed,) = probe.execute("SELECT count(*) FROM removed").fetchone()
+                (n_added,) = _one(probe.execute("SELECT count(*) FROM added"))
+                (n_removed,) = _one(probe.execute("SELECT count(*) FROM removed"))
                 if n_added == 0 and n_removed == 0 and state["rejected_sha256"] == rejected_sha and _extra_of(probe, "db") == fingerprint_extra:
                     counts = _counts(probe, "db")
                     return LoadResult(counts, False, 0, 0, state["state_id"])
@@ -509,10 +507,7 @@ def update_database(
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        _fsync(tmp)
-        # A WAL beside the target belongs to the old file; replayed onto the new one it would corrupt it.
-        Path(f"{path}.wal").unlink(missing_ok=True)
-        os.replace(tmp, path)
+        _swap_in(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
@@ -638,7 +633,7 @@ def extraction_stats(
             f"SELECT reason, count(*) AS n FROM ({mentions}) WHERE decision <> 'fact' GROUP BY reason ORDER BY n DESC, reason"
         ).fetchall()
         facts = _select_rekeyed("facts", extractions, ["document"])
-        n_facts, with_facts = con.execute(f"SELECT count(*), count(DISTINCT document) FROM ({facts})").fetchone()
+        n_facts, with_facts = _one(con.execute(f"SELECT count(*), count(DISTINCT document) FROM ({facts})"))
         columns = ["document", "char_start", "platform", "count", "share", "year", "region", "source", "quote"]
         preview = con.execute(
             f"SELECT * FROM ({_select_rekeyed('facts', extractions, columns)}) ORDER BY document, char_start LIMIT {int(preview_rows)}"

@@ -304,7 +304,7 @@ def ingest_to_manifest(raw_dir: Path, ingest_dir: Path, *, max_bytes: int, worke
         }
         (tmp / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False))
         for name in (DOCUMENTS_FILE, REJECTED_FILE, META_FILE):
-            _fsync(tmp / name)
+            fsync_file(tmp / name)
         name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{time.time_ns() % 10**9:09d}-{uuid.uuid4().hex[:6]}"
         os.rename(tmp, ingest_dir / name)
     except BaseException:
@@ -333,7 +333,8 @@ def _paths(folder: Path) -> list[str]:
     return out
 
 
-def _fsync(path: Path) -> None:
+def fsync_file(path: Path) -> None:
+    """Flush a written file to disk before it is renamed into place (a crash never leaves it half-written)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -344,7 +345,7 @@ def _fsync(path: Path) -> None:
 def _point_current(ingest_dir: Path, name: str) -> None:
     tmp = ingest_dir / f".{CURRENT}.{uuid.uuid4().hex}"
     tmp.write_text(name + "\n")
-    _fsync(tmp)
+    fsync_file(tmp)
     os.replace(tmp, ingest_dir / CURRENT)
 
 

@@ -139,14 +139,14 @@ def extractions(context: dg.AssetExecutionContext, settings: PipelineSettings, d
     description="The curated DuckDB database (stats.duckdb), updated for the documents that changed and swapped in "
     "atomically; inside the same transaction the corrections are applied to facts and the curated tables rebuilt."
 )
-def database(  # type: ignore[no-untyped-def]
+def database(
     settings: PipelineSettings, documents: IngestManifest, mentions: Extractions, facts: Extractions, corrections
 ) -> dg.MaterializeResult:
     s = settings.settings()
     if not s.allow_shrink and (problem := shrink_problem(s.releases_dir, facts.facts_rows, max_shrink=s.max_shrink)):
         raise ShrinkRefused(problem)  # before the database is replaced: nothing changes
 
-    def curate_in_transaction(con, changed):  # type: ignore[no-untyped-def]
+    def curate_in_transaction(con, changed):
         # corrections applied to facts, then statistics, citations, conflicts, review rebuilt (pipeline/curate.py)
         refresh_database(con, changed, corrections.rows)
 

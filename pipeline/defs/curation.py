@@ -101,7 +101,7 @@ CURATED = ("statistics", "citations", "conflicts", "review")
     description="The curated tables the database step built (one statistic per real-world figure, its citations, "
     "the conflicts and the review queue): counts, previews and the warning checks.",
 )
-def curation(settings: PipelineSettings):  # type: ignore[no-untyped-def]
+def curation(settings: PipelineSettings):
     path = settings.settings().database_path
     with duckdb.connect(str(path), read_only=True) as con:
         def q(sql: str) -> list[dict[str, Any]]:
@@ -109,16 +109,21 @@ def curation(settings: PipelineSettings):  # type: ignore[no-untyped-def]
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
-        n = {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in CURATED}
-        (several, corrected, in_conflict, flagged) = con.execute(
+        def one(sql: str) -> tuple[Any, ...]:
+            row = con.execute(sql).fetchone()
+            assert row is not None  # an aggregate query always has its row
+            return row
+
+        n = {name: one(f'SELECT count(*) FROM "{name}"')[0] for name in CURATED}
+        (several, corrected, in_conflict, flagged) = one(
             "SELECT count(*) FILTER (WHERE n_documents > 1), count(*) FILTER (WHERE corrected), "
             "count(*) FILTER (WHERE conflict), count(*) FILTER (WHERE flags IS NOT NULL) FROM statistics"
-        ).fetchone()
+        )
         top = q(f"SELECT * FROM statistics ORDER BY n_citations DESC, statistic_id LIMIT {PREVIEW_ROWS}")
         conflicts = q("SELECT * FROM conflicts ORDER BY conflict_id, count, share, fact_id")
-        (keys,) = con.execute(
+        (keys,) = one(
             "SELECT count(*) FROM (SELECT DISTINCT source, year, region, platform, offence, measure FROM statistics)"
-        ).fetchone()
+        )
         flags = q("SELECT statistic_id, flags FROM statistics WHERE flags IS NOT NULL ORDER BY statistic_id")
         review = q(f"SELECT * FROM review ORDER BY rank LIMIT {PREVIEW_ROWS}")
     yield dg.MaterializeResult(
