@@ -225,6 +225,16 @@ RESOURCES: tuple[_Resource, ...] = (
     _Resource("mentions", "mentions", "mentions.parquet"),
     # the curated layer (pipeline/curate.py, pipeline/corrections.py)
     *(_Resource(name, name, f"{name}.parquet") for name in ("statistics", "citations", "conflicts", "review", "corrections")),
+    _Resource(
+        "statistics_csv",
+        "statistics",
+        "statistics.csv",
+        description=(
+            "The statistics table as CSV (UTF-8, header row, empty cell = null), with the sha256, title, outlet, url and "
+            "date of the document of its primary citation beside its quote."
+        ),
+        documents=_FACT_DOCUMENT,
+    ),
     *(_Resource(name, name, f"{name}.parquet") for name in TAXONOMY_TABLES),
 )
 
@@ -329,7 +339,8 @@ class _Tables:
     of a large archive never holds its mentions or document texts in memory.
     """
 
-    PINNED = ("facts", "sources", "corrections")  # (corrections: a few rows a reviewer wrote, listed in CHANGES)
+    # (corrections: a few rows a reviewer wrote, listed in CHANGES; statistics: joined to its documents for the CSV)
+    PINNED = ("facts", "sources", "corrections", "statistics")
 
     def __init__(self, database_path: Path) -> None:
         if not database_path.is_file():
@@ -362,7 +373,12 @@ class _Tables:
         table = self._held[r.table]
         if r.documents:
             documents = self._con.sql('SELECT document, sha256, title, outlet, url, published FROM "documents"').to_arrow_table()
-            at = pc.index_in(table.column("document"), value_set=documents.column("document"))
+            if "document" in table.column_names:
+                of = table.column("document")
+            else:  # a statistic's document is its primary citation's
+                facts = self._held["facts"]
+                of = facts.column("document").take(pc.index_in(table.column("primary_fact_id"), value_set=facts.column("fact_id")))
+            at = pc.index_in(of, value_set=documents.column("document"))
             for name in r.documents:
                 column = documents.column(name.removeprefix("document_")).take(at)
                 table = table.append_column(name, column)

@@ -50,6 +50,7 @@ RELEASE_FILES = {
     "corrections.parquet",
     "facts.parquet",
     "facts.csv",
+    "statistics.csv",
     "documents.parquet",
     "documents_text.parquet",
     "rejected_documents.parquet",
@@ -146,7 +147,9 @@ def write_database(path: Path, rows: dict[str, list[dict[str, Any]]] | None = No
         from pipeline.curate import curate
 
         facts = pa.Table.from_pylist(rows["facts"], schema=schema.arrow_schema("facts").with_metadata(None))
-        built = curate(facts, [SimpleNamespace(**d) for d in rows.get("documents", [])])
+        # a documents row states only the columns it needs; the others are null, as in the table
+        documents = [SimpleNamespace(**{c: d.get(c) for c in TABLES["documents"].columns}) for d in rows.get("documents", [])]
+        built = curate(facts, documents)
         rows = {**rows, **{n: getattr(built, n).to_pylist() for n in ("statistics", "citations", "conflicts", "review")}}
     path.unlink(missing_ok=True)
     con = duckdb.connect(str(path))
@@ -292,6 +295,18 @@ def test_facts_csv_carries_each_documents_title_outlet_url_and_date_beside_the_q
     facts = pd.read_csv(release / "facts.csv")
     assert set(facts["document_title"]) == {"004_hampshire.txt", "002_scotland.txt"}  # the fixture's titles
     assert set(facts["document_published"]) == {"2018-04-17"}
+
+
+def test_statistics_csv_carries_the_document_of_each_statistics_primary_citation(release: Path) -> None:
+    statistics = pd.read_csv(release / "statistics.csv")
+    citations = pd.read_parquet(release / "citations.parquet")
+    assert len(statistics) == len(pd.read_parquet(release / "statistics.parquet")) > 0
+    header = list(statistics.columns)
+    assert header[header.index("quote") + 1 : header.index("quote") + 3] == ["document_sha256", "document_title"]
+    primary = citations.set_index("fact_id")
+    for row in statistics.itertuples():
+        assert row.document_sha256 == primary.loc[row.primary_fact_id, "sha256"]
+        assert row.document_title == primary.loc[row.primary_fact_id, "title"]
 
 
 def test_version_depends_on_content_not_on_row_order_or_run(tmp_path: Path) -> None:
