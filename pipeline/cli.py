@@ -209,15 +209,14 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
+    from pipeline.config import whole_number
     from pipeline.distribute import MAX_DOWNLOAD_BYTES, DistributionError, download
 
-    limit = os.environ.get("PIPELINE_MAX_DOWNLOAD_BYTES") or str(MAX_DOWNLOAD_BYTES)
-    if not limit.isdigit() or int(limit) < 1:
-        print(f"pipeline download: PIPELINE_MAX_DOWNLOAD_BYTES={limit!r}: expected a whole number of bytes, 1 or more",
-              file=sys.stderr)
-        return 2
+    # a wrong value is a ConfigError: one line and exit 2, from main()
+    limit = whole_number(os.environ, "PIPELINE_MAX_DOWNLOAD_BYTES", MAX_DOWNLOAD_BYTES, minimum=1,
+                         accepts="a whole number of bytes, 1 or more")
     try:
-        done = download(args.url, Path(args.dir), max_bytes=int(limit))
+        done = download(args.url, Path(args.dir), max_bytes=limit)
     except (DistributionError, OSError) as exc:
         print(f"pipeline download: {exc}", file=sys.stderr)
         return 1

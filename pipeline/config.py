@@ -7,7 +7,7 @@ one line naming the variable, its value and what it accepts (the command line pr
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,30 +114,25 @@ def flag(env: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name}={env.get(name)!r} is not valid: expected 1/true/yes or 0/false/no (or unset)")
 
 
-def share(env: Mapping[str, str], name: str, default: float) -> float:
+def _real(env: Mapping[str, str], name: str, default: float, ok: Callable[[float], bool], accepts: str) -> float:
     value = (env.get(name) or "").strip()
     if not value:
         return default
     try:
         number = float(value)
     except ValueError:
-        number = -1.0
-    if not 0.0 <= number <= 1.0:  # NaN fails too
-        raise ConfigError(f"{name}={value!r} is not valid: expected a fraction from 0 to 1 (e.g. 0.5)")
+        number = float("nan")  # fails every ``ok``
+    if not ok(number):
+        raise ConfigError(f"{name}={value!r} is not valid: expected {accepts}")
     return number
+
+
+def share(env: Mapping[str, str], name: str, default: float) -> float:
+    return _real(env, name, default, lambda x: 0.0 <= x <= 1.0, "a fraction from 0 to 1 (e.g. 0.5)")
 
 
 def seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    value = (env.get(name) or "").strip()
-    if not value:
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not 0 < number < float("inf"):
-        raise ConfigError(f"{name}={value!r} is not valid: expected a number of seconds above 0 (e.g. 120)")
-    return number
+    return _real(env, name, default, lambda x: 0 < x < float("inf"), "a number of seconds above 0 (e.g. 120)")
 
 
 def check_folder(name: str, path: Path) -> None:
