@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 import pyarrow as pa
@@ -134,16 +135,55 @@ def statistic_id(key: Sequence[Any], count: int | None, share: float | None) -> 
 # ------------------------------------------------------------------ curation
 
 
+GROUP = ("source", "year", "region", "offence", "measure")  # a key but its platform: what curation works within
+
+
 def curate(facts: pa.Table, documents: Sequence[Any]) -> Curated:
     """Statistics, citations, conflicts and the review queue of the (corrected) facts.
 
     ``documents`` are objects with ``document``, ``sha256``, ``published``, ``title``, ``outlet``, ``url``.
     """
     docs = {d.document: d for d in documents}
-    rows = facts.to_pylist()
-    by_key: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for r in rows:
-        by_key.setdefault(tuple(r[k] for k in KEY), []).append(r)
+    part = curate_groups(facts.to_pylist(), docs)
+    part.statistics.sort(key=lambda s: (str(s["source"]), s["year"] or 0, str(s["region"]), s["platform"], s["statistic_id"]))
+    part.review.sort(key=review_order)
+    for i, q in enumerate(part.review, 1):
+        q["rank"] = i
+    return Curated(
+        statistics=rows_to_arrow("statistics", part.statistics),
+        citations=rows_to_arrow("citations", part.citations),
+        conflicts=rows_to_arrow("conflicts", part.conflicts),
+        review=rows_to_arrow("review", part.review),
+        flags=part.flags,
+    )
+
+
+def review_order(q: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The review queue's order (``REVIEW_ORDER_SQL`` says the same in SQL): highest score first."""
+    return (-q["score"], q["confidence"] if q["confidence"] is not None else 0, q["document"], q["fact_id"])
+
+
+REVIEW_ORDER_SQL = "score DESC, coalesce(confidence, 0) ASC, document ASC, fact_id ASC"
+
+
+@dataclass
+class _Part:
+    """The curated rows of some groups of facts (each group whole): nothing in one group depends on another."""
+
+    statistics: list[dict[str, Any]] = field(default_factory=list)
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    review: list[dict[str, Any]] = field(default_factory=list)  # unranked
+    flags: list[Flag] = field(default_factory=list)
+
+
+def curate_groups(rows: list[dict[str, Any]], docs: Mapping[str, Any]) -> _Part:
+    """Curate facts that hold every fact of each ``GROUP`` they touch.
+
+    Everything curation computes stays within a group: a statistic's key, its conflicts, the shares
+    of one breakdown (one key but the platform) and each fact's own flags. So the database can
+    re-curate only the groups a run touched, and a full build can go a slice of groups at a time.
+    """
 
     def published(f: Mapping[str, Any]) -> date | None:
         d = docs.get(f["document"])
@@ -153,56 +193,87 @@ def curate(facts: pa.Table, documents: Sequence[Any]) -> Curated:
         # the most precise statement first: exact before bounded, narrow before wide, both values before one
         return (f["qualifier"] != "exact", *_width(f), published(f) or date.max, f["document"], f["char_start"], f["fact_id"])
 
-    statistics: list[dict[str, Any]] = []
-    citations: list[dict[str, Any]] = []
-    conflicts: list[dict[str, Any]] = []
+    by_key: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        by_key.setdefault(tuple(r[k] for k in KEY), []).append(r)
+    out = _Part()
     statistic_of: dict[str, str] = {}
-    members_of: dict[str, list[dict[str, Any]]] = {}
     for key in sorted(by_key, key=repr):
-        clusters: list[list[dict[str, Any]]] = []
-        for f in sorted(by_key[key], key=order):
-            for cluster in clusters:
-                if all(agree(f, m) for m in cluster):
-                    cluster.append(f)
-                    break
-            else:
-                clusters.append([f])
+        clusters = [c.members for c in _clusters(sorted(by_key[key], key=order))]
         ids = []
         for cluster in clusters:
             rep = cluster[0]
             sid = statistic_id(key, rep["count"], rep["share"])
             ids.append(sid)
-            members_of[sid] = cluster
             for f in cluster:
                 statistic_of[f["fact_id"]] = sid
-            statistics.append(_statistic(sid, key, cluster, published))
-            citations += [_citation(sid, f, docs.get(f["document"])) for f in cluster]
-        conflicts += _conflicts(key, clusters, ids)
+            out.statistics.append(_statistic(sid, key, cluster, published))
+            out.citations += [_citation(sid, f, docs.get(f["document"])) for f in cluster]
+        out.conflicts += _conflicts(key, clusters, ids)
 
-    in_conflict = {c["statistic_id"] for c in conflicts}
-    flags = _consistency_flags(rows, statistic_of, docs)
+    in_conflict = {c["statistic_id"] for c in out.conflicts}
+    out.flags = _consistency_flags(rows, statistic_of, docs)
     flags_of: dict[str, list[str]] = {}
-    for flag in flags:
+    for flag in out.flags:
         for sid in flag.statistic_ids:
             flags_of.setdefault(sid, []).append(f"{flag.check}: {flag.message}")  # the check's name first
-    for s in statistics:
+    for s in out.statistics:
         s["conflict"] = s["statistic_id"] in in_conflict
         s["flags"] = "; ".join(dict.fromkeys(flags_of.get(s["statistic_id"], []))) or None
-    conflict_facts = {c["fact_id"]: c for c in conflicts}
+    conflict_facts = {c["fact_id"]: c for c in out.conflicts}
     flags_by_fact: dict[str, list[str]] = {}
-    for flag in flags:
+    for flag in out.flags:
         for fid in flag.fact_ids:
             flags_by_fact.setdefault(fid, []).append(flag.message)
-    stats_by_id = {s["statistic_id"]: s for s in statistics}
-    review = _review(rows, docs, statistic_of, stats_by_id, conflict_facts, flags_by_fact)
-    statistics.sort(key=lambda s: (str(s["source"]), s["year"] or 0, str(s["region"]), s["platform"], s["statistic_id"]))
-    return Curated(
-        statistics=rows_to_arrow("statistics", statistics),
-        citations=rows_to_arrow("citations", citations),
-        conflicts=rows_to_arrow("conflicts", conflicts),
-        review=rows_to_arrow("review", review),
-        flags=flags,
-    )
+    stats_by_id = {s["statistic_id"]: s for s in out.statistics}
+    out.review = _review(rows, docs, statistic_of, stats_by_id, conflict_facts, flags_by_fact)
+    return out
+
+
+class _Cluster:
+    """Facts that pairwise agree. A fact joins when it agrees with every member, tested against a summary
+    of the members rather than member by member (which made a key stated by n documents cost n^2): a
+    value overlaps every member's interval exactly when it starts before the lowest of their ends and
+    ends after the highest of their starts; and it shares a kind of value with every member unless
+    some member has only the kind it lacks."""
+
+    def __init__(self) -> None:
+        self.members: list[dict[str, Any]] = []
+        self.meet: dict[str, tuple[float, float]] = {}  # kind -> intersection of the members' intervals
+        self.only: Counter[str] = Counter()  # members with only a count, only a share, or neither
+
+    def admits(self, f: Mapping[str, Any], spans: Mapping[str, tuple[float, float]]) -> bool:
+        if not spans or self.only["neither"]:
+            return False  # agree() is None, not True, for a fact without a value: it joins nothing
+        if "count" not in spans and self.only["count"]:
+            return False
+        if "share" not in spans and self.only["share"]:
+            return False
+        return all(kind not in self.meet or _overlap(span, self.meet[kind]) for kind, span in spans.items())
+
+    def add(self, f: dict[str, Any], spans: Mapping[str, tuple[float, float]]) -> None:
+        self.members.append(f)
+        self.only[next(iter(spans)) if len(spans) == 1 else "both" if spans else "neither"] += 1
+        for kind, (lo, hi) in spans.items():
+            if kind in self.meet:
+                m = self.meet[kind]
+                lo, hi = max(lo, m[0]), min(hi, m[1])
+            self.meet[kind] = (lo, hi)
+
+
+def _clusters(ordered: Iterable[dict[str, Any]]) -> list[_Cluster]:
+    """Each fact, most precise first, into the first cluster whose every member it agrees with."""
+    clusters: list[_Cluster] = []
+    for f in ordered:
+        spans = {k: interval(f[k], f["qualifier"], k) for k in ("count", "share") if f.get(k) is not None}
+        for cluster in clusters:
+            if cluster.admits(f, spans):
+                break
+        else:
+            cluster = _Cluster()
+            clusters.append(cluster)
+        cluster.add(f, spans)
+    return clusters
 
 
 def _most_common(values: Iterable[Any]) -> Any:
@@ -369,9 +440,6 @@ def _review(
             **{k: r[k] for k in ("source", "year", "region", "platform", "offence", "measure", "count", "share", "qualifier")},
             "confidence": r["confidence"], "correction_line": line,
         })
-    queue.sort(key=lambda q: (-q["score"], q["confidence"] if q["confidence"] is not None else 0, q["document"], q["fact_id"]))
-    for i, q in enumerate(queue, 1):
-        q["rank"] = i
     return queue
 
 
@@ -385,20 +453,31 @@ class CorrectionsError(ValueError):
 ORIGINALS = "pipeline_state.fact_originals"  # the extractor's rows of the documents a correction names
 
 
-def refresh_database(con: Any, changed: Sequence[str], corrections: Sequence[Any], taxonomy: Any = None) -> Any:
-    """Inside the loading transaction (``database.update_database``'s ``after_load``): apply the corrections
-    to ``facts`` and rebuild statistics, citations, conflicts, review and corrections. Idempotent: the
-    extractor's rows of every document a correction named are kept in ``pipeline_state.fact_originals``
-    and put back first, so each run corrects the extractor's rows, never its own output.
-    Returns the ``CorrectionResult``; raises ``CorrectionsError`` naming the lines that do not apply.
-    """
-    from types import SimpleNamespace
+SLICE_FACTS = 50_000  # facts curated at a time (whole groups): bounds the Python rows held at once
 
+
+def refresh_database(
+    con: Any, changed: Sequence[str], corrections: Sequence[Any], taxonomy: Any = None, fingerprint: str | None = None
+) -> Any:
+    """Inside the loading transaction (``database.update_database``'s ``after_load``): apply the corrections
+    to ``facts`` and bring statistics, citations, conflicts, review and corrections up to date. Idempotent:
+    the extractor's rows of every document a correction named are kept in ``pipeline_state.fact_originals``
+    and put back first, so each run corrects the extractor's rows, never its own output.
+
+    Only the ``GROUP``s of facts the run touched (documents added, changed or removed, and those a
+    correction names or named) are curated again; everything, when ``fingerprint`` (the corrections
+    file's and curation code's, ``update_database``'s ``fingerprint_extra``) differs from the one the
+    database was last curated with, or is None. The review queue is ranked again as a whole.
+    Returns a ``Refreshed``; raises ``CorrectionsError`` naming the lines that do not apply.
+    """
     from pipeline.corrections import apply_corrections
 
+    full = fingerprint is None or _stored_fingerprint(con) != fingerprint
     con.execute(f"CREATE TABLE IF NOT EXISTS {ORIGINALS} AS SELECT * FROM facts WHERE false")
     if changed:  # their rows were just reloaded from the extraction: the stored originals are stale
         con.execute(f"DELETE FROM {ORIGINALS} WHERE document IN (SELECT unnest(?))", [list(changed)])
+    touched = set(changed) | {d for (d,) in con.execute(f"SELECT DISTINCT document FROM {ORIGINALS}").fetchall()}
+    touched |= {d for (d,) in con.execute("SELECT DISTINCT document FROM facts WHERE extractor_version = ?", [ADDED_VERSION]).fetchall()}
     con.execute("DELETE FROM facts WHERE extractor_version = ?", [ADDED_VERSION])
     con.execute(f"DELETE FROM facts WHERE fact_id IN (SELECT fact_id FROM {ORIGINALS})")
     con.execute(f"INSERT INTO facts SELECT * FROM {ORIGINALS}")
@@ -407,6 +486,7 @@ def refresh_database(con: Any, changed: Sequence[str], corrections: Sequence[Any
     prefixes = {c.sha256 for c in corrections}
     docs = con.execute("SELECT document, sha256 FROM documents").fetchall()
     named = sorted({d for d, sha in docs if any(sha.startswith(p) for p in prefixes)})
+    touched |= set(named)
     texts = [
         SimpleNamespace(document=d, sha256=sha, text=text, pages=pages)
         for d, sha, text, pages in con.execute(
@@ -422,21 +502,97 @@ def refresh_database(con: Any, changed: Sequence[str], corrections: Sequence[Any
     _insert(con, "facts", result.facts)
     con.execute("UPDATE facts SET corrected = false WHERE corrected IS NULL")
 
-    facts = con.execute("SELECT * FROM facts").to_arrow_table()
-    documents = [
-        SimpleNamespace(document=d, sha256=sha, published=pub, title=title, outlet=outlet, url=url)
-        for d, sha, pub, title, outlet, url in con.execute(
-            "SELECT document, sha256, published, title, outlet, url FROM documents"
-        ).fetchall()
-    ]
-    curated = curate(facts, documents)
-    for name, table in (
-        ("statistics", curated.statistics), ("citations", curated.citations), ("conflicts", curated.conflicts),
-        ("review", curated.review), ("corrections", result.applied),
-    ):
-        con.execute(f'DELETE FROM "{name}"')
-        _insert(con, name, table)
-    return result
+    groups, n_facts = _recurate(con, None if full else sorted(touched))
+    con.execute('DELETE FROM "corrections"')
+    _insert(con, "corrections", result.applied)
+    return Refreshed(result, full, groups, n_facts)
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What ``refresh_database`` did: the corrections applied, and how much it curated again."""
+
+    corrections: Any  # the CorrectionResult
+    full: bool  # every group (no curation fingerprint yet, or another one)
+    groups: int  # groups (a key but its platform) curated again
+    facts: int  # their facts
+
+
+def _stored_fingerprint(con: Any) -> str | None:
+    from pipeline.database import STATE_SCHEMA
+
+    try:
+        row = con.execute(f"SELECT value FROM {STATE_SCHEMA}.extra").fetchone()
+    except Exception:  # noqa: BLE001 - no such table: a database never curated with a fingerprint
+        return None
+    return row[0] if row else None
+
+
+_CURATED = ("statistics", "citations", "conflicts", "review")
+_GROUP_COLUMNS = ", ".join(f'"{c}"' for c in GROUP)
+_SAME_GROUP = " AND ".join(f't."{c}" IS NOT DISTINCT FROM g."{c}"' for c in GROUP)
+
+
+def _recurate(con: Any, touched: Sequence[str] | None) -> tuple[int, int]:
+    """Curate again the groups of the ``touched`` documents' facts, old and new (all groups when None);
+    return how many groups and facts that was."""
+    if touched is None:
+        for name in _CURATED:
+            con.execute(f'DELETE FROM "{name}"')
+        con.execute(f"CREATE OR REPLACE TEMP TABLE curate_groups AS SELECT DISTINCT {_GROUP_COLUMNS} FROM facts")
+    else:
+        # a group the touched documents' facts are in now, or their citations were in before
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE curate_groups AS "
+            f"SELECT DISTINCT {_GROUP_COLUMNS} FROM facts WHERE document IN (SELECT unnest($1)) "
+            f"UNION SELECT DISTINCT {', '.join(f's.{c}' for c in _GROUP_COLUMNS.split(', '))} FROM statistics s "
+            f"WHERE s.statistic_id IN (SELECT statistic_id FROM citations WHERE document IN (SELECT unnest($1)))",
+            [list(touched)],
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE stale_statistics AS SELECT t.statistic_id FROM statistics t "
+            f"SEMI JOIN curate_groups g ON {_SAME_GROUP}"
+        )
+        for name in _CURATED:
+            con.execute(f'DELETE FROM "{name}" WHERE statistic_id IN (SELECT statistic_id FROM stale_statistics)')
+    sizes = con.execute(
+        f"SELECT g.*, count(*) AS n FROM facts t JOIN curate_groups g ON {_SAME_GROUP} GROUP BY ALL ORDER BY ALL"
+    ).to_arrow_table()
+    # slices of whole groups, about SLICE_FACTS facts each
+    n = sizes.column("n").to_pylist()
+    bounds, total = [0], 0
+    for i, size in enumerate(n):
+        total += size
+        if total >= SLICE_FACTS:
+            bounds.append(i + 1)
+            total = 0
+    if bounds[-1] != len(n):
+        bounds.append(len(n))
+    groups = sizes.drop_columns(["n"])
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        con.register("curate_slice", groups.slice(lo, hi - lo))
+        try:
+            rows = con.execute(f"SELECT t.* FROM facts t SEMI JOIN curate_slice g ON {_SAME_GROUP}").to_arrow_table().to_pylist()
+        finally:
+            con.unregister("curate_slice")
+        names = sorted({r["document"] for r in rows})
+        docs = {
+            d: SimpleNamespace(document=d, sha256=sha, published=pub, title=title, outlet=outlet, url=url)
+            for d, sha, pub, title, outlet, url in con.execute(
+                "SELECT document, sha256, published, title, outlet, url FROM documents WHERE document IN (SELECT unnest(?))",
+                [names],
+            ).fetchall()
+        }
+        part = curate_groups(rows, docs)
+        for q in part.review:
+            q["rank"] = 0  # ranked below, with the rest of the queue
+        for name in _CURATED:
+            _insert(con, name, rows_to_arrow(name, getattr(part, name)))
+    con.execute(
+        f"UPDATE review SET rank = r.n FROM (SELECT fact_id, row_number() OVER (ORDER BY {REVIEW_ORDER_SQL}) AS n FROM review) r "
+        "WHERE review.fact_id = r.fact_id AND review.rank IS DISTINCT FROM r.n"
+    )
+    return len(n), sum(n)
 
 
 def _insert(con: Any, name: str, table: pa.Table) -> None:

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pyarrow.compute as pc
 import pytest
 from conftest import SEEDS
 
@@ -367,3 +368,43 @@ def test_the_readme_example_corrections_apply_to_the_default_dataset(default_dat
     assert base["base"] == 67 and base["corrected"] and "line 2: set base null -> 67" in base["correction"]
     # 27 of 67 is 40.3%, not the stated 40.2%: the consistency check says so
     assert any("27 of 67" in f.message for f in curate(result.facts, docs).flagged("count_base_share"))
+
+
+# ------------------------------------------------------------------ incremental curation
+
+
+def _curated_rows(path: Path) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in ("statistics", "citations", "conflicts", "review")}
+
+
+def test_a_change_curates_only_its_groups_again_and_equals_curating_everything(tmp_path: Path) -> None:
+    from pipeline.curate import refresh_database
+    from pipeline.database import STATE_SCHEMA, load_database
+
+    raw = stories(tmp_path / "raw")
+    for path in SEEDS.glob("*.txt"):
+        shutil.copy(path, raw / path.name)
+    ingested = ingest(raw, max_bytes=10_000_000)
+    facts = extract_documents(ingested.documents, cache_dir=None, workers=1).facts
+    database = tmp_path / "stats.duckdb"
+    load_database(database, documents=ingested.documents, rejected=[], mentions=[], facts=facts)
+
+    # c.txt's 521 conflicts with a.txt's 412; take c.txt out as a run removing it would, and curate again
+    with duckdb.connect(str(database)) as con:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {STATE_SCHEMA}")
+        con.execute(f"CREATE TABLE {STATE_SCHEMA}.extra AS SELECT 'same' AS value")
+        assert con.execute("SELECT count(*) FROM conflicts WHERE document = 'c.txt'").fetchone()[0] >= 1
+        con.execute("DELETE FROM facts WHERE document = 'c.txt'")
+        con.execute("DELETE FROM documents WHERE document = 'c.txt'")
+        (total,) = con.execute("SELECT count(*) FROM facts").fetchone()
+        done = refresh_database(con, ["c.txt"], [], fingerprint="same")
+        assert not done.full and done.groups >= 1 and 1 <= done.facts < total / 3
+        assert con.execute("SELECT count(*) FROM conflicts WHERE document IN ('a.txt', 'c.txt')").fetchone() == (0,)
+        # another fingerprint (the corrections file or the curation code changed): everything again
+        assert refresh_database(con, [], [], fingerprint="other").facts == total
+
+    kept = [d for d in ingested.documents if d.document != "c.txt"]
+    fresh = tmp_path / "fresh.duckdb"
+    load_database(fresh, documents=kept, rejected=[], mentions=[], facts=facts.filter(pc.field("document") != "c.txt"))
+    assert _curated_rows(database) == _curated_rows(fresh)

@@ -146,9 +146,11 @@ def database(
     if not s.allow_shrink and (problem := shrink_problem(s.releases_dir, facts.facts_rows, max_shrink=s.max_shrink)):
         raise ShrinkRefused(problem)  # before the database is replaced: nothing changes
 
+    refreshed = []
+
     def curate_in_transaction(con, changed):
-        # corrections applied to facts, then statistics, citations, conflicts, review rebuilt (pipeline/curate.py)
-        refresh_database(con, changed, corrections.rows)
+        # corrections applied to facts, then the curated tables of the groups touched curated again (pipeline/curate.py)
+        refreshed.append(refresh_database(con, changed, corrections.rows, fingerprint=corrections.fingerprint))
 
     result = update_database(
         s.database_path, manifest_folder=documents.folder, extractions=facts, temp_dir=s.duckdb_temp_dir,
@@ -163,6 +165,10 @@ def database(
             "documents_added": result.added,
             "documents_removed": result.removed,
             "state_id": result.state_id,
+            # how much of the curated layer this run built again (0 when nothing changed)
+            "curated_all": bool(refreshed and refreshed[0].full),
+            "curated_groups": refreshed[0].groups if refreshed else 0,
+            "curated_facts": refreshed[0].facts if refreshed else 0,
             "rows": dg.MetadataValue.json(result.counts),
             **{f"rows_{table}": n for table, n in result.counts.items()},
         }
