@@ -249,6 +249,7 @@ def publish_release(
     today: date | None = None,
     extractor_version: str | None = None,
     include_text: bool = True,
+    report_dir: Path | None = None,
 ) -> ReleaseResult:
     """Publish the tables of ``database_path`` as ``releases_dir/<version>/`` unless the latest release holds them.
 
@@ -256,6 +257,9 @@ def publish_release(
     ``include_text=False`` leaves out ``documents_text.parquet`` (the full document texts).
     ``published`` is False when the content equals the release ``latest`` names (or, with no
     ``latest``, the newest release); otherwise ``latest`` is moved to the release of this content.
+    ``report_dir``: the working HTML report (``$PIPELINE_CURATED_DIR/report``). When given, the release's
+    report is made of its pages (hard links), with only the pages that differ in a release rendered
+    (pipeline.report.build_release_report); without it the release's report is built from scratch.
     """
     database_path, releases_dir = Path(database_path), Path(releases_dir)
     releases_dir.mkdir(parents=True, exist_ok=True)
@@ -263,11 +267,12 @@ def publish_release(
     with _publish_lock(releases_dir):
         _remove_stale_temporaries(releases_dir)
         with _Tables(database_path) as tables:
-            return _publish(tables, releases_dir, resources, today, extractor_version)
+            return _publish(tables, releases_dir, resources, today, extractor_version, report_dir)
 
 
 def _publish(
-    tables: _Tables, releases_dir: Path, resources: list[_Resource], today: date | None, extractor_version: str | None
+    tables: _Tables, releases_dir: Path, resources: list[_Resource], today: date | None, extractor_version: str | None,
+    report_dir: Path | None = None,
 ) -> ReleaseResult:
     """The body of ``publish_release``, run under its lock."""
     if extractor_version is None:
@@ -313,6 +318,7 @@ def _publish(
                 tmp, version, resources, tables, descriptor, content_hash, extractor_version,
                 _changes_markdown(version, previous, diff, rows, previous_rows, tables_changed, rejected)
                 + "\n" + changes_section(tables["corrections"].to_pylist()),
+                report_dir,
             )
             problems = _check_release(tmp, version)
             if problems:
@@ -576,6 +582,7 @@ def _write_release(
     content_hash: str,
     extractor_version: str,
     changes: str,
+    report_dir: Path | None = None,
 ) -> None:
     descriptor = json.loads(json.dumps(descriptor))  # a copy to fill in
     digests: dict[str, str] = {}
@@ -619,7 +626,7 @@ def _write_release(
     _write_bytes(folder / CHANGES_FILE, changes.encode())
     documents = next((e["rows"] for e in descriptor["resources"] if e["name"] == "documents"), 0)
     _write_bytes(folder / README_FILE, release_readme(full, _texts_note(resources, len(tables.carried), documents)).encode())
-    _write_report(folder, tables, resources)
+    digests.update(_write_report(folder, tables, resources, report_dir))
     files = _release_files(folder)
     sums = "".join(f"{digests.get(name) or _sha256_file(folder / name)}  {name}\n" for name in files)
     _write_bytes(folder / SUMS_FILE, sums.encode())
@@ -627,13 +634,26 @@ def _write_release(
         (folder / name).chmod(0o444)
 
 
-def _write_report(folder: Path, tables: _Tables, resources: list[_Resource]) -> None:
+def _write_report(folder: Path, tables: _Tables, resources: list[_Resource], report_dir: Path | None) -> dict[str, str]:
     """The HTML report inside the release. It shows a document's full text only where the release carries
-    that text (documents_text.parquet); otherwise the sentences its figures were read from."""
-    from pipeline.report import build_report
+    that text (documents_text.parquet); otherwise the sentences its figures were read from.
+
+    With ``report_dir`` (the working report) its pages are hard-linked and only the document pages that
+    differ are rendered; returns the sha256 of each page known without reading it ('report/<page>')."""
+    from pipeline.report.build import INDEX_FILE, build_release_report, build_report
 
     carries_text = any(r.name == "documents_text" for r in resources)
-    build_report(tables.database_path, folder / REPORT_DIR, carry_text=set(tables.carried) if carries_text else ())
+    carried = set(tables.carried) if carries_text else set()
+    target = folder / REPORT_DIR
+    if report_dir is None:
+        build_report(tables.database_path, target, carry_text=carried)
+        (target / INDEX_FILE).unlink(missing_ok=True)  # the release's report is never built on: no index
+        return {}
+    from pipeline.database import database_state_id
+
+    state = database_state_id(tables.database_path)
+    _result, digests = build_release_report(tables.database_path, target, carry_text=carried, working=report_dir, state=state)
+    return {f"{REPORT_DIR}/{page}": sha for page, sha in digests.items()}
 
 
 def _release_files(folder: Path) -> list[str]:

@@ -175,14 +175,18 @@ def database(
     )
 
 
-@dg.asset(deps=[database], description="The dated Parquet release; a new version only when the content changed.")
+@dg.asset(
+    deps=[database, dg.AssetKey("report")],
+    description="The dated Parquet release; a new version only when the content changed. Its HTML report is made of "
+    "the report asset's pages (hard links), with only the pages that differ in a release rendered.",
+)
 def release(settings: PipelineSettings) -> dg.MaterializeResult:
     s = settings.settings()
     state = database_state_id(s.database_path)
     # The database has not changed since it was last released: nothing to read, hash or write.
     result = release_if_unchanged(s.releases_dir, state)
     if result is None:
-        result = publish_release(s.database_path, s.releases_dir, extractor_version=EXTRACTOR_VERSION)
+        result = publish_release(s.database_path, s.releases_dir, extractor_version=EXTRACTOR_VERSION, report_dir=s.report_dir)
         remember_release(s.releases_dir, state, result.version)
     return dg.MaterializeResult(
         metadata={
@@ -205,6 +209,7 @@ def release(settings: PipelineSettings) -> dg.MaterializeResult:
 def report(settings: PipelineSettings) -> dg.MaterializeResult:
     s = settings.settings()
     # An unchanged database (and report code) leaves the report as it is: nothing is read or written.
+    # Otherwise only the pages whose data changed are rendered (pipeline/report/build.py).
     result = build_report(s.database_path, s.report_dir, state=database_state_id(s.database_path))
     return dg.MaterializeResult(metadata=report_metadata(result))
 
@@ -224,6 +229,8 @@ def report_metadata(result: ReportResult) -> dict[str, Any]:
         "curated": result.curated,
         "seconds": round(result.seconds, 2),
         "reused": result.reused,
+        "rendered": result.rendered,
+        "removed": result.removed,
         "chart": dg.MetadataValue.md(
             f"**{result.statistics} statistics from {result.documents} documents.** "
             f"Open `{result.index}` in a browser (or `pipeline report --open`).\n\n"

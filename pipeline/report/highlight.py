@@ -28,12 +28,22 @@ def render(text: str, spans: Sequence[Span]) -> Markup:
     """``text`` as HTML with each span marked: quotes tinted and linked, numbers of facts bold and
     linked, dropped numbers in another colour with the reason as the hover title."""
     spans = [s for s in spans if 0 <= s.start < s.end <= len(text)]
+    if not spans:
+        return Markup(escape(text))
     cuts = sorted({0, len(text), *(s.start for s in spans), *(s.end for s in spans)})
+    starting: dict[int, list[tuple[int, Span]]] = {}
+    for i, s in enumerate(spans):
+        starting.setdefault(s.start, []).append((i, s))
     out: list[str] = []
     anchored: set[str] = set()
+    active: list[tuple[int, Span]] = []  # the spans covering the piece, in their order in ``spans``
     for a, b in zip(cuts, cuts[1:], strict=False):
-        cover = [s for s in spans if s.start <= a and b <= s.end]
-        out.append(_piece(text[a:b], cover, anchored))
+        # every start and end is a cut, so a span covers [a, b) exactly when start <= a < end
+        if a in starting:
+            active = sorted(active + starting[a], key=lambda t: t[0])
+        if active:
+            active = [t for t in active if t[1].end > a]
+        out.append(_piece(text[a:b], [s for _, s in active], anchored) if active else str(escape(text[a:b])))
     return Markup("".join(out))
 
 

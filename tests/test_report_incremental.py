@@ -1,0 +1,165 @@
+"""The incremental report: a build renders only the pages whose data changed, removes the pages of
+removed documents, survives a crash midway, and always ends byte-identical to a build from scratch.
+
+Which pages a build wrote is read from the files themselves: every page is written to a temporary
+file renamed over the old one, so a page rewritten has a new inode and a page left alone keeps its own.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import Settings
+from pipeline.defs.run import run_pipeline
+from pipeline.report import build_report
+from pipeline.report import build as report_build
+from pipeline.report.build import INDEX_FILE, STATE_FILE
+from pipeline.report.data import document_page_id
+
+REPO = Path(__file__).resolve().parents[1]
+NEW_DOCUMENT = (
+    "Grooming offences recorded again\n\n"
+    "Police recorded 7,913 offences of sexual communication with a child in Wales in 2023, the charity said.\n"
+    "Of those, 44% took place on Snapchat.\n"
+)
+
+
+def pages(report: Path) -> dict[str, bytes]:
+    return {p.relative_to(report).as_posix(): p.read_bytes() for p in report.rglob("*") if p.is_file() and p.name not in (INDEX_FILE, STATE_FILE)}
+
+
+def inodes(report: Path) -> dict[str, int]:
+    return {p.relative_to(report).as_posix(): p.stat().st_ino for p in report.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(before, after): the default dataset's database, and the same with one more document."""
+    base = tmp_path_factory.mktemp("incremental")
+    raw, curated = base / "raw", base / "curated"
+    shutil.copytree(REPO / "data" / "raw", raw)
+    assert run_pipeline(Settings(raw_dir=raw, curated_dir=curated), progress=False) == 0
+    before = shutil.copy(curated / "stats.duckdb", base / "before.duckdb")
+    (raw / "zz-added.txt").write_text(NEW_DOCUMENT, encoding="utf-8")
+    assert run_pipeline(Settings(raw_dir=raw, curated_dir=curated), progress=False) == 0
+    after = shutil.copy(curated / "stats.duckdb", base / "after.duckdb")
+    return Path(before), Path(after)
+
+
+def test_adding_a_document_renders_only_the_pages_it_changes(databases: tuple[Path, Path], tmp_path: Path) -> None:
+    before, after = databases
+    out = tmp_path / "report"
+    first = build_report(before, out)
+    assert first.rendered == first.pages and first.removed == 0
+    old_pages, old_inodes = pages(out), inodes(out)
+
+    second = build_report(after, out)
+    scratch = tmp_path / "scratch"
+    build_report(after, scratch)
+    new_pages = pages(out)
+    assert new_pages == pages(scratch), "the incremental build equals a build from scratch, byte for byte"
+
+    rewritten = {p for p, ino in inodes(out).items() if p not in (INDEX_FILE, STATE_FILE) and old_inodes.get(p) != ino}
+    differ = {p for p in new_pages if old_pages.get(p) != new_pages[p]}
+    assert second.rendered == len(rewritten), "the build's own count is the pages it wrote"
+    assert differ <= rewritten, "every page whose content changed was rendered"
+    assert f"d/{document_page_id('zz-added.txt')}.html" in rewritten
+    # only what the new document touches: its page, the statistics it cites, the lists and the overview
+    assert 0 < second.rendered <= len(differ) + 5 and second.rendered < second.pages / 4
+    assert not any(p.startswith("d/") for p in rewritten - differ)
+
+
+def test_a_removed_documents_page_disappears(databases: tuple[Path, Path], tmp_path: Path) -> None:
+    before, after = databases
+    out = tmp_path / "report"
+    build_report(after, out)
+    page = out / "d" / f"{document_page_id('zz-added.txt')}.html"
+    assert page.is_file()
+    result = build_report(before, out)
+    assert not page.exists() and result.removed >= 1
+    scratch = tmp_path / "scratch"
+    build_report(before, scratch)
+    assert pages(out) == pages(scratch)
+
+
+def test_a_build_killed_midway_is_repaired_by_the_next(
+    databases: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before, after = databases
+    out = tmp_path / "report"
+    build_report(before, out, state="before")
+    real_put = report_build._Renderer.put
+    calls = {"n": 0}
+
+    def put_then_die(self, relative, data):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise KeyboardInterrupt("killed")
+        real_put(self, relative, data)
+
+    monkeypatch.setattr(report_build._Renderer, "put", put_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        build_report(after, out, state="after")
+    monkeypatch.setattr(report_build._Renderer, "put", real_put)
+    assert not (out / STATE_FILE).exists(), "a killed build leaves no record that would let the next one skip"
+    assert not [p for p in out.rglob(".*.tmp-*")], "no temporary file left"
+    # back to the first state: the pages the killed build had rewritten for `after` are rendered again
+    build_report(before, out, state="before")
+    scratch = tmp_path / "scratch"
+    build_report(before, scratch)
+    assert pages(out) == pages(scratch)
+    build_report(after, out, state="after")
+    build_report(after, scratch)
+    assert pages(out) == pages(scratch)
+
+
+def carried_documents(db: Path) -> set[str]:
+    from pipeline.release import _Tables
+
+    with _Tables(db) as tables:
+        return set(tables.carried)
+
+
+def test_the_release_copy_links_the_working_pages_and_equals_a_build_from_scratch(databases: tuple[Path, Path], tmp_path: Path) -> None:
+    from pipeline.release import publish_release, verify_release
+
+    _before, after = databases
+    working = tmp_path / "curated" / "report"
+    build_report(after, working)
+    result = publish_release(after, tmp_path / "curated" / "releases", report_dir=working)
+    copy = result.path / "report"
+    scratch = tmp_path / "scratch"
+    build_report(after, scratch, carry_text=carried_documents(after))
+    assert pages(copy) == pages(scratch), "the release's report equals its variant built from scratch, byte for byte"
+    assert not (copy / INDEX_FILE).exists() and not (copy / STATE_FILE).exists()
+    withheld = {f"d/{document_page_id(d)}.html" for d in _documents(after) - carried_documents(after)}
+    same = [p for p in pages(copy) if p not in withheld]
+    assert same and all((copy / p).stat().st_ino == (working / p).stat().st_ino for p in same), "shared pages are hard links"
+    assert all((copy / p).stat().st_ino != (working / p).stat().st_ino for p in withheld)
+    assert verify_release(result.path) == []
+
+
+def test_a_published_releases_report_never_changes_afterwards(databases: tuple[Path, Path], tmp_path: Path) -> None:
+    from pipeline.release import publish_release, verify_release
+
+    before, after = databases
+    working, releases = tmp_path / "curated" / "report", tmp_path / "curated" / "releases"
+    build_report(before, working)
+    first = publish_release(before, releases, report_dir=working)
+    published = pages(first.path / "report")
+    build_report(after, working)  # the working report moves on...
+    second = publish_release(after, releases, report_dir=working)
+    assert second.path != first.path
+    assert pages(first.path / "report") == published, "...and the published release's pages stay as they were"
+    assert verify_release(first.path) == [] and verify_release(second.path) == []
+    assert pages(second.path / "report") != published
+
+
+def _documents(db: Path) -> set[str]:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {r[0] for r in con.execute("select document from documents").fetchall()}
