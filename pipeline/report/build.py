@@ -408,6 +408,7 @@ class _Renderer:
         self.out = out
         self.env, self.script = _environment(src)
         self.written: dict[str, tuple[str, int]] = {}
+        self.review: dict[int, list[dict[str, Any]]] = {}
 
     def run(self, job: tuple[str, Any]) -> dict[str, tuple[str, int]]:
         self.written = {}
@@ -419,6 +420,8 @@ class _Renderer:
         elif kind == "s":
             self._statistic_pages(items)
         else:
+            review = [listing[1] for _, listing in items if listing is not None and listing[0] == "review"]
+            self.review = self.src.review_pages(review, PAGE_ROWS)
             for page, listing in items:
                 self._small_page(page, listing)
         return self.written
@@ -462,7 +465,7 @@ class _Renderer:
                 rows = src.document_list(number * PAGE_ROWS, PAGE_ROWS)
                 self.write(page, "documents.html", rows=Markup("".join(map(_document_row, rows))), pager=pager)
             else:
-                rows = src.review_rows(number * PAGE_ROWS, PAGE_ROWS)
+                rows = self.review[number]
                 html = "".join(_review_row(r, number * PAGE_ROWS + i + 1) for i, r in enumerate(rows))
                 self.write(page, "review.html", rows=Markup(html), pager=pager)
 

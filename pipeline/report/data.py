@@ -313,19 +313,25 @@ class Source:
                     out[sid].append(r)
         return dict(out)
 
-    def review_rows(self, offset: int, limit: int) -> list[dict[str, Any]]:
-        """Review rows [offset, offset + limit) in rank order, each with ``_sid`` (its statistic)."""
-        if not self.review_sql:
-            return []
+    def review_pages(self, numbers: Iterable[int], page_rows: int) -> dict[int, list[dict[str, Any]]]:
+        """The review rows of each page in ``numbers`` (0-based, ``page_rows`` a page) in rank order, each with
+        ``_sid`` (its statistic), read in one query."""
+        wanted = sorted(set(numbers))
+        out: dict[int, list[dict[str, Any]]] = {n: [] for n in wanted}
+        if not self.review_sql or not wanted:
+            return out
         order = f"order by r.{self.review_order}" if self.review_order else ""
         rows = self.rows(
-            f"with sof as {self._sof()} select r.*, sof.sid as _sid from {self.review_sql} r left join sof using (fact_id) "
-            f"{order} limit {int(limit)} offset {int(offset)}"
+            f"with sof as {self._sof()} select * from (select r.*, sof.sid as _sid, row_number() over ({order}) - 1 as _pos "
+            f"from {self.review_sql} r left join sof using (fact_id)) where _pos // {int(page_rows)} in "
+            f"(select unnest(?::bigint[])) order by _pos",
+            [wanted],
         )
-        if not self.curated:
-            for r in rows:
+        for r in rows:
+            out[r.pop("_pos") // page_rows].append(r)
+            if not self.curated:
                 r["corrections_line"] = corrections_line(r.pop("_sha256"), r["quote"], "reject", "", "", "", "")
-        return rows
+        return out
 
     def _document_list_sql(self) -> str:
         return """
