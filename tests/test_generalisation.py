@@ -509,3 +509,49 @@ def test_an_age_after_children_under_is_no_count_and_splits_no_share():
     assert not [f for f in found if f.count == 13 or f.share is not None]
     text = "Police said 40% of sexual offences against children under 18 in 2023 had an online element."
     assert 0.4 in by_share(text, date(2024, 1, 1))
+
+
+# ---------------------------------------------------------------- periods (3): chains of relative periods
+
+def test_the_year_that_followed_an_event_is_the_twelve_months_after_it_in_an_undated_document():
+    text = ("A new offence of sexual communication with a child came into force in Cornwall in June 2019.\n"
+            "In the year that followed, 96 offences were recorded by Devon and Cornwall Police.")
+    fact = by_count(text)[96]
+    assert fact.year == 2020
+    assert (fact.period_start, fact.period_end) == (date(2019, 6, 1), date(2020, 5, 31))
+
+
+def test_the_year_that_followed_a_calendar_year_is_the_next_one():
+    text = ("Lancashire Constabulary recorded 410 grooming offences in 2019.\n"
+            "The following year, 455 grooming offences were recorded by the force.")
+    found = by_count(text, date(2022, 3, 1))
+    assert found[410].year == 2019 and found[455].year == 2020
+
+
+def test_the_same_year_is_the_period_of_the_last_figure_that_had_one_of_its_own():
+    text = ("Police in Wales recorded 120 grooming offences in 2018/19.\n"
+            "Officers in Scotland recorded 75 grooming offences in the same year.\n"
+            "Five years ago there were 30 grooming offences in Wales.")
+    found = by_count(text, date(2021, 1, 10))
+    assert found[120].year == 2019 and found[75].year == 2019
+
+
+def test_the_same_period_is_not_the_period_of_an_earlier_comparison():
+    # "five years ago" is the earlier side of a comparison: the chain keeps the current period
+    text = ("Kent Police recorded 640 grooming offences in 2022/23, against 210 offences five years ago.\n"
+            "Across England more than 9,000 grooming offences were recorded over the same period.")
+    found = by_count(text, date(2023, 10, 2))
+    assert found[640].year == 2023 and found[9000].year == 2023
+
+
+def test_the_later_figure_of_from_to_takes_the_period_the_sentence_names_before_it():
+    text = ("The hotline logged a 12% fall in reports of child sexual abuse material in 2023, "
+            "dropping from 41,000 to 36,000.")
+    found = by_count(text, date(2024, 6, 1))
+    assert found[41000].year == 2022 and found[36000].year == 2023
+
+
+def test_the_later_figure_of_from_to_does_not_take_the_earlier_figures_period():
+    text = "Grooming offences recorded by Essex Police went from 150 in 2020/21 to 198."
+    found = by_count(text, date(2023, 2, 1))
+    assert found[150].year == 2021 and found[198].year == 2023

@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
 from pipeline.extractor.context import (
     BASELINE_LEFT,
@@ -418,7 +418,18 @@ def choose_platforms(ctx: Context, sent: Sentence, u: Unit, seg: tuple[int, int]
 
 
 def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, int], lseg: tuple[int, int], offence: str | None, units_after: list[Unit]) -> tuple[date | None, date | None, int | None, str]:
-    """(first day, last day, year, where the year came from: clause | sentence | table | context | none)."""
+    """(first day, last day, year, where the year came from: clause | sentence | table | context | none).
+
+    A figure's own current period (not the earlier side of a comparison, "five years ago" or "the previous
+    year") becomes the chain's last link: what "the same year" of a later figure refers to."""
+    first, last, year, origin = _period_for(ctx, sent, idx, u, seg, lseg, offence, units_after)
+    comparison, _, origin = origin.rpartition(":")
+    if year is not None and not comparison and origin not in ("document", "none"):
+        ctx.once["chain"] = (first, last, year)
+    return first, last, year, origin
+
+
+def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, int], lseg: tuple[int, int], offence: str | None, units_after: list[Unit]) -> tuple[date | None, date | None, int | None, str]:
     text = ctx.text
     if idx in ctx.table_rows:
         cols, _ = ctx.table_rows[idx]
@@ -448,19 +459,19 @@ def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, 
         inherited = None if main else _context_period(ctx, idx)
         previous_of = inherited.year if inherited is not None and inherited.year else reference_year
         if previous_of:
-            return None, None, previous_of - 1, "sentence" if main else "context"
-    relative = None if main else ctx.search_in(_FOLLOWING_OR_SAME, max(sent.start, u.start - 80), u.start)
+            return None, None, previous_of - 1, "comparison:sentence" if main else "comparison:context"
+    relative = None if main else (
+        ctx.search_in(_FOLLOWING_OR_SAME, max(sent.start, u.start - 80), u.start) or ctx.search_in(_FOLLOWING_OR_SAME, *seg)
+    )
     if relative:
-        # "In the year that followed, there were 802": one on from the period of the sentences before
-        inherited = _context_period(ctx, idx)
-        if inherited is not None and inherited.year:
-            same = relative.group(0).lower().startswith(("the same", "that same", "in the same"))
-            return None, None, inherited.year + (0 if same else 1), "context"
+        resolved = _relative_period(ctx, idx, relative.group(0))
+        if resolved is not None:
+            return (*resolved, "context")
     ago = _YEARS_AGO.search(window) if "ago" in window.lower() else None
     if ago and reference_year:
         years_ago = int(ago.group(1)) if ago.group(1).isdigit() else parse_spelled(ago.group(1))
         if years_ago:
-            return None, None, reference_year - years_ago, "clause"
+            return None, None, reference_year - years_ago, "comparison:clause"
     # "last year" in the figure's own words, or once before it in a sentence naming no other period
     if _LAST_YEAR.search(window) or (not main and ctx.search_in(_LAST_YEAR, sent.start, u.start)):
         return (*_last_year(ctx), "clause")
@@ -471,9 +482,15 @@ def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, 
     if units_after and ctx.search_in(_UP_FROM_LEFT, max(sent.start, u.start - 20), u.start) and reference_year:
         nxt = units_after[0]
         if _FROM_TO_RIGHT.fullmatch(text[u.end : nxt.start]):
-            return None, None, reference_year - 1, "sentence"
+            return None, None, reference_year - 1, "comparison:sentence"
     if ctx.search_in(_TO_LEFT, max(sent.start, u.start - 10), u.start) and ctx.search_in(_FROM, sent.start, u.start):
-        return None, None, ctx.default_year, "document"  # "went from 668 in 2021/22 to 765": the later figure is the current one
+        # "went from 668 in 2021/22 to 765": the later figure is the current one, of the period the sentence
+        # names before "from" ("a decline in 2024, dropping from 36.2 million to 29.2 million"), else the document's
+        from_at = sent.start + [m.start() for m in _FROM.finditer(text[sent.start : u.start])][-1]
+        before_from = [p for p in main if p.end <= from_at]
+        if before_from:
+            return (*_dates_of(ctx, before_from[-1]), "sentence")
+        return None, None, ctx.default_year, "document"
     if main:
         return (*_dates_of(ctx, main[-1]), "sentence")
     if sent.item_of is not None:
@@ -486,6 +503,52 @@ def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, 
     if inherited is not None:
         return (*_dates_of(ctx, inherited), "context")
     return None, None, None, "none"  # the document's reference year is filled in later
+
+
+ANCHOR_BACK = 6  # sentences a relative period ("the year that followed") may look back for what it follows
+
+
+def _relative_period(ctx: Context, idx: int, cue: str) -> tuple[date | None, date | None, int | None] | None:
+    """'the same year': the period of the last figure that had one of its own (the chain of periods);
+    'the year that followed', 'the following year': the twelve months after the period or event named before
+    ('An anti-grooming law was introduced in April 2017. In the year that followed, ...')."""
+    if cue.lower().lstrip().startswith(("in the same", "in that same", "the same", "that same")):
+        chain = ctx.once.get("chain")
+        if chain is not None:
+            return chain
+        anchor = _anchor_period(ctx, idx, events=False)
+        return _dates_of(ctx, anchor) if anchor is not None else None
+    anchor = _anchor_period(ctx, idx, events=True)
+    if anchor is None or anchor.first is None:
+        return None
+    if anchor.kind in ("date", "month") or (anchor.last and (anchor.last - anchor.first).days < 300):
+        first = anchor.first  # the twelve months from an event: "introduced in April 2017" -> April 2017 to March 2018
+    else:
+        first = anchor.last + timedelta(days=1) if anchor.last else None
+    if first is None:
+        return None
+    last = _add_months(first, 12) - timedelta(days=1)
+    return first, last, last.year
+
+
+def _add_months(d: date, months: int) -> date:
+    month = d.month - 1 + months
+    year = d.year + month // 12
+    month = month % 12 + 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def _anchor_period(ctx: Context, idx: int, *, events: bool) -> Period | None:
+    """The nearest reference period named in the sentences before (any paragraph, ANCHOR_BACK at most);
+    with ``events`` a start or a date ("launched in", "introduced on 3 April 2017") counts as what followed."""
+    sents = ctx.lay.sentences
+    for j in range(idx - 1, max(-1, idx - 1 - ANCHOR_BACK), -1):
+        s = sents[j]
+        ps = [p for p in ctx.periods_starting_in(s.start, s.end) if p.year and not _is_statute_year(ctx, p)
+              and (events or (p.kind != "date" and not _is_baseline(ctx, p)))]
+        if ps:
+            return ps[-1]
+    return None
 
 
 def _context_period(ctx: Context, idx: int) -> Period | None:
