@@ -529,11 +529,12 @@ def test_the_year_that_followed_a_calendar_year_is_the_next_one():
 
 
 def test_the_same_year_is_the_period_of_the_last_figure_that_had_one_of_its_own():
-    text = ("Police in Wales recorded 120 grooming offences in 2018/19.\n"
+    text = ("In 2020/21 there were 140 grooming offences in Wales.\n"
+            "In 2018/19 police in Wales recorded 120 grooming offences.\n"
             "Officers in Scotland recorded 75 grooming offences in the same year.\n"
             "Five years ago there were 30 grooming offences in Wales.")
-    found = by_count(text, date(2021, 1, 10))
-    assert found[120].year == 2019 and found[75].year == 2019
+    found = by_count(text, date(2021, 10, 1))
+    assert found[140].year == 2021 and found[120].year == 2019 and found[75].year == 2019
 
 
 def test_the_same_period_is_not_the_period_of_an_earlier_comparison():
@@ -555,3 +556,52 @@ def test_the_later_figure_of_from_to_does_not_take_the_earlier_figures_period():
     text = "Grooming offences recorded by Essex Police went from 150 in 2020/21 to 198."
     found = by_count(text, date(2023, 2, 1))
     assert found[150].year == 2021 and found[198].year == 2023
+
+
+# ---------------------------------------------------------------- offence (2): chains and breakdowns
+
+def test_the_offence_of_the_figures_before_holds_for_a_figure_that_names_none():
+    text = ("Police Scotland recorded 320 crimes of communicating indecently with a child in 2022.\n"
+            "Most were online. In 2010 just 61 offences were recorded.\n\n"
+            "Indecent image offences are a wider problem, and indecent image offences are rarely online only.")
+    found = by_count(text, date(2023, 3, 1))
+    assert found[320].offence == found[61].offence == "communicating_indecently"
+
+
+def test_the_name_of_a_law_is_not_an_offence_a_figure_counts():
+    text = ("Police Scotland recorded 320 crimes of communicating indecently with a child in 2022.\n"
+            "The Sexual Offences (Scotland) Act came into force in 2010, and 61 offences were recorded that year.\n\n"
+            "Sexual offences of all kinds rose, and sexual offences against adults too.")
+    found = by_count(text, date(2023, 3, 1))
+    assert found[61].offence == "communicating_indecently"
+
+
+def test_a_remainder_or_a_total_is_of_the_whole_not_of_the_last_offence_named():
+    text = ("Police in England recorded 9,000 indecent image offences in 2022.\n"
+            "Of these, 700 related to the possession of prohibited images of children.\n"
+            "The remaining 8,300 offences were not broken down by the forces.")
+    found = by_count(text, date(2023, 3, 1))
+    assert found[8300].offence == "indecent_images_of_children"
+
+
+def test_a_sentence_naming_its_own_offence_keeps_it():
+    text = ("Police in Wales recorded 300 sexual communication with a child offences in 2022.\n"
+            "Forces also recorded 1,200 indecent image offences in 2022.")
+    found = by_count(text, date(2023, 3, 1))
+    assert found[1200].offence == "indecent_images_of_children"
+    assert found[300].offence == "sexual_communication_with_a_child"
+
+
+def test_a_share_of_offences_does_not_take_an_offence_of_images_said_before():
+    text = ("Offenders often persuade children to share images of child sexual abuse material.\n"
+            "Snapchat was used in 41% of sexual communication with a child offences in 2022. "
+            "Offenders ask children for child abuse images. WhatsApp was used in 9% of offences.")
+    found = by_share(text, date(2023, 3, 1))
+    assert found[0.09].offence == "sexual_communication_with_a_child"
+
+
+def test_a_breakdown_of_a_total_counts_the_total_s_offence():
+    text = ("Instagram made 2.1 million reports of child sexual exploitation to the hotline in 2022.\n"
+            "Of those reports, 30,000 involved adults contacting children.")
+    found = by_count(text, date(2023, 3, 1))
+    assert found[30000].offence == found[2100000].offence

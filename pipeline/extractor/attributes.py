@@ -258,9 +258,29 @@ def choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: str
             return prefer(right), "clause"
     for s in context_sentences(ctx, idx):
         hits = hits_in(ctx.offences, s.start, s.end)
+        if measure == "offences":
+            hits = [h for h in hits if h.slug not in material]  # "images" said before "38% of offences" is no offence
         if hits:
             return prefer(hits), "context"
+    # the offence of the figures just before holds until another is named ("communicating indecently ...
+    # rose from 103 to 165. In 2010 there were only 15 recorded offences.")
+    # Not in a sentence naming another offence, a table or a list (its rows and items are siblings), nor for
+    # a remainder or a total ("the remaining 4,365 offences", "Grand Total"): those are of the whole.
+    chain = ctx.once.get("offence_chain")
+    if (chain is not None and idx - chain[1] <= ANCHOR_BACK and not (measure == "offences" and chain[0] in material)
+            and not in_sentence and idx not in ctx.table_rows and not sent.is_item and sent.item_of is None
+            and not ctx.search_in(_REMAINDER, sent.start, u.end)):
+        return chain[0], "context"
     return ctx.default_offence, "document" if ctx.default_offence else "none"
+
+
+_REMAINDER = prefilter(re.compile(r"\b(?:remaining|remainder|rest|other|others|total|totals|overall|altogether)\b", re.I))
+
+
+def chain_offence(ctx: Context, idx: int, offence: str | None, origin: str) -> None:
+    """Remember the offence a figure names (or took from the sentences before): the next figures' chain."""
+    if offence is not None and origin in ("clause", "context"):
+        ctx.once["offence_chain"] = (offence, idx)
 
 
 _FORCE_NAMED = prefilter(re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)* (?:Police|Constabulary)\b(?! Scotland| Service of)|\bthe force\b"))
@@ -339,7 +359,7 @@ def inherited_platforms(ctx: Context, sent: Sentence, idx: int) -> tuple[list[st
 
 
 def inherit_from_totals(ctx: Context, candidates: list[Candidate]) -> None:
-    """A breakdown ('Of those reports, ...') that names no source has the source of the total before it."""
+    """A breakdown ('Of those reports, ...') that names no source or offence has those of the total before it."""
     by_sentence: dict[int, list[Candidate]] = {}
     for c in candidates:
         by_sentence.setdefault(c.sentence_index, []).append(c)
@@ -348,8 +368,11 @@ def inherit_from_totals(ctx: Context, candidates: list[Candidate]) -> None:
             continue
         sent = ctx.lay.sentences[c.sentence_index]
         totals = by_sentence.get(c.sentence_index - 1)
-        if totals and _PARTITIVE_START.match(ctx.text[sent.start : sent.start + 40]) and totals[-1].source:
-            c.source, c.origins["source"] = totals[-1].source, "context"
+        if totals and _PARTITIVE_START.match(ctx.text[sent.start : sent.start + 40]):
+            if totals[-1].source:
+                c.source, c.origins["source"] = totals[-1].source, "context"
+            if c.origins.get("offence") != "clause" and totals[-1].offence:
+                c.offence, c.origins["offence"] = totals[-1].offence, "context"  # a breakdown counts its total's offence
 
 
 def _owned_app(ctx: Context, groups: list[list[Hit]], chosen: list[Hit]) -> list[Hit]:

@@ -214,6 +214,9 @@ _NOT_A_COMPILER = re.compile(
 )
 
 
+_LAW_NAME = re.compile(r"\s*(?:\([A-Z][\w ]*\)\s*)?(?:Act|Bill|Order|Regulations)\b")
+
+
 def document_context(doc: Document, tax: Taxonomy, gaz: Gazetteers, scanned: ScannedText) -> Context:
     """What the whole document says: its layout, names, periods, topic and the defaults its figures fall back on."""
     text = doc.text
@@ -227,7 +230,8 @@ def document_context(doc: Document, tax: Taxonomy, gaz: Gazetteers, scanned: Sca
 
     platforms = [h for h in gaz.platforms.find(text, scanned) if in_body(h)]
     regions = [h for h in gaz.regions.find(text, scanned) if in_body(h) and not any(a <= h.start < b for a, b in excluded)]
-    offences = [h for h in gaz.offences.find(text, scanned) if in_body(h)]
+    # "the Sexual Offences (Scotland) Act": the name of a law, not an offence the figure counts
+    offences = [h for h in gaz.offences.find(text, scanned) if in_body(h) and not _LAW_NAME.match(text, h.end)]
     # "the Home Office counting rules" name a rule book, not the body that compiled the figure
     sources = [h for h in gaz.sources.find(text, scanned) if in_body(h) and not _NOT_A_COMPILER.match(text, h.end)]
     topic_counts = [scanned.count(TOPIC, s.start, s.end) for s in lay.sentences]

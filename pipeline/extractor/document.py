@@ -26,6 +26,7 @@ import re
 
 from pipeline.documents import Document
 from pipeline.extractor.attributes import (
+    chain_offence,
     choose_offence,
     choose_platforms,
     choose_region,
@@ -166,6 +167,7 @@ def _figure_candidates(ctx: Context, idx: int, sent: Sentence, units: list[Unit]
         measure = word if cls == "measure" else None
         measure = measure or measure_in(ctx.text, u.end, seg[1] + 40) or measure_in(ctx.text, sent.start, sent.end)
     offence, offence_from = choose_offence(ctx, sent, idx, u, measure, clause)
+    chain_offence(ctx, idx, offence, offence_from)
     first_day, last_day, year, year_from = period_for(ctx, sent, idx, u, seg, lseg, offence, units[k + 1 :])
     period = (first_day, last_day, year)
     offence = offence_variant(ctx, sent, clause, offence, online, platforms)
