@@ -605,3 +605,79 @@ def test_a_breakdown_of_a_total_counts_the_total_s_offence():
             "Of those reports, 30,000 involved adults contacting children.")
     found = by_count(text, date(2023, 3, 1))
     assert found[30000].offence == found[2100000].offence
+
+
+# ---------------------------------------------------------------- not facts (2), merges
+
+def test_a_share_in_a_sentence_naming_its_survey_is_an_answer():
+    text = ("A poll of 1,500 parents in Wales found 72% are worried about online grooming "
+            "and 40% are unsure how to report child sexual abuse images.")
+    assert by_share(text, date(2022, 5, 1)) == {}
+
+
+def test_a_survey_of_forces_still_gives_a_share_of_offences():
+    text = "A survey of police forces found 35% of grooming offences in 2021 involved Snapchat."
+    assert 0.35 in by_share(text, date(2022, 5, 1))
+
+
+def test_one_count_said_with_its_platform_and_with_the_owner_s_apps_is_one_fact():
+    text = ("Meta said it removed 8 million child sexual abuse images in 2022.\n"
+            "Of the 8 million child sexual abuse images found on Facebook and Instagram in 2022, most were flagged automatically.")
+    facts = [f for f in extract_document(doc(text, date(2023, 2, 1))).facts if f.count == 8000000]
+    assert len(facts) == 1
+
+
+def test_one_count_said_with_and_without_its_platform_is_one_fact_on_the_platform():
+    text = ("Police recorded 1,620 grooming offences on Snapchat in 2022.\n"
+            "The 1,620 grooming offences were recorded by 40 forces in 2022.")
+    facts = [f for f in extract_document(doc(text, date(2023, 2, 1))).facts if f.count == 1620]
+    assert [f.platform for f in facts] == ["snapchat"]
+
+
+def test_a_rounded_count_beside_the_exact_one_is_no_new_fact():
+    text = ("More than 2,300 grooming offences were recorded in Kent in 2022.\n"
+            "Kent Police recorded 2,351 grooming offences in 2022.")
+    counts = sorted(by_count(text, date(2023, 2, 1)))
+    assert counts == [2351]
+
+
+def test_a_rounded_count_that_does_not_fit_its_bound_is_kept():
+    # "more than 2,400" cannot be a rounding of 2,351; a different year is a different figure
+    text = ("More than 2,400 grooming offences were recorded in Kent in 2022.\n"
+            "Kent Police recorded 2,351 grooming offences in 2022.\n"
+            "About 2,300 grooming offences were recorded in Kent in 2019.")
+    counts = sorted(by_count(text, date(2023, 2, 1)))
+    assert counts == [2300, 2351, 2400]
+
+
+# ---------------------------------------------------------------- platforms (3): an app named before
+
+def test_the_app_refers_to_the_one_app_named_in_the_sentences_before():
+    text = ("Police say Telegram is slow to answer their requests.\n\n"
+            "Telegram said it removes abusive channels.\n\n"
+            "Forces in England recorded 620 grooming offences involving the app in 2022.")
+    assert by_count(text, date(2023, 2, 1))[620].platform == "telegram"
+
+
+def test_the_app_does_not_pick_one_of_several_apps_named_before():
+    text = ("Police say Telegram and Discord are slow to answer their requests.\n\n"
+            "Forces in England recorded 620 grooming offences involving the app in 2022.")
+    assert by_count(text, date(2023, 2, 1))[620].platform != "telegram"
+
+
+# ---------------------------------------------------------------- source (2)
+
+def test_the_body_that_obtained_the_figures_is_the_compiler_of_the_document():
+    text = ("PSNI figures obtained by the NSPCC show 410 grooming offences in Northern Ireland in 2022.\n\n"
+            "The PSNI said it takes grooming seriously. The PSNI has a specialist unit.\n\n"
+            "Police across the UK recorded 7,000 grooming offences in 2022.")
+    assert by_count(text, date(2023, 2, 1))[7000].source == "nspcc"
+
+
+def test_a_figure_gathered_from_many_forces_is_not_one_force_s_own():
+    text = ("Avon and Somerset Police said it works with schools.\n\n"
+            "Requests to 40 police forces showed 3,100 grooming offences in 2022.")
+    assert by_count(text, date(2023, 2, 1))[3100].source != "police_force"
+    text = ("Avon and Somerset Police said it works with schools.\n\n"
+            "Avon and Somerset Police recorded 310 grooming offences in 2022.")
+    assert by_count(text, date(2023, 2, 1))[310].source == "police_force"

@@ -286,6 +286,12 @@ def chain_offence(ctx: Context, idx: int, offence: str | None, origin: str) -> N
 _FORCE_NAMED = prefilter(re.compile(r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)* (?:Police|Constabulary)\b(?! Scotland| Service of)|\bthe force\b"))
 
 
+_SEVERAL_FORCES = prefilter(re.compile(
+    r"\b(?:\d+|all|several|many|multiple|other|[a-z]+ty(?:-[a-z]+)?)\s+(?:of\s+the\s+)?(?:\w+\s+)?(?:police\s+)?forces\b|\bforces\s+(?:in|across)\b",
+    re.I,
+))
+
+
 _PASSED_ON = re.compile(
     r"\b(?:forward(?:ed|s|ing)?|pass(?:ed|es|ing)?(?:\s+on)?|refer(?:red|s|ring)?(?:\s+on)?|sen[dt]s?(?:\s+on)?)\s+(?:\w+\s+){0,3}?to\s+(?:the\s+)?$"
     r"|\breceived\b[^.;]{0,80}\bfrom\s+(?:the\s+)?$",
@@ -315,8 +321,11 @@ def choose_source(ctx: Context, sent: Sentence, idx: int, u: Unit) -> tuple[str 
         hits = hits_in(ctx.sources, s.start, s.end)
         if hits:
             return hits[0].slug, "context"
-    if ctx.default_source is None and _once(ctx, "force_named", lambda: ctx.search(_FORCE_NAMED, 0, len(ctx.text)) is not None):
-        return "police_force", "document"  # no body with a slug is named: one force's own figures (its area is the region)
+    if (ctx.default_source is None and _once(ctx, "force_named", lambda: ctx.search(_FORCE_NAMED, 0, len(ctx.text)) is not None)
+            and not ctx.search_in(_SEVERAL_FORCES, sent.start, sent.end)):
+        # no body with a slug is named: one force's own figures (its area is the region); not a figure
+        # gathered from "28 forces" or "all police forces in the UK", whose compiler the taxonomy lacks
+        return "police_force", "document"
     return ctx.default_source, "document" if ctx.default_source else "none"
 
 
@@ -345,9 +354,37 @@ def _company_reporting(ctx: Context, sent: Sentence, u: Unit) -> str | None:
 _PARTITIVE_START = re.compile(r"^[\W\d]*(?:of|among)\s+(?:those|these|them|which)\b", re.I)
 
 
-def inherited_platforms(ctx: Context, sent: Sentence, idx: int) -> tuple[list[str], list[int]]:
+# "involving the app", "the platform's users", "seized the servers": a platform named before, referred back to
+_PLATFORM_ANAPHOR = prefilter(re.compile(
+    r"\b(?:the|this|that)\s+(?:[\w-]+\s+){0,2}?(?:app|application|platform|site|website|service|network|forum|servers?)\b(?!\s+of\b)",
+    re.I,
+))
+
+
+def _platform_named_before(ctx: Context, idx: int) -> tuple[list[str], list[int]]:
+    """The one platform the sentences before name (nearest first, ANCHOR_BACK at most, any paragraph),
+    if that is a single app or service, not a category or several platforms."""
+    sents = ctx.lay.sentences
+    for j in range(idx - 1, max(-1, idx - 1 - ANCHOR_BACK), -1):
+        hits = hits_in(ctx.platforms, sents[j].start, sents[j].end)
+        if not hits:
+            continue
+        slugs = {h.slug for h in hits}
+        if len(slugs) != 1 or ctx.tax.platforms.get(hits[0].slug, {}).get("kind") in ("category", "group"):
+            return [], []
+        return [hits[0].slug], [hits[-1].start]
+    return [], []
+
+
+def inherited_platforms(ctx: Context, sent: Sentence, idx: int, clause: tuple[int, int] | None = None) -> tuple[list[str], list[int]]:
     """'Facebook and Instagram sent 3.7 million reports. Of those reports, 48 thousand ...': a breakdown
-    that names no platform is on the platform of the total it breaks down (named in the sentence before)."""
+    that names no platform is on the platform of the total it breaks down (named in the sentence before);
+    'Kik ... 1,147 investigations involving the app': a definite 'the app' refers to the one app named before."""
+    if idx > 0 and clause is not None and ctx.search_in(_PLATFORM_ANAPHOR, sent.start, sent.end) \
+            and not hits_in(ctx.platforms, sent.start, sent.end):
+        named = _platform_named_before(ctx, idx)
+        if named[0]:
+            return named
     if idx == 0 or not _PARTITIVE_START.match(ctx.text[sent.start : sent.start + 40]):
         return [], []
     before = ctx.lay.sentences[idx - 1]

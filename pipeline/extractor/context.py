@@ -242,7 +242,7 @@ def document_context(doc: Document, tax: Taxonomy, gaz: Gazetteers, scanned: Sca
         default_year=_default_year(lay, periods, scanned, topic_counts, published),
         default_region=title_region or _default_region(regions, text, tax),
         widest_region=_national_region(regions, tax),
-        default_offence=_most_named(offences), default_source=_most_named(sources),
+        default_offence=_most_named(offences), default_source=_compiler(sources, text),
         on_topic=sum(topic_counts) >= 2 or sum(topic_counts[:3]) >= 1, excluded=excluded, table_rows={},
         topic_counts=topic_counts, scanned=scanned, period_starts=[p.start for p in periods], title_region=title_region,
         title_year=_title_year(doc.title, published),
@@ -294,6 +294,21 @@ def _default_region(regions: list[Hit], text: str, tax: Taxonomy) -> str | None:
     if not counts:
         return None
     return min(counts, key=lambda s: (-counts[s], next(a for a, x in folded if x == s)))
+
+
+_OBTAINED_BY = re.compile(
+    r"\b(?:obtained|gathered|collected|compiled|requested|analysed|analyzed|released|published)\s+by\s+(?:the\s+)?$|\baccording\s+to\s+(?:the\s+)?$",
+    re.I,
+)
+_FOI_AFTER = re.compile(r"(?:[’']s)?\s+(?:freedom\s+of\s+information|foi)\b", re.I)
+
+
+def _compiler(sources: list[Hit], text: str) -> str | None:
+    """The document's compiler: the body said to have obtained, compiled or published the figures
+    ("PSNI figures obtained by the NSPCC", "according to the NSPCC", "an NSPCC Freedom of Information request")
+    when one is, else the body named most."""
+    compilers = [h for h in sources if _OBTAINED_BY.search(text, max(0, h.start - 40), h.start) or _FOI_AFTER.match(text, h.end)]
+    return _most_named(compilers) or _most_named(sources)
 
 
 def _most_named(hits: list[Hit]) -> str | None:

@@ -149,7 +149,7 @@ def _figure_candidates(ctx: Context, idx: int, sent: Sentence, units: list[Unit]
         return []
     platforms, p_starts = choose_platforms(ctx, sent, u, seg)
     if not platforms and not u.is_base:
-        platforms, p_starts = inherited_platforms(ctx, sent, idx)
+        platforms, p_starts = inherited_platforms(ctx, sent, idx, clause)
     if u.is_base:
         platforms, p_starts = [], []
     online = is_online(ctx, sent, u, clause)

@@ -58,6 +58,26 @@ def _compatible_platforms(tax: Taxonomy, a: str, b: str) -> bool:
 _BOUNDS = {q.name: q.bound for q in qualifiers()}  # rules/qualifiers.csv
 
 
+GENERIC_PLATFORMS = frozenset({"all_platforms", "online_any"})
+
+
+def _same_figure_platforms(tax: Taxonomy, a: str, b: str) -> bool:
+    """Whether one count said with platforms a and with b can be one figure: the same platforms, apps of one
+    owner ("Facebook" and "Facebook and Instagram"), or one of them naming no platform ("online", a total)."""
+    return a == b or _compatible_platforms(tax, a, b) or a in GENERIC_PLATFORMS or b in GENERIC_PLATFORMS
+
+
+def _rounded_count(qualifier: str, rounded: int, precise: int) -> bool:
+    """Whether 'more than 1,100' (qualified, round) is a rounded way of saying the exact 1,147."""
+    if qualifier == "exact" or not precise or rounded == precise or rounded % 10:
+        return False
+    if abs(precise - rounded) > 0.05 * precise:
+        return False
+    diff = precise - rounded
+    bound = _BOUNDS.get(qualifier, "exact")
+    return {"above": diff > 0, "at_or_above": diff >= 0, "below": diff < 0, "at_or_below": diff <= 0, "around": True}.get(bound, False)
+
+
 def _rounds_to(qualifier: str, verbal: float, precise: float) -> bool:
     """Whether 'more than half' (verbal, qualified) is a rounded way of saying the precise share."""
     diff = precise - verbal
@@ -82,7 +102,26 @@ def merge_candidates(ctx: Context, candidates: list[Candidate]) -> tuple[list[Fa
             if k.platforms != c.platforms and not (
                 c.unit.share is not None and c.unit.count is None and _compatible_platforms(tax, k.platforms[0], c.platforms[0])
             ):
+                # one count said twice, once with its platform and once without ("13 million images on Facebook
+                # and Instagram" after "Facebook detected 13 million images"), or rounded ("more than 1,100" beside 1,147)
+                if (c.unit.share is None and k.unit.share is None and c.unit.count is not None and k.unit.count is not None
+                        and c.period[2] == k.period[2]
+                        and _same_figure_platforms(tax, k.platforms[0], c.platforms[0])
+                        and (c.unit.count == k.unit.count or _rounded_count(c.unit.qualifier, c.unit.count, k.unit.count))):
+                    dup = k
+                    break
                 continue
+            if c.unit.share is None and k.unit.share is None and c.unit.count is not None and k.unit.count is not None \
+                    and c.period[2] == k.period[2]:
+                if _rounded_count(c.unit.qualifier, c.unit.count, k.unit.count):
+                    dup = k
+                    break
+                if _rounded_count(k.unit.qualifier, k.unit.count, c.unit.count):
+                    # the rounded one came first ("More than 2,300 ... 2,351"): the exact figure is the fact
+                    merged[(k.unit.start, k.unit.end)] = Reason.REPEAT_OF.format(start=c.unit.start, end=c.unit.end)
+                    kept[kept.index(k)] = c
+                    dup = c
+                    break
             same_count = c.unit.count is not None and c.unit.count == k.unit.count
             if c.unit.share is not None and k.unit.share is not None:
                 close = abs(c.unit.share - k.unit.share) <= 0.0051
@@ -95,10 +134,20 @@ def merge_candidates(ctx: Context, candidates: list[Candidate]) -> tuple[list[Fa
                 dup = k
             if dup:
                 break
+        if dup is c:
+            continue
         if dup:
             merged[(c.unit.start, c.unit.end)] = Reason.REPEAT_OF.format(start=dup.unit.start, end=dup.unit.end)
+            at = kept.index(dup)
             if c.confidence > dup.confidence and c.unit.share == dup.unit.share and c.unit.count == dup.unit.count:
-                kept[kept.index(dup)] = replace(c, quote_start=dup.quote_start, quote_end=dup.quote_end, unit=dup.unit)
+                kept[at] = replace(c, quote_start=dup.quote_start, quote_end=dup.quote_end, unit=dup.unit)
+            if kept[at].platforms[0] in GENERIC_PLATFORMS and c.platforms[0] not in GENERIC_PLATFORMS:
+                # the figure said once with its platform: that platform, not "online"
+                kept[at] = replace(kept[at], platforms=c.platforms, platform_starts=c.platform_starts,
+                                   origins={**kept[at].origins, "platform": c.origins.get("platform", "context")})
+            elif c.platforms[0] in GENERIC_PLATFORMS and dup.platforms[0] not in GENERIC_PLATFORMS:
+                kept[at] = replace(kept[at], platforms=dup.platforms, platform_starts=dup.platform_starts,
+                                   origins={**kept[at].origins, "platform": dup.origins.get("platform", "context")})
             continue
         kept.append(c)
     kept.sort(key=lambda c: (c.quote_start, c.quote_end))

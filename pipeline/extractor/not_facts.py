@@ -358,6 +358,21 @@ def _survey(f: Look) -> bool:
     return _SURVEY_RIGHT.match(f.right) is not None
 
 
+_SURVEY_NAMED = prefilter(re.compile(r"\b(?:survey(?:ed|s)?|poll(?:ed|s)?|questionnaire|respondents)\b", re.I))
+_SHARE_OF_MEASURE = re.compile(
+    r"^\s*\)?\s*of\s+(?:the\s+|all\s+|these\s+|those\s+)?(?:[\w-]+\s+){0,3}?(?:offences|crimes|reports|referrals|images|videos|cases|incidents)\b",
+    re.I,
+)
+
+
+@rule("share", Reason.SURVEY, example="A poll of 2,000 parents found 61% are worried about grooming on social media.")
+def _survey_sentence(f: Look) -> bool:
+    """A share in a sentence that names the survey or poll it comes from is an answer, unless it is a
+    share of offences, reports or images ("a survey of forces found 40% of offences ...")."""
+    return (f.ctx.search_in(_SURVEY_NAMED, f.sent.start, f.first.start) is not None
+            and _SHARE_OF_MEASURE.match(f.right) is None)
+
+
 _OF_RIGHT = re.compile(r"^\s*\)?\s*of\s+(?:the\s+|all\s+|those\s+|these\s+|its\s+|their\s+)?")
 
 
