@@ -64,6 +64,28 @@ def test_an_offence_rule_row_changes_the_offence_of_an_online_figure():
     assert [f.offence for f in extract_document(doc(text), custom).facts] == ["child_sexual_offences"]
 
 
+def test_material_and_hotline_rules_are_rows_of_the_offence_table():
+    images = "Officers seized 4,000 images in online child sexual exploitation cases in 2023."
+    reports = "The Internet Watch Foundation received 9,000 reports of suspected child abuse online in 2023."
+    assert [f.offence for f in extract_document(doc(images)).facts] == ["child_sexual_abuse_material_reports"]
+    assert [f.offence for f in extract_document(doc(reports)).facts] == ["child_sexual_abuse_material_reports"]
+    tax = load_taxonomy()
+    kept = tuple(r for r in tax.rules.offence_rules if r.when not in ("images", "hotline_reports"))
+    custom = replace(tax, rules=replace(tax.rules, offence_rules=kept))
+    assert [f.offence for f in extract_document(doc(images), custom).facts] != ["child_sexual_abuse_material_reports"]
+    assert [f.offence for f in extract_document(doc(reports), custom).facts] == [None]
+
+
+def test_a_source_scope_row_is_read_through_the_taxonomy():
+    text = "The Internet Watch Foundation received 9,000 reports of suspected child abuse online in 2023.\n\nIts analysts work in England."
+    tax = load_taxonomy()
+    assert tax.rules.source_scopes["iwf"] == "world"
+    assert [f.region for f in extract_document(doc(text)).facts] == [None]  # a world body's total: no country
+    scopes = {k: v for k, v in tax.rules.source_scopes.items() if k != "iwf"}
+    custom = replace(tax, rules=replace(tax.rules, source_scopes=scopes))
+    assert [f.region for f in extract_document(doc(text), custom).facts] == ["england"]
+
+
 def test_rule_tables_naming_an_unknown_slug_are_refused():
     tax = load_taxonomy()
     tables = {"platforms": tax.platforms, "regions": tax.regions, "offences": tax.offences, "sources": tax.sources}

@@ -221,7 +221,9 @@ def test_a_category_without_the_article_stays_the_category():
 def test_each_attribute_says_where_it_came_from_and_defaults_weaken_confidence():
     from pipeline.extractor import explain
 
+    # (a sentence between them: a figure right after one with a stated scope continues it, "context")
     text = ("Police in Kent recorded 412 grooming offences in 2021/22, the NSPCC said.\n\n"
+            "The charity called for action.\n\n"
             "Separately, 95 offences took place on Instagram.")
     found = by_count(text, date(2022, 9, 1))
     strong, weak = found[412], found[95]
@@ -681,3 +683,56 @@ def test_a_figure_gathered_from_many_forces_is_not_one_force_s_own():
     text = ("Avon and Somerset Police said it works with schools.\n\n"
             "Avon and Somerset Police recorded 310 grooming offences in 2022.")
     assert by_count(text, date(2023, 2, 1))[310].source == "police_force"
+
+
+# ---------------------------------------------------------------- number grammar (3)
+
+def test_making_up_a_share_of_a_total_is_no_rise():
+    text = "Snapchat accounted for 9,000 reports of child sexual abuse material in 2023, making up 41% of the hotline's total submissions."
+    assert 0.41 in by_share(text, date(2024, 3, 1))
+
+
+def test_up_by_a_share_is_still_a_change():
+    text = "Reports of child sexual abuse material to the hotline were up 41% in 2023."
+    assert by_share(text, date(2024, 3, 1)) == {}
+
+
+def test_the_second_count_of_x_of_the_y_is_the_base_and_takes_no_platform():
+    text = "The hotline's data showed that TikTok accounted for 2.4 of the 3 million reports of child sexual abuse material in 2023."
+    facts = {f.count: f for f in extract_document(doc(text, date(2024, 3, 1))).facts}
+    assert facts[2400000].platform == "tiktok" and facts[2400000].base == 3000000
+    assert facts.get(3000000) is None or facts[3000000].platform == "all_platforms"
+
+
+def test_submissions_to_a_hotline_are_reports():
+    text = "Meta made up 60% of the hotline's submissions in 2023, the National Center for Missing and Exploited Children said."
+    fact = by_share(text, date(2024, 3, 1))[0.6]
+    assert fact.measure == "reports" and fact.offence == "child_sexual_abuse_material_reports"
+
+
+# ---------------------------------------------------------------- region (scope) (2): the sentence before
+
+def test_a_share_right_after_a_national_figure_continues_its_scope():
+    text = ("Grooming offences rose in Cumbria in 2022, police figures show.\n\n"
+            "Cumbria Police recorded 140 grooming offences in 2022.\n\n"
+            "Nationally, forces in England and Wales recorded 6,200 grooming offences in 2022.\n\n"
+            "Only 4% of them were on WhatsApp.")
+    found = by_share(text, date(2023, 4, 1), title="Grooming offences rise in Cumbria")
+    assert found[0.04].region == "england_and_wales"
+
+
+def test_a_share_after_a_list_of_forces_does_not_take_the_last_force():
+    text = ("Grooming offences rose across Wales in 2022.\n"
+            "Gwent Police recorded 60 grooming offences, followed by North Wales Police with 35.\n"
+            "Nearly half of those grooming offences in 2022 had an online element.")
+    found = by_share(text, date(2023, 4, 1))
+    assert found[0.5].region != "north_wales"
+
+
+def test_a_figure_two_sentences_after_a_national_one_keeps_the_document_scope():
+    text = ("Grooming offences rose in Cumbria in 2022, police figures show.\n\n"
+            "Nationally, forces in England and Wales recorded 6,200 grooming offences in 2022.\n\n"
+            "The charity called for action.\n\n"
+            "Snapchat was used in 30% of the grooming offences in 2022.")
+    found = by_share(text, date(2023, 4, 1), title="Grooming offences rise in Cumbria")
+    assert found[0.3].region == "cumbria"

@@ -176,7 +176,7 @@ def choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tuple
     if found is not _NOT_FOUND:
         return found  # type: ignore[return-value]
     if ctx.search_in(_GLOBAL_WORDS, seg[0], seg[1]):
-        return "world", "clause"  # "80% of global referrals": the figure's own words give its scope
+        return ctx.gaz.global_region, "clause"  # "80% of global referrals": the figure's own words give its scope
     if ctx.search(_NATIONAL, sent.start, sent.end):
         return ctx.widest_region, "national"
     for s in context_sentences(ctx, idx):
@@ -185,7 +185,21 @@ def choose_region(ctx: Context, sent: Sentence, idx: int, u: Unit, clause: tuple
             folded = fold_regions({h.slug for h in hits}, ctx.tax)
             if folded:
                 return folded, lead_origin(ctx, sent) if s.start == _lead_start(ctx, sent) else "context"
+    # the sentence right before stated its figures' scope ("Nationally, out of 9,259 ... Only 3% were from
+    # WhatsApp"): a figure that names none continues it
+    chain = ctx.once.get("region_chain")
+    if chain is not None and chain[1] == idx - 1 and len(chain[0]) == 1 and None not in chain[0] and not sent.is_item and sent.item_of is None:
+        return next(iter(chain[0])), "context"  # one scope, not a list of forces' figures ("those" are of them all)
     return ctx.default_region, "title" if ctx.title_region else "default"
+
+
+def chain_region(ctx: Context, idx: int, region: str | None, how: str) -> None:
+    """Remember the scopes the figures of a sentence state (None: one stated none): one scope is what a figure
+    of the next sentence naming none continues."""
+    chain = ctx.once.get("region_chain")
+    if chain is None or chain[1] != idx:
+        chain = ctx.once["region_chain"] = (set(), idx)
+    chain[0].add(region if how in ("clause", "sentence", "national") and region else None)
 
 
 def _lead_start(ctx: Context, sent: Sentence) -> int:
@@ -768,41 +782,28 @@ def offence_variant(ctx: Context, sent: Sentence, clause: tuple[int, int], offen
 
 def material_offence(ctx: Context, offence: str | None, measure: str | None, source: str | None) -> str | None:
     """Images, videos or webpages 'of child sexual abuse' are child sexual abuse material, not offences;
-    reports to a hotline with no offence named are reports of suspected material."""
-    if measure == "images" and offence in _GENERIC_ABUSE:
-        return "child_sexual_abuse_material_reports"
-    if offence is None and measure in ("reports", "images") and ctx.tax.sources.get(source or "", {}).get("kind") == "hotline":
-        return "child_sexual_abuse_material_reports"
+    reports to a hotline with no offence named are reports of suspected material (rules/offence_rules.csv,
+    'images' and 'hotline_reports')."""
+    for r in ctx.tax.rules.offence_rules_when("images", "hotline_reports"):
+        if r.when == "images" and measure == "images" and offence == r.slug:
+            return r.becomes
+        if (r.when == "hotline_reports" and offence is None and measure in ("reports", "images")
+                and ctx.tax.sources.get(source or "", {}).get("kind") == "hotline"):
+            return r.becomes
     return offence
-
-
-_GENERIC_ABUSE = frozenset({"child_sexual_offences", "online_child_sexual_offences", "online_child_sexual_exploitation"})
-
-
-def _source_scopes() -> dict[str, str]:
-    """Source slug -> the region its figures cover unless one is stated (metadata/rules/source_scope.csv)."""
-    import csv
-    import io
-    from importlib import resources
-
-    data = resources.files("pipeline.metadata").joinpath("rules", "source_scope.csv").read_text(encoding="utf-8")
-    return {row["slug"]: row["scope"] for row in csv.DictReader(io.StringIO(data))}
-
-
-_SOURCE_SCOPES = _source_scopes()
-_WORLD_SOURCES = frozenset(s for s, scope in _SOURCE_SCOPES.items() if scope == "world")
 
 
 def widen_default_regions(ctx: Context, candidates: list[Candidate]) -> None:
     """Without a scope from the title, the document's scope is the widest region its own figures name:
     figures with the default get it. A hotline's or an international body's total with no region of its
-    own covers no country the document happens to name."""
+    own covers no country the document happens to name (rules/source_scope.csv)."""
+    scopes = ctx.tax.rules.source_scopes
     for c in candidates:
-        if c.region_how in ("default", "title") and c.source in _WORLD_SOURCES:
+        if c.region_how in ("default", "title") and ctx.tax.regions.get(scopes.get(c.source or "", ""), {}).get("kind") == "global":
             c.region, c.region_how = None, "none"
-        elif c.region_how == "default" and _SOURCE_SCOPES.get(c.source or "") and c.origins.get("source") in ("clause", "sentence"):
+        elif c.region_how == "default" and scopes.get(c.source or "") and c.origins.get("source") in ("clause", "sentence"):
             # a national body named with the figure: its country, not the document's most named region
-            c.region, c.region_how = _SOURCE_SCOPES[c.source or ""], "sentence"
+            c.region, c.region_how = scopes[c.source or ""], "sentence"
     regions = ctx.tax.regions
     # a figure with the default breaks down a total said before it: the widest scope named so far, never
     # one first named after it ("Nationally, ..." said in passing further down gives no earlier figure its scope)

@@ -27,6 +27,7 @@ import re
 from pipeline.documents import Document
 from pipeline.extractor.attributes import (
     chain_offence,
+    chain_region,
     choose_offence,
     choose_platforms,
     choose_region,
@@ -172,6 +173,7 @@ def _figure_candidates(ctx: Context, idx: int, sent: Sentence, units: list[Unit]
     period = (first_day, last_day, year)
     offence = offence_variant(ctx, sent, clause, offence, online, platforms)
     region, region_how = choose_region(ctx, sent, idx, u, clause, seg)
+    chain_region(ctx, idx, region, region_how)
     source, source_from = choose_source(ctx, sent, idx, u)
     offence = material_offence(ctx, offence, measure, source)
     if platforms == ["online_any"] and p_starts == [None] and ctx.tax.sources.get(source or "", {}).get("kind") == "hotline":

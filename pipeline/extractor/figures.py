@@ -98,7 +98,9 @@ def join_units(ctx: Context, numbers: list[Number]) -> list[Unit]:
                 u.numbers.append(n)
                 u.count = round(n.value)
                 continue
-            if u.share is not None and not n.is_share and _SHARE_BASE_BETWEEN.match(between):
+            if (u.share is not None or (u.count is not None and n.value > u.count and not u.numbers[-1].spelled)) \
+                    and not n.is_share and _SHARE_BASE_BETWEEN.match(between):
+                # "70 per cent of 2,097 cases", "15.9 of the 16 million cases": the second is the base
                 u.base = round(n.value)
                 units.append(Unit([n], count=round(n.value), qualifier=n.qualifier, is_base=True))
                 continue

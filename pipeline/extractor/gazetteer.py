@@ -200,6 +200,7 @@ class Gazetteers:
     offences: Gazetteer
     sources: Gazetteer
     offence_start: dict[str, date]  # offences with a known start ("in force from 3 April 2017")
+    global_region: str | None = None  # the taxonomy's region of kind "global" ("worldwide", "global referrals")
 
 
 _IN_FORCE = re.compile(r"in force from (\d{1,2}) (\w+) (\d{4})", re.I)
@@ -223,6 +224,7 @@ def _build(tax: Taxonomy) -> Gazetteers:
         offences=Gazetteer(_offence_entries(tax), regex=True),
         sources=Gazetteer(_source_entries(tax)),
         offence_start=_offence_starts(tax),
+        global_region=next((slug for slug, row in tax.regions.items() if row.get("kind") == "global"), None),
     )
 
 

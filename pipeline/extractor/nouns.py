@@ -12,6 +12,7 @@ _MEASURE_NOUNS = {
     "incidents": "incidents", "incident": "incidents", "instances": "incidents",
     "reports": "reports", "report": "reports", "referrals": "reports", "tips": "reports", "tip-offs": "reports",
     "disseminations": "reports", "complaints": "reports", "notifications": "reports", "flags": "reports",
+    "submissions": "reports",
     "images": "images", "image": "images", "photos": "images", "photographs": "images", "pictures": "images",
     "videos": "images", "urls": "images", "webpages": "images", "websites": "images", "files": "images", "imagery": "images",
     "offenders": "offenders", "perpetrators": "offenders",

@@ -8,6 +8,7 @@
   ``lower case`` (a region word that may be written in lower case: "worldwide").
 - ``region_folds.csv``: regions named together that stand for one ("England and Wales").
 - ``offence_rules.csv``: what an offence becomes in its context (``when``: see ``OFFENCE_WHEN``).
+- ``source_scope.csv``: the region a body's figures cover unless one is stated.
 
 The alias, fold and offence tables reach the extractor through the ``Taxonomy`` object
 (``metadata.taxonomy``), which checks their slugs against the taxonomy.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -29,6 +30,8 @@ OFFENCE_WHEN = {
     "children": "children are named in the figure's clause",
     "before_start": "the figure's year is before the offence came into force: it counts the predecessor",
     "material": "the slug is material, not a crime: a count of offences prefers a crime named beside it",
+    "images": "the figure counts images, videos or webpages: the (generic) offence named becomes material",
+    "hotline_reports": "no offence is named (slug empty) and the figure counts a hotline's reports or images",
 }
 
 
@@ -70,6 +73,7 @@ class Rules:
     alias_cases: dict[str, dict[str, str]]  # table -> alias (lower case) -> case
     region_folds: tuple[tuple[frozenset[str], str], ...]  # (members, region), tried in order
     offence_rules: tuple[OffenceRule, ...]  # tried in order; the first that holds applies
+    source_scopes: dict[str, str] = field(default_factory=dict)  # source slug -> region its figures cover (source_scope.csv)
 
     def offence_rules_when(self, *when: str) -> list[OffenceRule]:
         return [r for r in self.offence_rules if r.when in when]
@@ -91,5 +95,8 @@ def load_rules() -> Rules:
             raise ValueError(f"rules/offence_rules.csv:{n}: when {row['when']!r} is not one of {sorted(OFFENCE_WHEN)}")
         if (row["when"] == "material") != (not row["becomes"]):
             raise ValueError(f"rules/offence_rules.csv:{n}: 'becomes' is empty exactly for 'material'")
+        if (row["when"] == "hotline_reports") != (not row["slug"]):
+            raise ValueError(f"rules/offence_rules.csv:{n}: 'slug' is empty exactly for 'hotline_reports'")
         offence_rules.append(OffenceRule(row["slug"], row["when"], row["word"].lower(), row["becomes"]))
-    return Rules(cases, folds, tuple(offence_rules))
+    scopes = {row["slug"]: row["scope"] for row in read_rules_csv("source_scope")}
+    return Rules(cases, folds, tuple(offence_rules), scopes)

@@ -75,6 +75,8 @@ def _check_rules(rules: Rules, tables: dict[str, dict[str, dict[str, str]]]) -> 
             raise ValueError(f"rules/alias_cases.csv names unknown table {table!r}")
     named = [("region_folds", "regions", slug) for members, region in rules.region_folds for slug in (*members, region)]
     named += [("offence_rules", "offences", slug) for r in rules.offence_rules for slug in (r.slug, r.becomes) if slug]
+    named += [("source_scope", "sources", slug) for slug in rules.source_scopes]
+    named += [("source_scope", "regions", region) for region in rules.source_scopes.values()]
     for csv_name, table, slug in named:
         if slug not in tables[table]:
             raise ValueError(f"rules/{csv_name}.csv names unknown {table} slug {slug!r}")
