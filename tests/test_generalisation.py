@@ -736,3 +736,14 @@ def test_a_figure_two_sentences_after_a_national_one_keeps_the_document_scope():
             "Snapchat was used in 30% of the grooming offences in 2022.")
     found = by_share(text, date(2023, 4, 1), title="Grooming offences rise in Cumbria")
     assert found[0.3].region == "cumbria"
+
+
+def test_currently_is_the_document_s_date_and_unknown_without_one():
+    text = ("Police recorded 500 grooming offences in 2019.\n\n"
+            "Snapchat currently accounts for 45% of reports of child sexual abuse material to the hotline.")
+    assert by_share(text, date(2023, 5, 1))[0.45].year == 2023
+    fact = by_share(text)[0.45]
+    assert fact.year is None and fact.year_from == "none"
+    # a period stated beside "currently" is the figure's own
+    text = "Snapchat currently accounts for 45% of grooming offences recorded in 2021/22."
+    assert by_share(text, date(2023, 5, 1))[0.45].year == 2022

@@ -75,6 +75,9 @@ _FOLLOWING_OR_SAME = prefilter(re.compile(
 ))
 
 
+_NOW = prefilter(re.compile(r"\b(?:currently|at present|presently|right now|as it stands)\b", re.I))
+
+
 _LAST_YEAR = prefilter(re.compile(r"\blast\s+year\b", re.I))
 
 
@@ -528,6 +531,9 @@ def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int,
     if main:
         reference_year = main[-1].year
     window = text[seg[0] : seg[1]] + " " + text[lseg[0] : lseg[1]]
+    if not main and not relation and ctx.search_in(_NOW, *clause_around(ctx, sent, u.number_start)):
+        # "Facebook and Instagram currently account for 80%": the document's date, unknown if it has none
+        return None, None, ctx.published.year if ctx.published else None, "comparison:published"
     if prev_right or prev_left:
         # "This is eight times as many as the previous year": relative to the period of the sentences it continues
         inherited = None if main else _context_period(ctx, idx)
@@ -845,7 +851,9 @@ def fill_years(ctx: Context, candidates: list[Candidate]) -> None:
     else:
         fill_year = Counter(years).most_common(1)[0][0] if years else None
     for c in candidates:
-        if c.period[2] is None:
+        if c.period[2] is None and c.origins.get("year") == "published":
+            c.origins["year"] = "none"  # "currently" in a document without a date: the year is unknown
+        elif c.period[2] is None:
             c.period = (None, None, fill_year)
             c.origins["year"] = (
                 "none" if fill_year is None
