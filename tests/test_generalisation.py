@@ -747,3 +747,11 @@ def test_currently_is_the_document_s_date_and_unknown_without_one():
     # a period stated beside "currently" is the figure's own
     text = "Snapchat currently accounts for 45% of grooming offences recorded in 2021/22."
     assert by_share(text, date(2023, 5, 1))[0.45].year == 2022
+
+
+def test_a_share_of_this_total_counts_the_total_s_offence_not_a_word_said_between():
+    text = ("Police Scotland recorded 900 crimes of communicating indecently with a child in 2023.\n"
+            "The force runs a campaign against online child sexual exploitation.\n"
+            "Snapchat accounted for a third of this total.")
+    found = by_share(text, date(2024, 3, 1))
+    assert found[0.3333].offence == "communicating_indecently"

@@ -273,6 +273,10 @@ def choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: str
                  and not _PLUS_AND.search(text[u.end : h.start])]
         if right:
             return prefer(right), "clause"
+    chain = ctx.once.get("offence_chain")
+    if (chain is not None and idx - chain[1] <= ANCHOR_BACK and ctx.search_in(_BACK_TO_FIGURE, sent.start, sent.end)
+            and not (measure == "offences" and chain[0] in material)):
+        return chain[0], "context"  # "two thirds of this total": the offence of the figure referred back to
     for s in context_sentences(ctx, idx):
         hits = hits_in(ctx.offences, s.start, s.end)
         if measure == "offences":
@@ -283,12 +287,14 @@ def choose_offence(ctx: Context, sent: Sentence, idx: int, u: Unit, measure: str
     # rose from 103 to 165. In 2010 there were only 15 recorded offences.")
     # Not in a sentence naming another offence, a table or a list (its rows and items are siblings), nor for
     # a remainder or a total ("the remaining 4,365 offences", "Grand Total"): those are of the whole.
-    chain = ctx.once.get("offence_chain")
     if (chain is not None and idx - chain[1] <= ANCHOR_BACK and not (measure == "offences" and chain[0] in material)
             and not in_sentence and idx not in ctx.table_rows and not sent.is_item and sent.item_of is None
             and not ctx.search_in(_REMAINDER, sent.start, u.end)):
         return chain[0], "context"
     return ctx.default_offence, "document" if ctx.default_offence else "none"
+
+
+_BACK_TO_FIGURE = prefilter(re.compile(r"\b(?:this|that|the same)\s+(?:total|figure|number)\b|\bof\s+(?:these|those)\s+(?:offences|crimes|cases|reports)\b", re.I))
 
 
 _REMAINDER = prefilter(re.compile(r"\b(?:remaining|remainder|rest|other|others|total|totals|overall|altogether)\b", re.I))
