@@ -201,7 +201,8 @@ def chain_region(ctx: Context, idx: int, region: str | None, how: str) -> None:
     of the next sentence naming none continues."""
     chain = ctx.once.get("region_chain")
     if chain is None or chain[1] != idx:
-        chain = ctx.once["region_chain"] = (set(), idx)
+        scopes: set[str | None] = set()
+        chain = ctx.once["region_chain"] = (scopes, idx)
     chain[0].add(region if how in ("clause", "sentence", "national") and region else None)
 
 
@@ -607,10 +608,10 @@ def _relative_period(ctx: Context, idx: int, cue: str) -> tuple[date | None, dat
     anchor = _anchor_period(ctx, idx, events=True)
     if anchor is None or anchor.first is None:
         return None
-    if anchor.kind in ("date", "month") or (anchor.last and (anchor.last - anchor.first).days < 300):
-        first = anchor.first  # the twelve months from an event: "introduced in April 2017" -> April 2017 to March 2018
-    else:
+    first: date | None = anchor.first
+    if not (anchor.kind in ("date", "month") or (anchor.last and (anchor.last - anchor.first).days < 300)):
         first = anchor.last + timedelta(days=1) if anchor.last else None
+    # else the twelve months from an event: "introduced in April 2017" -> April 2017 to March 2018
     if first is None:
         return None
     last = _add_months(first, 12) - timedelta(days=1)
