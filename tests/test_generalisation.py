@@ -755,3 +755,24 @@ def test_a_share_of_this_total_counts_the_total_s_offence_not_a_word_said_betwee
             "Snapchat accounted for a third of this total.")
     found = by_share(text, date(2024, 3, 1))
     assert found[0.3333].offence == "communicating_indecently"
+
+
+def test_last_year_after_a_count_is_its_period_not_what_it_counts():
+    text = "Reports of child sexual abuse imagery to the hotline reached 31,000 last year."
+    fact = by_count(text, date(2023, 6, 1))[31000]
+    assert fact.year == 2022
+
+
+def test_the_year_before_is_before_the_chain_s_period_and_a_breakdown_takes_the_current_total_s():
+    text = ("Reports of child sexual abuse imagery to the hotline reached 31,000 last year, up from 27,000 the year before.\n\n"
+            "Of those reports, 64% involved self-generated child sexual abuse imagery.")
+    found = by_count(text, date(2023, 6, 1))
+    assert found[31000].year == 2022 and found[27000].year == 2021
+    assert by_share(text, date(2023, 6, 1))[0.64].year == 2022
+
+
+def test_in_the_previous_year_said_of_a_figure_is_the_year_before_the_chain_s():
+    text = ("Kent Police recorded 412 grooming offences in 2022/23, the NSPCC found.\n\n"
+            "In the previous year, Kent Police recorded 350 grooming offences.")
+    found = by_count(text, date(2024, 2, 1))
+    assert found[412].year == 2023 and found[350].year == 2022

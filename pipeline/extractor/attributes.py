@@ -420,7 +420,7 @@ def inherited_platforms(ctx: Context, sent: Sentence, idx: int, clause: tuple[in
 
 
 def inherit_from_totals(ctx: Context, candidates: list[Candidate]) -> None:
-    """A breakdown ('Of those reports, ...') that names no source or offence has those of the total before it."""
+    """A breakdown ('Of those reports, ...') that names no source, offence or period has those of the total before it."""
     by_sentence: dict[int, list[Candidate]] = {}
     for c in candidates:
         by_sentence.setdefault(c.sentence_index, []).append(c)
@@ -428,12 +428,15 @@ def inherit_from_totals(ctx: Context, candidates: list[Candidate]) -> None:
         if c.origins.get("source") in ("clause", "sentence") or c.sentence_index == 0:
             continue
         sent = ctx.lay.sentences[c.sentence_index]
-        totals = by_sentence.get(c.sentence_index - 1)
+        earlier_sides = ctx.once.get("comparison_sides", set())
+        totals = [t for t in by_sentence.get(c.sentence_index - 1, []) if t.unit.start not in earlier_sides]
         if totals and _PARTITIVE_START.match(ctx.text[sent.start : sent.start + 40]):
             if totals[-1].source:
                 c.source, c.origins["source"] = totals[-1].source, "context"
             if c.origins.get("offence") != "clause" and totals[-1].offence:
                 c.offence, c.origins["offence"] = totals[-1].offence, "context"  # a breakdown counts its total's offence
+            if c.period[2] is None and totals[-1].period[2] is not None:
+                c.period, c.origins["year"] = totals[-1].period, "context"  # and is of its total's period
 
 
 def _owned_app(ctx: Context, groups: list[list[Hit]], chosen: list[Hit]) -> list[Hit]:
@@ -508,8 +511,10 @@ def period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int, 
     year") becomes the chain's last link: what "the same year" of a later figure refers to."""
     first, last, year, origin = _period_for(ctx, sent, idx, u, seg, lseg, offence, units_after)
     comparison, _, origin = origin.rpartition(":")
+    if comparison:
+        ctx.once.setdefault("comparison_sides", set()).add(u.start)  # the earlier side: no total a breakdown is of
     if year is not None and not comparison and origin not in ("document", "none"):
-        ctx.once["chain"] = (first, last, year)
+        ctx.once["chain"] = (first, last, year, idx)
     return first, last, year, origin
 
 
@@ -544,7 +549,9 @@ def _period_for(ctx: Context, sent: Sentence, idx: int, u: Unit, seg: tuple[int,
     if prev_right or prev_left:
         # "This is eight times as many as the previous year": relative to the period of the sentences it continues
         inherited = None if main else _context_period(ctx, idx)
-        previous_of = inherited.year if inherited is not None and inherited.year else reference_year
+        chained = None if main or inherited is not None else _chained_period(ctx, idx)
+        # "... reached 275,000 last year, up from 252,000 the year before": the year before the chain's period
+        previous_of = inherited.year if inherited is not None and inherited.year else chained[2] if chained else reference_year
         if previous_of:
             return None, None, previous_of - 1, "comparison:sentence" if main else "comparison:context"
     relative = None if main else (
@@ -600,7 +607,7 @@ def _relative_period(ctx: Context, idx: int, cue: str) -> tuple[date | None, dat
     'the year that followed', 'the following year': the twelve months after the period or event named before
     ('An anti-grooming law was introduced in April 2017. In the year that followed, ...')."""
     if cue.lower().lstrip().startswith(("in the same", "in that same", "the same", "that same")):
-        chain = ctx.once.get("chain")
+        chain = _chained_period(ctx, idx)
         if chain is not None:
             return chain
         anchor = _anchor_period(ctx, idx, events=False)
@@ -616,6 +623,12 @@ def _relative_period(ctx: Context, idx: int, cue: str) -> tuple[date | None, dat
         return None
     last = _add_months(first, 12) - timedelta(days=1)
     return first, last, last.year
+
+
+def _chained_period(ctx: Context, idx: int) -> tuple[date | None, date | None, int | None] | None:
+    """The current period of the last figure that had one (ANCHOR_BACK sentences back at most)."""
+    chain = ctx.once.get("chain")
+    return chain[:3] if chain is not None and idx - chain[3] <= ANCHOR_BACK else None
 
 
 def _add_months(d: date, months: int) -> date:

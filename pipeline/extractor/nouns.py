@@ -41,7 +41,8 @@ _STOP_AFTER_NUMBER = frozenset(
     "than compared between during over since per a an the each this these those it its their they there "
     "recorded reported related involving including made took showed said across among within against about "
     "under after before via through into like than as also not had would could will may being been being "
-    "committed logged received identified assessed confirmed found flagged made sent seen where while".split()
+    "committed logged received identified assessed confirmed found flagged made sent seen where while "
+    "last next previous alone so".split()  # "reached 275,000 last year": a period, not what is counted
 )
 
 
