@@ -776,3 +776,12 @@ def test_in_the_previous_year_said_of_a_figure_is_the_year_before_the_chain_s():
             "In the previous year, Kent Police recorded 350 grooming offences.")
     found = by_count(text, date(2024, 2, 1))
     assert found[412].year == 2023 and found[350].year == 2022
+
+
+def test_nationally_in_a_local_story_naming_no_country_is_its_jurisdiction():
+    text = ("Norfolk Constabulary recorded 187 grooming offences in 2022/23.\n\n"
+            "Nationally, there were 6,350 grooming offences in 2022/23.")
+    assert by_count(text, date(2023, 9, 1))[6350].region == "england_and_wales"
+    text = ("Police in Scotland recorded 610 grooming offences in 2022/23.\n\n"
+            "Nationally, there were 1,350 grooming offences in 2022/23.")
+    assert by_count(text, date(2023, 9, 1))[1350].region == "scotland"

@@ -207,6 +207,20 @@ def _national_region(regions: list[Hit], tax: Taxonomy) -> str | None:
     return min(counts, key=lambda r: (-counts[r], REGION_RANK.get(tax.regions[r].get("kind", ""), 9)))
 
 
+def _jurisdiction_of(region: str | None, tax: Taxonomy) -> str | None:
+    """What "nationally" means in a local story that names no country: the nation its area lies in, or the
+    group of nations that nation shares its police statistics with (Norfolk -> England -> England and Wales)."""
+    seen: set[str] = set()
+    while region and region not in seen:
+        seen.add(region)
+        row = tax.regions.get(region, {})
+        if row.get("kind") == "nation":
+            parent = row.get("parent") or ""
+            return parent if tax.regions.get(parent, {}).get("kind") == "country_group" else region
+        region = row.get("parent") or None
+    return None
+
+
 _NOT_A_COMPILER = re.compile(
     r"[’']?s?\s+(?:counting\s+rules|crime\s+classifications?|classifications?|definitions?|guidance|codes?\s+of\s+practice|"
     r"rules|standards|minister|secretary|spokes(?:man|woman|person))\b",
@@ -241,7 +255,7 @@ def document_context(doc: Document, tax: Taxonomy, gaz: Gazetteers, scanned: Sca
         offences=offences, sources=sources, published=published,
         default_year=_default_year(lay, periods, scanned, topic_counts, published),
         default_region=title_region or _default_region(regions, text, tax),
-        widest_region=_national_region(regions, tax),
+        widest_region=_national_region(regions, tax) or _jurisdiction_of(title_region or _default_region(regions, text, tax), tax),
         default_offence=_most_named(offences), default_source=_compiler(sources, text),
         on_topic=sum(topic_counts) >= 2 or sum(topic_counts[:3]) >= 1, excluded=excluded, table_rows={},
         topic_counts=topic_counts, scanned=scanned, period_starts=[p.start for p in periods], title_region=title_region,
