@@ -785,3 +785,22 @@ def test_nationally_in_a_local_story_naming_no_country_is_its_jurisdiction():
     text = ("Police in Scotland recorded 610 grooming offences in 2022/23.\n\n"
             "Nationally, there were 1,350 grooming offences in 2022/23.")
     assert by_count(text, date(2023, 9, 1))[1350].region == "scotland"
+
+
+def test_the_platform_most_used_was_x_names_the_platform_after_the_number():
+    text = ("Essex Police recorded 455 grooming offences in 2023.\n\n"
+            "The platform most used by offenders, in 112 of the offences, was Snapchat.")
+    fact = by_count(text, date(2024, 3, 1))[112]
+    assert fact.platform == "snapchat" and fact.quote.rstrip(".").endswith("Snapchat")
+
+
+def test_a_platform_said_to_be_the_subject_of_another_clause_is_not_the_figure_s():
+    text = "The app is popular with teenagers, and police recorded 300 grooming offences in Kent in 2023, while Snapchat declined to comment."
+    assert by_count(text, date(2024, 3, 1))[300].platform != "snapchat"
+
+
+def test_of_the_n_comma_takes_the_counted_noun_of_the_sentences_before():
+    text = ("Grooming crimes recorded by police in Wales rose to 345 in 2019/20. The year before, there were 289.\n\n"
+            "Of the 345, 110 were on Instagram.")
+    fact = by_count(text, date(2020, 9, 1))[110]
+    assert fact.platform == "instagram" and fact.measure == "offences" and fact.year == 2020

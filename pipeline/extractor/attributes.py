@@ -466,6 +466,11 @@ def _antecedent(ctx: Context, groups: list[list[Hit]], chosen: list[Hit]) -> lis
     return chosen
 
 
+_WORD = re.compile(r"[\w.+-]*\w")
+_PLATFORM_SUBJECT = re.compile(r"^\W*(?:the|a)\s+(?:[\w-]+\s+){0,3}?(?:platform|app|site|service|network)s?\b(?![^,]*\b(?:was|were|is)\b)", re.I)
+_IS_PREDICATE = re.compile(r"[^.;:]{0,60}?\b(?:was|were|is)\s+(?:the\s+)?(?:\w+\s+){0,2}", re.I)
+
+
 _DEFINITE_LEFT = re.compile(r"\b(?:the|this|that)\s+$", re.I)
 
 
@@ -482,6 +487,10 @@ def choose_platforms(ctx: Context, sent: Sentence, u: Unit, seg: tuple[int, int]
         ctx.search_in(_RIGHT_PREP, u.end, g[0].start) or (sent.is_item and g[0].start - u.end <= 2)  # a row "44 Snapchat"
     )]
     chosen = right[0] if right else None
+    if chosen is None and _PLATFORM_SUBJECT.match(text[sent.start : u.start]):
+        # "The platform most used by offenders, in 112 of the offences, was Snapchat": the subject's predicate
+        after = [g for g in groups if g[0].start >= u.end and _IS_PREDICATE.fullmatch(text[u.end : g[0].start])]
+        chosen = after[0] if after else None
     if chosen is None:
         left = [g for g in groups if g[-1].end <= u.start]
         if left:
@@ -753,6 +762,10 @@ def quote_span(ctx: Context, sent: Sentence, u: Unit, lseg_start: int, seg_end: 
     if platform_start is not None and sent.start <= platform_start < start:
         start = platform_start
     end = max(u.end, seg_end)
+    if platform_start is not None and end <= platform_start < sent.end:
+        # "The platform most used ..., in 112 of the offences, was Snapchat": the quote runs to the platform's name
+        word = _WORD.match(text, platform_start)
+        end = word.end() if word else end
     # trim to words and drop dangling joiners at either edge
     quote = text[start:end]
     lead = _QUOTE_LEAD.match(quote)

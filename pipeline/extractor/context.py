@@ -41,7 +41,8 @@ _EXCEPT = prefilter(re.compile(r"\b(?:except|excluding|apart from|other than|wit
 
 
 _ANAPHOR = prefilter(re.compile(
-    r"\b(?:these|those|them|the figures?|the number|the total|this total|of which)\b|^(?:that|this|it)\s+(?:was|is|represents|marks)\b",
+    r"\b(?:these|those|them|the figures?|the number|the total|this total|of which)\b|^(?:that|this|it)\s+(?:was|is|represents|marks)\b"
+    r"|^\W*(?:of|out of)\s+the\s+\d[\d,.]*\s*,",  # "Of the 345, 110 were on Instagram"
     re.I,
 ))
 

@@ -568,8 +568,10 @@ def count_measure(ctx: Context, u: Unit, sent: Sentence, units: list[Unit], k: i
             return measure, None
     there_were = _THERE_WERE.search(text, max(sent.start, n.start - 20), n.start)
     if idx > 0 and (ctx.anaphoric(sent) or (there_were and ctx.lay.sentences[idx - 1].paragraph == sent.paragraph)):
-        before = ctx.lay.sentences[idx - 1]
-        measure = measure_in(text, before.start, before.end)
-        if measure:
-            return measure, None
+        # the noun of the sentence before, or for a sentence referring back ("Of the 345, 110 ...") of the
+        # nearest of the three before that names one
+        for before in ctx.lay.sentences[max(0, idx - (3 if ctx.anaphoric(sent) else 1)) : idx][::-1]:
+            measure = measure_in(text, before.start, before.end)
+            if measure:
+                return measure, None
     return None, Reason.NO_COUNTED_NOUN
