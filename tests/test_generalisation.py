@@ -804,3 +804,12 @@ def test_of_the_n_comma_takes_the_counted_noun_of_the_sentences_before():
             "Of the 345, 110 were on Instagram.")
     fact = by_count(text, date(2020, 9, 1))[110]
     assert fact.platform == "instagram" and fact.measure == "offences" and fact.year == 2020
+
+
+def test_a_home_office_code_names_its_offence_and_is_no_count():
+    text = "West Yorkshire Police recorded 212 offences under HO code 71/17 (s.15A Sexual Offences Act 2003) in 2021/22."
+    found = by_count(text, date(2023, 1, 5))
+    assert sorted(found) == [212]
+    assert found[212].offence == "sexual_communication_with_a_child"
+    text = "In 2021/22 Avon and Somerset Police recorded 98 offences under Home Office code 88A, a child sexual abuse charity said."
+    assert by_count(text, date(2023, 1, 5))[98].offence == "sexual_grooming"

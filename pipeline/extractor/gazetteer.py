@@ -190,6 +190,12 @@ def _offence_entries(tax: Taxonomy) -> list[tuple[str, str, str]]:
         name = _strip_parens(row["name"]).lower()
         if len(name.split()) >= 3:  # short names ("Sextortion") are covered by the alias patterns
             entries.append((slug, _flexible(name), "any"))
+    # "HO code 71/17", "Home Office classification 88A": the offence of that code (the taxonomy's
+    # home_office_code column; codes pipe-separated), longer codes first ("86/2" before "86")
+    codes = [(code.strip(), slug) for slug, row in tax.offences.items()
+             for code in (row.get("home_office_code") or "").split("|") if code.strip()]
+    for code, slug in sorted(codes, key=lambda c: -len(c[0])):
+        entries.append((slug, r"(?:home office|ho)\s+(?:crime\s+)?(?:code|classification)\s+" + re.escape(code.lower()) + r"(?![\w/])", "any"))
     return entries  # file order: specific patterns first
 
 

@@ -166,7 +166,7 @@ def _phone_group(f: Look) -> bool:
     return not f.first.spelled and _PHONE_LEFT.search(f.text[max(f.sent.start, f.first.start - 20) : f.first.start]) is not None
 
 
-_CODE_LEFT = re.compile(r"[A-Za-z]-?$|\d-$|\w\)\($")  # at most three characters: searched in the last three
+_CODE_LEFT = re.compile(r"[A-Za-z]-?$|\d-$|\d/$|\w\)\($")  # at most three characters: searched in the last three ("71/17": a code)
 
 
 @rule("figure", Reason.CODE, example="Grooming offences against under-16s on Snapchat were child sexual abuse.")
