@@ -813,3 +813,16 @@ def test_a_home_office_code_names_its_offence_and_is_no_count():
     assert found[212].offence == "sexual_communication_with_a_child"
     text = "In 2021/22 Avon and Somerset Police recorded 98 offences under Home Office code 88A, a child sexual abuse charity said."
     assert by_count(text, date(2023, 1, 5))[98].offence == "sexual_grooming"
+
+
+def test_figures_without_a_period_take_the_one_reference_period_the_document_names():
+    text = ("Child sexual abuse offences recorded by platform, 2021/22\n\n"
+            "Platform | Offences\nSnapchat | 1,086\nInstagram | 542\n")
+    found = by_count(text, date(2023, 1, 5))
+    assert found[1086].year == 2022 and found[1086].year_from == "document"
+
+
+def test_two_reference_periods_named_leave_a_figure_without_one_at_the_document_date():
+    text = ("Child sexual abuse offences recorded by platform, 2020/21 and 2021/22\n\n"
+            "Platform | Offences\nSnapchat | 1,086\nInstagram | 542\n")
+    assert by_count(text, date(2023, 1, 5))[1086].year == 2023

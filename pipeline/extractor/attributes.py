@@ -871,6 +871,13 @@ def fill_years(ctx: Context, candidates: list[Candidate]) -> None:
         and not ctx.search_in(BASELINE_LEFT, max(0, c.unit.start - 25), c.unit.start)
     ]
     dominant = _dominant_year(years)
+    if dominant is None:
+        # no figure has a period of its own: the one reference period the document names, if it names one
+        # ("Offences recorded by platform, 2021/22" above a table of figures), before its date
+        named = {p.year for p in ctx.periods if p.year and p.kind in ("financial_year", "range", "year_to")
+                 and not _is_baseline(ctx, p) and ctx.lay.furniture_reason(p.start, p.end) is None}
+        if len(named) == 1 and (ctx.published is None or next(iter(named)) <= ctx.published.year):
+            dominant = next(iter(named))
     if ctx.default_year:
         fill_year: int | None = ctx.default_year
         # the publication date is the last resort: when one period dominates the document's own figures
