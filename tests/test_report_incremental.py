@@ -14,8 +14,8 @@ import pytest
 
 from pipeline.config import Settings
 from pipeline.defs.run import run_pipeline
-from pipeline.report import build_report
 from pipeline.report import build as report_build
+from pipeline.report import build_report
 from pipeline.report.build import INDEX_FILE, STATE_FILE
 from pipeline.report.data import document_page_id
 
@@ -105,7 +105,7 @@ def test_a_build_killed_midway_is_repaired_by_the_next(
         build_report(after, out, state="after")
     monkeypatch.setattr(report_build._Renderer, "put", real_put)
     assert not (out / STATE_FILE).exists(), "a killed build leaves no record that would let the next one skip"
-    assert not [p for p in out.rglob(".*.tmp-*")], "no temporary file left"
+    assert not list(out.rglob(".*.tmp-*")), "no temporary file left"
     # back to the first state: the pages the killed build had rewritten for `after` are rendered again
     build_report(before, out, state="before")
     scratch = tmp_path / "scratch"

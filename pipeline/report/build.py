@@ -202,13 +202,11 @@ def _plan(src: report_data.Source, carry_text: set[str] | None) -> _Plan:
             plan.keys[page] = _hash(code, page, len(keys), str(key))
             plan.lists[page] = (table, i, len(keys))
     for sid, key in src.statistic_keys().items():
-        page = stat_page(sid)
-        assert page is not None
+        page = f"s/{report_data.page_id(sid)}.html"
         plan.keys[page] = _hash(code, "s", sid, str(key))
         plan.statistics[page] = sid
     for document, key in src.document_keys().items():
-        page = doc_page(document)
-        assert page is not None
+        page = f"d/{report_data.document_page_id(document)}.html"
         full = carry_text is None or document in carry_text
         plan.keys[page] = _document_key(code, document, full, key)
         plan.documents[page] = (document, full)
@@ -258,13 +256,14 @@ def _record_key(state: str | None, carried: set[str] | None) -> dict[str, Any] |
 
 
 def _finish(
-    out_dir: Path, src: report_data.Source, chart_svg: str, started: float, record_key: dict[str, Any] | None, **counts: int
+    out_dir: Path, src: report_data.Source, chart_svg: str, started: float, record_key: dict[str, Any] | None,
+    *, rendered: int, removed: int,
 ) -> ReportResult:
     index = read_index(out_dir)
     result = ReportResult(
         path=out_dir, index=out_dir / "index.html", pages=len(index), bytes=sum(v[2] for v in index.values()),
         statistics=len(src.statistics), documents=src.n_documents, curated=src.curated,
-        seconds=time.perf_counter() - started, chart_svg=chart_svg, **counts,
+        seconds=time.perf_counter() - started, chart_svg=chart_svg, rendered=rendered, removed=removed,
     )
     if record_key is not None:
         skip = ("path", "index", "seconds", "reused", "rendered", "removed", "linked")

@@ -169,11 +169,11 @@ class Source:
         ctes = [
             f"sof as {self._sof()}",
             "fh as (select f.fact_id, hash(f, sof.sid) h from facts f left join sof using (fact_id))",
-            "mh as (select fact_id, sum(hash(char_start, char_end, sentence)::hugeint) h, count(*) n from mentions "
-            "where fact_id is not null group by fact_id)",
+            ("mh as (select fact_id, sum(hash(char_start, char_end, sentence)::hugeint) h, count(*) n from mentions "
+            "where fact_id is not null group by fact_id)"),
             "dh as (select document, hash(d) h from documents d)",
-            f"ch as (select c.statistic_id, sum(hash(c, fh.h, mh.h, mh.n, dh.h)::hugeint) h, count(*) n from {self.citations_sql} c "
-            "left join fh using (fact_id) left join mh using (fact_id) left join dh using (document) group by c.statistic_id)",
+            (f"ch as (select c.statistic_id, sum(hash(c, fh.h, mh.h, mh.n, dh.h)::hugeint) h, count(*) n from {self.citations_sql} c "
+            "left join fh using (fact_id) left join mh using (fact_id) left join dh using (document) group by c.statistic_id)"),
         ]
         if self.conflicts_sql:
             # a statistic's key covers every conflict group it is in (a superset of the rows its page shows)
@@ -191,8 +191,8 @@ class Source:
                 f"kr as (select {group} g, {row_hash} rh, [{', '.join(members)}]::varchar[] ss from conflicts k{joins})",
                 "gh as (select g, sum(rh::hugeint) h from kr group by g)",
                 "gs as (select distinct g, unnest(ss) s from kr)",
-                "kk as (select gs.s statistic_id, sum(hash(gs.g, gh.h)::hugeint) h from gs join gh using (g) "
-                "where gs.s is not null group by gs.s)",
+                ("kk as (select gs.s statistic_id, sum(hash(gs.g, gh.h)::hugeint) h from gs join gh using (g) "
+                "where gs.s is not null group by gs.s)"),
             ]
         else:
             ctes.append("kk as (select null::varchar statistic_id, null::hugeint h where false)")
