@@ -566,6 +566,46 @@ def database_state_id(path: Path) -> str | None:
     return state["state_id"] if state else None
 
 
+def _attach_loaded(con: duckdb.DuckDBPyConnection, database_path: Path) -> str | None:
+    """Attach the database read-only as ``db``; the table of the (document, key)s it has loaded, or None
+    when there is no database or one of other definitions (which the next update rebuilds)."""
+    if not database_path.is_file():
+        return None
+    try:
+        con.execute(f"ATTACH {_lit(database_path)} AS db (READ_ONLY)")
+        state = _state_of(con, "db")
+    except duckdb.Error:
+        return None
+    return f"db.{STATE_SCHEMA}.loaded" if state is not None and state["fingerprint"] == definitions_fingerprint() else None
+
+
+def pending_documents(
+    database_path: Path,
+    *,
+    manifest_folder: str | Path,
+    columns: Sequence[str],
+    temp_dir: Path | None = None,
+    memory_limit: str = MEMORY_LIMIT,
+    batch_rows: int = 10_000,
+) -> Iterator[pa.RecordBatch]:
+    """The ingest manifest's rows (``columns`` of them) that the next ``update_database`` will add: new or
+    changed documents, a batch at a time. Every document in the database was checked when it was added."""
+    from pipeline.manifest import DOCUMENTS_FILE
+
+    database_path = Path(database_path)
+    con = duckdb.connect()
+    try:
+        _configure(con, temp_dir or database_path.parent / ".duckdb-tmp", memory_limit)
+        loaded = _attach_loaded(con, database_path)
+        select = ", ".join(f'm."{c}"' for c in columns)
+        sql = f"SELECT {select} FROM read_parquet({_lit(Path(manifest_folder) / DOCUMENTS_FILE)}) m"
+        if loaded:
+            sql += f" ANTI JOIN {loaded} l ON m.document = l.document AND m.key = l.key"
+        yield from con.execute(sql).to_arrow_reader(batch_rows)
+    finally:
+        con.close()
+
+
 def pending_facts(
     database_path: Path,
     *,
@@ -590,16 +630,7 @@ def pending_facts(
     con = duckdb.connect()
     try:
         _configure(con, temp_dir or database_path.parent / ".duckdb-tmp", memory_limit)
-        loaded = None
-        if database_path.is_file():
-            try:
-                con.execute(f"ATTACH {_lit(database_path)} AS db (READ_ONLY)")
-                state = _state_of(con, "db")
-                if state is not None and state["fingerprint"] == definitions_fingerprint():
-                    loaded = f"db.{STATE_SCHEMA}.loaded"
-            except duckdb.Error:
-                loaded = None
-        _plan(con, manifest_folder, extractions, loaded)
+        _plan(con, manifest_folder, extractions, _attach_loaded(con, database_path))
         sql = _select_rekeyed("facts", extractions, columns)
         if with_text or suspect_quotes:
             sql = (

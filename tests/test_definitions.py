@@ -105,9 +105,10 @@ def test_fact_checks_fail_with_counts_and_examples(
 def test_the_documents_check_tests_the_columns_of_the_manifest(tmp_path: Path) -> None:
     import dataclasses
 
-    assert documents_meet_constraints(documents=write_manifest(tmp_path / "good", [document()])).passed
+    settings = PipelineSettings(curated_dir=str(tmp_path / "curated"))  # no database yet: every row is new
+    assert documents_meet_constraints(settings=settings, documents=write_manifest(tmp_path / "good", [document()])).passed
     bad = dataclasses.replace(document(), bytes=-5)
-    result = documents_meet_constraints(documents=write_manifest(tmp_path / "bad", [bad]))
+    result = documents_meet_constraints(settings=settings, documents=write_manifest(tmp_path / "bad", [bad]))
     assert not result.passed and "bytes=-5 is below 0" in result.metadata["examples"].value
 
 
@@ -161,6 +162,19 @@ def test_materialize_every_asset_over_the_seed_documents(tmp_path: Path, seed_ra
 
     release = result.asset_materializations_for_node("release")[0].metadata
     assert Path(release["path"].value).is_dir()
+    database = result.asset_materializations_for_node("database")[0].metadata
+    assert database["curated_all"].value is True and database["curated_facts"].value == len(facts)
+
+    # Again with nothing changed: the row checks test no row (each was tested when it was added), and
+    # nothing is curated again.
+    with dg.DagsterInstance.ephemeral() as instance:
+        again = dg.materialize([*ASSETS, *CHECKS, *CURATION_CHECKS], resources={"settings": settings}, instance=instance)
+    assert again.success
+    checked = {(e.asset_key.to_user_string(), e.check_name): e.metadata["checked"].value for e in again.get_asset_check_evaluations()
+               if e.asset_key.to_user_string() in ("documents", "facts") and e.check_name != "every_input_accounted_for"}
+    assert checked == {("documents", "columns_meet_constraints"): 0, ("facts", "columns_meet_constraints"): 0,
+                       ("facts", "quotes_match_spans"): 0, ("facts", "slugs_in_taxonomy"): 0}
+    assert again.asset_materializations_for_node("database")[0].metadata["curated_facts"].value == 0
 
 
 @pytest.mark.slow

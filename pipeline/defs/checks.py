@@ -3,9 +3,10 @@
 The checks on facts and documents block what is downstream: a fact whose quote is not
 its span, or an input that vanished, never reaches the database or a release.
 
-The facts checks test the facts this run adds to the database (``database.pending_facts``: those of
-new or changed documents), streamed from the extraction cache a batch at a time: every fact in the
-database was checked when it was added, and a run that adds nothing checks nothing.
+The facts checks and the documents' constraint check test the rows this run adds to the database
+(``database.pending_facts``, ``pending_documents``: those of new or changed documents), streamed a
+batch at a time from the extraction cache and the ingest manifest: every row in the database was
+checked when it was added, and a run that adds nothing checks nothing.
 """
 
 from collections.abc import Iterator, Sequence
@@ -15,7 +16,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.database import pending_facts
+from pipeline.database import pending_documents, pending_facts
 from pipeline.defs.resources import PipelineSettings
 from pipeline.documents import input_paths
 from pipeline.extractor.batch import Extractions
@@ -97,11 +98,15 @@ def _constraints_described(table: str) -> str:
     return f"Every {table} column meets its constraints in metadata/fields.py ({', '.join(fields)})."
 
 
-def _documents_batches(documents: IngestManifest) -> Iterator[pa.Table]:
-    parquet = pq.ParquetFile(documents.documents_path)
+def _documents_batches(settings: PipelineSettings, documents: IngestManifest) -> Iterator[pa.Table]:
+    """The manifest rows of the documents this run adds to the database (new or changed), as for facts."""
+    s = settings.settings()
+    names = pq.ParquetFile(documents.documents_path).schema_arrow.names
     # the texts are the spans' business (quotes_match_spans); the other columns are small
-    columns = [f.name for f in TABLES["documents"].fields if f.name != "text" and f.name in parquet.schema_arrow.names]
-    for batch in parquet.iter_batches(batch_size=10_000, columns=columns):
+    columns = [f.name for f in TABLES["documents"].fields if f.name != "text" and f.name in names]
+    for batch in pending_documents(
+        s.database_path, manifest_folder=documents.folder, columns=columns, temp_dir=s.duckdb_temp_dir
+    ):
         yield pa.Table.from_batches([batch])
 
 
@@ -120,8 +125,8 @@ def facts_meet_constraints(settings: PipelineSettings, facts: Extractions) -> dg
 
 
 @dg.asset_check(asset="documents", name="columns_meet_constraints", blocking=True, description=_constraints_described("documents"))
-def documents_meet_constraints(documents: IngestManifest) -> dg.AssetCheckResult:
-    return _constraint_check("documents", _documents_batches(documents))
+def documents_meet_constraints(settings: PipelineSettings, documents: IngestManifest) -> dg.AssetCheckResult:
+    return _constraint_check("documents", _documents_batches(settings, documents))
 
 
 CHECKS = [
