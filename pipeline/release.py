@@ -33,11 +33,11 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from pipeline.corrections import changes_section
+from pipeline.database import MEMORY_LIMIT
 from pipeline.metadata import schema
 from pipeline.metadata.licences import allows_redistribution
 from pipeline.metadata.tables import TABLES, TAXONOMY_TABLES, Table
@@ -276,7 +276,8 @@ def _publish(
 ) -> ReleaseResult:
     """The body of ``publish_release``, run under its lock."""
     if extractor_version is None:
-        extractor_version = ", ".join(sorted(set(tables["facts"].column("extractor_version").to_pylist()))) or "unknown"
+        versions = tables.sql('SELECT DISTINCT extractor_version FROM "facts" WHERE extractor_version IS NOT NULL')
+        extractor_version = ", ".join(sorted(v for (v,) in versions)) or "unknown"
     csv_digests, rows = {}, {}
     for r in resources:
         if not r.is_csv:
@@ -294,7 +295,7 @@ def _publish(
         if named is None:
             _point_latest(releases_dir, previous_dir.name)
         return ReleaseResult(previous_dir.name, previous_dir, False, 0, 0, 0, _rows_of(previous_descriptor))
-    diff = _diff_facts(tables["facts"], pq.read_table(previous_dir / "facts.parquet") if previous_dir else None)
+    diff = _diff_facts(tables, previous_dir / "facts.parquet" if previous_dir else None)
     previous_rows = _rows_of(previous_descriptor) if previous_descriptor else None
     tables_changed = rejected = None
     if previous_dir and previous_descriptor:
@@ -331,10 +332,10 @@ def _publish(
         _fsync_dir(releases_dir)
         log.info(
             "release: published %s (%d facts; +%d -%d ~%d)",
-            version, rows["facts"], len(diff.added), len(diff.removed), len(diff.changed),
+            version, rows["facts"], diff.n_added, diff.n_removed, diff.n_changed,
         )
     _point_latest(releases_dir, version)
-    return ReleaseResult(version, target, True, len(diff.added), len(diff.removed), len(diff.changed), rows)
+    return ReleaseResult(version, target, True, diff.n_added, diff.n_removed, diff.n_changed, rows)
 
 
 class _Tables:
@@ -345,14 +346,18 @@ class _Tables:
     of a large archive never holds its mentions or document texts in memory.
     """
 
-    # (corrections: a few rows a reviewer wrote, listed in CHANGES; statistics: joined to its documents for the CSV)
-    PINNED = ("facts", "sources", "corrections", "statistics")
+    # small tables read whole: sources (the descriptor names the bodies cited), corrections (listed in CHANGES)
+    PINNED = ("sources", "corrections")
 
     def __init__(self, database_path: Path) -> None:
         if not database_path.is_file():
             raise FileNotFoundError(f"no curated database at {database_path}; run the pipeline first")
         self.database_path = database_path
         self._con = duckdb.connect(str(database_path), read_only=True)
+        # the joins and sorts of a large archive spill to disk past this, rather than take the machine's memory
+        self._con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self._con.execute(f"SET temp_directory = {_sql_string(str(database_path.parent / '.duckdb-tmp'))}")
+        self._con.execute("SET preserve_insertion_order = false")
         present = {
             row[0] for row in self._con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
         }
@@ -364,7 +369,6 @@ class _Tables:
         licensed = self._con.execute('SELECT document, licence FROM "documents" WHERE licence IS NOT NULL').fetchall()
         self.carried = sorted(d for d, licence in licensed if allows_redistribution(licence))
         self._con.register("carried_documents", pa.table({"document": pa.array(self.carried, pa.string())}))
-        self._context: pa.Table | None = None
         self._held: dict[str, pa.Table] = {}
         for name in self.PINNED:
             target = schema.arrow_schema(name)
@@ -374,40 +378,52 @@ class _Tables:
         """A pinned table, whole."""
         return self._held[name]
 
-    def whole(self, r: _Resource) -> pa.Table:
-        """A pinned table as resource ``r`` holds it: its columns, with its document's where ``r`` asks for them."""
-        table = self._held[r.table]
-        if r.documents:
-            documents = self._con.sql('SELECT document, sha256, title, outlet, url, published FROM "documents"').to_arrow_table()
-            if "document" in table.column_names:
-                of = table.column("document")
-            else:  # a statistic's document is its primary citation's
-                facts = self._held["facts"]
-                of = facts.column("document").take(pc.index_in(table.column("primary_fact_id"), value_set=facts.column("fact_id")))
-            at = pc.index_in(of, value_set=documents.column("document"))
-            for name in r.documents:
-                column = documents.column(name.removeprefix("document_")).take(at)
-                table = table.append_column(name, column)
-        if r.context:
-            context = self.fact_context()
-            at = pc.index_in(table.column("fact_id"), value_set=context.column("fact_id"))
-            for name in ("sentence", "sentence_start"):
-                table = table.append_column(name, context.column(name).take(at))
-        return table.select(r.columns()).cast(r.arrow_schema())
+    def sql(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._con.execute(query, list(params)).fetchall()
 
-    def fact_context(self) -> pa.Table:
-        """(fact_id, sentence, sentence_start): the sentence of each fact's mention that holds its quote, and its
-        offset in the document text; the quote itself where no recorded sentence holds it."""
-        if self._context is None:
-            self._context = self._con.sql(_FACT_CONTEXT_SQL).to_arrow_table()
-        return self._context
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        return self._con
+
+    def whole(self, r: _Resource) -> pa.Table:
+        """A resource's rows, whole (for small tables and tests; publishing streams ``batches``)."""
+        return pa.Table.from_batches(list(self.batches(r)), r.arrow_schema())
 
     def batches(self, r: _Resource) -> Iterator[pa.RecordBatch]:
         """The rows of a resource in order, its columns only, a batch at a time."""
         if r.table in self._held:
-            yield from self.whole(r).to_batches(max_chunksize=BATCH_ROWS)
+            yield from self._held[r.table].select(r.columns()).cast(r.arrow_schema()).to_batches(max_chunksize=BATCH_ROWS)
+        elif r.documents or r.context:
+            yield from self._joined(r)
         else:
             yield from self._read(r.table, r.columns(), r.arrow_schema(), licensed_only=r.licensed_only)
+
+    def _joined(self, r: _Resource) -> Iterator[pa.RecordBatch]:
+        """A resource with columns of other tables, joined and sorted by DuckDB and streamed: its
+        document's (the row's own, or a statistic's primary citation's) and a fact's sentence."""
+        own = set(TABLES[r.table].columns)
+        if "document" in own:
+            joins = ' LEFT JOIN "documents" d ON d.document = t.document'
+        else:  # a statistic's document is its primary citation's
+            joins = ' LEFT JOIN "facts" pf ON pf.fact_id = t.primary_fact_id LEFT JOIN "documents" d ON d.document = pf.document'
+        if r.context:
+            joins += f" LEFT JOIN ({_FACT_CONTEXT_SQL}) c ON c.fact_id = t.fact_id"
+        select = []
+        for column in r.columns():
+            if column in own:
+                select.append(f"t.{_quote(column)}")
+            elif column in ("sentence", "sentence_start"):
+                select.append(f"c.{_quote(column)}")
+            else:
+                select.append(f"d.{_quote(column.removeprefix('document_'))} AS {_quote(column)}")
+        order = FACTS_ORDER if r.table == "facts" else TABLES[r.table].primary_key
+        sql = (
+            f"SELECT {', '.join(select)} FROM {_quote(r.table)} t{joins} "
+            f"ORDER BY {', '.join(f't.{_quote(c)} ASC NULLS LAST' for c in order)}"
+        )
+        target = r.arrow_schema()
+        for batch in self._con.sql(sql).to_arrow_reader(BATCH_ROWS):
+            yield batch.cast(target)
 
     def _read(
         self, name: str, columns: Sequence[str], target: pa.Schema, *, licensed_only: bool = False
@@ -451,6 +467,10 @@ FROM r
 """
 
 
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
@@ -485,7 +505,7 @@ def _csv_sha256(table_schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> t
 
 def _descriptor(resources: list[_Resource], tables: _Tables, extractor_version: str) -> dict[str, Any]:
     """The parts of datapackage.json that follow from the content alone (they feed the content hash)."""
-    cited = set(tables["facts"].column("source").drop_null().to_pylist())
+    cited = {source for (source,) in tables.sql('SELECT DISTINCT source FROM "facts" WHERE source IS NOT NULL')}
     bodies = [
         {"title": row["name"], **({"path": row["url"]} if row["url"] else {})}
         for row in tables["sources"].to_pylist()
@@ -590,10 +610,10 @@ def _write_release(
         path = folder / r.path
         rows = 0
         if r.is_csv:
-            table = tables.whole(r)  # a pinned table (facts)
-            with _open_synced(path) as fh:
-                pa_csv.write_csv(csv_safe(table), fh)
-            rows = table.num_rows
+            with _open_synced(path) as fh, pa_csv.CSVWriter(fh, r.arrow_schema()) as writer:
+                for batch in tables.batches(r):  # the header once, then the rows as write_csv writes them
+                    writer.write_table(csv_safe(pa.Table.from_batches([batch])))
+                    rows += batch.num_rows
         else:
             metadata = {
                 "release_version": version,
@@ -784,56 +804,89 @@ def _rows_of(descriptor: dict[str, Any]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class _Diff:
-    added: list[dict[str, Any]]  # rows of the new facts
-    removed: list[dict[str, Any]]  # rows of the old facts
+    added: list[dict[str, Any]]  # rows of the new facts (the first CHANGES_LISTED of them)
+    removed: list[dict[str, Any]]  # rows of the old facts (idem)
     changed: list[tuple[dict[str, Any], dict[str, Any], list[str]]]  # (old row, new row, the columns that differ)
     columns_added: list[str]
     columns_removed: list[str]
+    n_added: int = 0  # how many there are in all
+    n_removed: int = 0
+    n_changed: int = 0
+    changed_columns: dict[str, int] | None = None  # column -> facts it changed in (all of them)
+    bookkeeping_only: int = 0  # changed facts whose only changes are _BOOKKEEPING columns
 
 
 # Columns that say how a fact was made, not what it states: a change in them alone is summarised, not listed.
 _BOOKKEEPING = ("extractor_version", "confidence")
+# Facts listed per section of CHANGES.md; past it the section says how many more (the two releases' facts.parquet
+# hold them all). A first release of a large archive would otherwise list half a million lines.
+CHANGES_LISTED = 2000
 
 
-def _diff_facts(new: pa.Table, old: pa.Table | None) -> _Diff:
-    if old is None:  # a first release adds every fact
-        return _Diff(sorted(new.to_pylist(), key=lambda r: r["fact_id"]), [], [], [], [])
-    common = [c for c in new.column_names if c in old.column_names and c != "fact_id"]
-    with duckdb.connect() as con:
-        con.register("new_facts", new)
-        con.register("old_facts", old)
+def _diff_facts(tables: _Tables, old_path: Path | None) -> _Diff:
+    """The facts of the database against the previous release's facts.parquet, by fact_id, compared in DuckDB:
+    only the counts and the rows CHANGES.md lists come back to Python."""
+    con = tables.connection
+    columns = list(TABLES["facts"].columns)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW new_facts AS SELECT {', '.join(_quote(c) for c in columns)} FROM facts")
 
-        def dicts(sql: str) -> list[dict[str, Any]]:
-            result = con.execute(sql)
-            names = [d[0] for d in result.description]
-            return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+    def dicts(sql: str) -> list[dict[str, Any]]:
+        result = con.execute(sql)
+        names = [d[0] for d in result.description]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
-        only_in = "SELECT * FROM {} ANTI JOIN {} USING (fact_id) ORDER BY fact_id"
-        added = dicts(only_in.format("new_facts", "old_facts"))
-        removed = dicts(only_in.format("old_facts", "new_facts"))
-        changed: list[tuple[dict[str, Any], dict[str, Any], list[str]]] = []
-        if common:
-            tests = []
-            for c in common:
-                same_type = new.schema.field(c).type == old.schema.field(c).type
-                cast = "" if same_type else "::VARCHAR"  # a column whose type changed is compared as text
-                n, o = f"n.{_quote(c)}{cast}", f"o.{_quote(c)}{cast}"
-                tests.append(f"CASE WHEN {n} IS DISTINCT FROM {o} THEN '{c}' END")
-            ids = con.execute(
-                f"SELECT fact_id, cols FROM (SELECT fact_id, concat_ws(', ', {', '.join(tests)}) AS cols "
-                "FROM new_facts n JOIN old_facts o USING (fact_id)) WHERE cols <> '' ORDER BY fact_id"
-            ).fetchall()
-            if ids:
-                con.register("changed_ids", pa.table({"fact_id": [i for i, _ in ids]}))
-                olds = {r["fact_id"]: r for r in dicts("SELECT o.* FROM old_facts o SEMI JOIN changed_ids USING (fact_id)")}
-                news = {r["fact_id"]: r for r in dicts("SELECT n.* FROM new_facts n SEMI JOIN changed_ids USING (fact_id)")}
-                changed = [(olds[i], news[i], cols.split(", ")) for i, cols in ids]
+    def count(sql: str) -> int:
+        row = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()
+        return int(row[0]) if row else 0
+
+    if old_path is None:  # a first release adds every fact
+        return _Diff(dicts(f"SELECT * FROM new_facts ORDER BY fact_id LIMIT {CHANGES_LISTED}"), [], [], [], [],
+                     n_added=count("SELECT fact_id FROM new_facts"))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW old_facts AS SELECT * FROM read_parquet({_sql_string(str(old_path))})")
+    old_types = {name: kind for name, kind, *_ in con.execute("DESCRIBE old_facts").fetchall()}
+    new_types = {name: kind for name, kind, *_ in con.execute("DESCRIBE new_facts").fetchall()}
+    common = [c for c in columns if c in old_types and c != "fact_id"]
+    only_in = "SELECT * FROM {} ANTI JOIN {} USING (fact_id)"
+    added_sql, removed_sql = only_in.format("new_facts", "old_facts"), only_in.format("old_facts", "new_facts")
+    changed: list[tuple[dict[str, Any], dict[str, Any], list[str]]] = []
+    n_changed, by_column, bookkeeping_only = 0, {}, 0
+    if common:
+        tests = []
+        for c in common:
+            cast = "" if new_types[c] == old_types[c] else "::VARCHAR"  # a column whose type changed is compared as text
+            n, o = f"n.{_quote(c)}{cast}", f"o.{_quote(c)}{cast}"
+            tests.append(f"CASE WHEN {n} IS DISTINCT FROM {o} THEN '{c}' END")
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE changed_ids AS SELECT fact_id, cols FROM (SELECT fact_id, "
+            f"concat_ws(', ', {', '.join(tests)}) AS cols FROM new_facts n JOIN old_facts o USING (fact_id)) WHERE cols <> ''"
+        )
+        n_changed = count("SELECT * FROM changed_ids")
+        by_column = dict(Counter(
+            c for (cols, n) in con.execute("SELECT cols, count(*) FROM changed_ids GROUP BY cols").fetchall()
+            for c in cols.split(", ") for _ in range(n)
+        ))
+        bookkeeping = f"list_contains([{', '.join(_sql_string(c) for c in _BOOKKEEPING)}], c)"
+        (bookkeeping_only,) = con.execute(
+            f"SELECT count(*) FROM changed_ids WHERE list_bool_and(list_transform(string_split(cols, ', '), c -> {bookkeeping}))"
+        ).fetchone() or (0,)
+        listed = con.execute(
+            f"SELECT fact_id, cols FROM changed_ids WHERE NOT list_bool_and(list_transform(string_split(cols, ', '), "
+            f"c -> {bookkeeping})) ORDER BY fact_id LIMIT {CHANGES_LISTED}"
+        ).fetchall()
+        if listed:
+            con.register("listed_ids", pa.table({"fact_id": [i for i, _ in listed]}))
+            olds = {r["fact_id"]: r for r in dicts("SELECT o.* FROM old_facts o SEMI JOIN listed_ids USING (fact_id)")}
+            news = {r["fact_id"]: r for r in dicts("SELECT n.* FROM new_facts n SEMI JOIN listed_ids USING (fact_id)")}
+            con.unregister("listed_ids")
+            changed = [(olds[i], news[i], cols.split(", ")) for i, cols in listed]
     return _Diff(
-        added,
-        removed,
+        dicts(f"{added_sql} ORDER BY fact_id LIMIT {CHANGES_LISTED}"),
+        dicts(f"{removed_sql} ORDER BY fact_id LIMIT {CHANGES_LISTED}"),
         changed,
-        [c for c in new.column_names if c not in old.column_names],
-        [c for c in old.column_names if c not in new.column_names],
+        [c for c in columns if c not in old_types],
+        [c for c in old_types if c not in new_types],
+        n_added=count(added_sql), n_removed=count(removed_sql), n_changed=n_changed,
+        changed_columns=by_column, bookkeeping_only=bookkeeping_only,
     )
 
 
@@ -937,18 +990,26 @@ def _changes_markdown(
     tables_changed: list[str] | None = None,
     rejected: _Rejected | None = None,
 ) -> str:
-    """CHANGES.md: every figure added, removed or changed, with its value, attributes and quote."""
+    """CHANGES.md: every figure added, removed or changed (up to CHANGES_LISTED a section), with its value,
+    attributes and quote."""
+
+    def listed(rows: list[dict[str, Any]], total: int) -> list[str]:
+        out = [_figure_line(row) for row in rows] or ["None."]
+        if total > len(rows):
+            out.append(f"- and {total - len(rows)} more (compare the two releases' facts.parquet by fact_id).")
+        return out
+
     lines = [f"# Release {version}", ""]
     if previous is None or previous_rows is None:
         lines += [f"First release: {rows['facts']} facts.", "", "| table | rows |", "|---|---:|"]
         lines += [f"| {name} | {n} |" for name, n in rows.items()]
-        lines += ["", f"## Facts ({len(diff.added)})", ""]
-        lines += [_figure_line(row) for row in diff.added] or ["None."]
+        lines += ["", f"## Facts ({diff.n_added})", ""]
+        lines += listed(diff.added, diff.n_added)
         return "\n".join(lines) + "\n"
     lines += [
         f"Previous release: {previous}",
         "",
-        (f"Facts: {rows['facts']} (added {len(diff.added)}, removed {len(diff.removed)}, changed {len(diff.changed)}), "
+        (f"Facts: {rows['facts']} (added {diff.n_added}, removed {diff.n_removed}, changed {diff.n_changed}), "
         "compared by `fact_id`."),
         "",
     ]
@@ -965,19 +1026,21 @@ def _changes_markdown(
     lines += ["| table | rows | previous |", "|---|---:|---:|"]
     lines += [f"| {name} | {n} | {previous_rows.get(name, '-')} |" for name, n in rows.items()]
     lines.append("")
-    for title, items in (("Added", diff.added), ("Removed", diff.removed)):
-        lines += [f"## {title} ({len(items)})", ""]
-        lines += [_figure_line(row) for row in items] or ["None."]
+    for title, items, total in (("Added", diff.added, diff.n_added), ("Removed", diff.removed, diff.n_removed)):
+        lines += [f"## {title} ({total})", ""]
+        lines += listed(items, total)
         lines.append("")
-    lines += [f"## Changed ({len(diff.changed)})", ""]
-    if diff.changed:
-        by_column = Counter(c for _, _, cols in diff.changed for c in cols)
+    lines += [f"## Changed ({diff.n_changed})", ""]
+    if diff.n_changed:
+        by_column = Counter(diff.changed_columns or {})
         lines += ["Columns that changed: " + ", ".join(f"{c} ({n})" for c, n in by_column.most_common()) + ".", ""]
-    figures = [(o, n, cols) for o, n, cols in diff.changed if set(cols) - set(_BOOKKEEPING)]
-    lines += [_change_line(o, n, cols) for o, n, cols in figures]
-    if len(figures) < len(diff.changed):
-        lines.append(f"- {len(diff.changed) - len(figures)} more fact(s) changed only in {' or '.join(_BOOKKEEPING)}.")
-    if not diff.changed:
+    lines += [_change_line(o, n, cols) for o, n, cols in diff.changed]
+    figures = diff.n_changed - diff.bookkeeping_only
+    if figures > len(diff.changed):
+        lines.append(f"- and {figures - len(diff.changed)} more (compare the two releases' facts.parquet by fact_id).")
+    if diff.bookkeeping_only:
+        lines.append(f"- {diff.bookkeeping_only} more fact(s) changed only in {' or '.join(_BOOKKEEPING)}.")
+    if not diff.n_changed:
         lines.append("None.")
     if rejected is not None and (rejected.added or rejected.removed or rejected.changed):
         lines += ["", "## Rejected inputs", ""]
