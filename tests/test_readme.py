@@ -144,6 +144,7 @@ def test_uk_grooming_offences_year_by_year_are_the_figures_the_documents_give(co
     assert [(r["year"], r["offences"], r["qualifier"]) for r in found] == [
         (2018, 3728, "exact"),  # "the 3,728 recorded in the year to March 2018"
         (2022, 6156, "exact"),  # "6,156 Sexual Communication with a Child offences in 2021/22"
+        (2023, 34000, "more_than"),  # "across the UK more than 34,000 offences were recorded by police over the same period"
         (2024, 7000, "more_than"),  # "more than 7,000 offences recorded last year (2023/24)"
         (2025, 7263, "exact"),  # "7,263 online grooming offences were recorded in the year to March"
     ]
