@@ -471,8 +471,9 @@ def refresh_database(
     Returns a ``Refreshed``; raises ``CorrectionsError`` naming the lines that do not apply.
     """
     from pipeline.corrections import apply_corrections
+    from pipeline.database import extra_of
 
-    full = fingerprint is None or _stored_fingerprint(con) != fingerprint
+    full = fingerprint is None or extra_of(con) != fingerprint
     con.execute(f"CREATE TABLE IF NOT EXISTS {ORIGINALS} AS SELECT * FROM facts WHERE false")
     if changed:  # their rows were just reloaded from the extraction: the stored originals are stale
         con.execute(f"DELETE FROM {ORIGINALS} WHERE document IN (SELECT unnest(?))", [list(changed)])
@@ -516,16 +517,6 @@ class Refreshed:
     full: bool  # every group (no curation fingerprint yet, or another one)
     groups: int  # groups (a key but its platform) curated again
     facts: int  # their facts
-
-
-def _stored_fingerprint(con: Any) -> str | None:
-    from pipeline.database import STATE_SCHEMA
-
-    try:
-        row = con.execute(f"SELECT value FROM {STATE_SCHEMA}.extra").fetchone()
-    except Exception:  # noqa: BLE001 - no such table: a database never curated with a fingerprint
-        return None
-    return row[0] if row else None
 
 
 _CURATED = ("statistics", "citations", "conflicts", "review")

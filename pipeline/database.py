@@ -311,10 +311,11 @@ def _configure(con: duckdb.DuckDBPyConnection, temp_dir: Path | None, memory_lim
         con.execute(f"SET temp_directory = {_lit(temp_dir)}")
 
 
-def _extra_of(con: duckdb.DuckDBPyConnection, catalog: str) -> str:
-    """The ``fingerprint_extra`` the database was last updated with ('' if none)."""
+def extra_of(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> str:
+    """The ``fingerprint_extra`` the database (``catalog``, or the connection's own) was last updated with ('' if none)."""
+    prefix = f"{catalog}." if catalog else ""
     try:
-        row = con.execute(f"SELECT value FROM {catalog}.{STATE_SCHEMA}.extra").fetchone()
+        row = con.execute(f"SELECT value FROM {prefix}{STATE_SCHEMA}.extra").fetchone()
     except duckdb.Error:
         return ""
     return row[0] if row else ""
@@ -444,7 +445,7 @@ def update_database(
                 _plan(probe, manifest_folder, extractions, f"db.{STATE_SCHEMA}.loaded")
                 (n_added,) = _one(probe.execute("SELECT count(*) FROM added"))
                 (n_removed,) = _one(probe.execute("SELECT count(*) FROM removed"))
-                if n_added == 0 and n_removed == 0 and state["rejected_sha256"] == rejected_sha and _extra_of(probe, "db") == fingerprint_extra:
+                if n_added == 0 and n_removed == 0 and state["rejected_sha256"] == rejected_sha and extra_of(probe, "db") == fingerprint_extra:
                     counts = _counts(probe, "db")
                     return LoadResult(counts, False, 0, 0, state["state_id"])
             else:
