@@ -1416,19 +1416,24 @@ def _parse_manifest(raw: bytes) -> tuple[dict[str, ManifestRow], list[str]]:
         text, _ = _decode(raw) if raw else ("", "utf-8")
     except DocumentError as exc:
         return {}, [f"{MANIFEST} ignored: {exc}"]
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    columns = {(c or "").strip().lower(): c for c in reader.fieldnames or []}
-    if "file" not in columns:
+    # csv.reader, not DictReader: 100,000 rows are parsed on every run that changes a document. The same
+    # reading as DictReader's: a column named twice gives its last value, blank lines are no records.
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None) or []
+    index = {str(c).strip().lower(): i for i, c in enumerate(header)}
+    if "file" not in index:
         return {}, [f"{MANIFEST} ignored: it has no 'file' column (expected columns {', '.join(MANIFEST_COLUMNS)})"]
     rows: dict[str, ManifestRow] = {}
-    for line, record in enumerate(reader, 2):
-        def value(column: str, record: dict[str, str | None] = record) -> str | None:
-            original = columns.get(column)
-            return _clean(record.get(original)) if original else None
+    wanted = {c: index.get(c) for c in ("file", "url", "outlet", "title", "published", "licence", "license")}
+    records = (record for record in reader if record)
+    for line, record in enumerate(records, 2):
+        def value(column: str, record: list[str] = record) -> str | None:
+            i = wanted[column]
+            return _clean(record[i]) if i is not None and i < len(record) else None
 
         name = value("file")
         if not name:
-            if any(v and v.strip() for v in record.values() if isinstance(v, str)):
+            if any(v.strip() for v in record[: len(header)]):
                 warnings.append(f"{MANIFEST} line {line} has no file name; row ignored")
             continue
         key = _manifest_key(name)
@@ -1498,14 +1503,23 @@ def apply_sources(doc: Document, rows: Mapping[str, ManifestRow]) -> Document:
     row = rows.get(_manifest_key(doc.document))
     if row is None:
         return doc
-    return replace(
-        doc,
-        url=row.url or doc.url,
-        outlet=row.outlet or doc.outlet,
-        title=row.title or doc.title,
-        published=row.published or doc.published,
-        licence=row.licence or doc.licence,
-    )
+    return replace(doc, **sourced({f: getattr(doc, f) for f in SOURCED_FIELDS}, row))
+
+
+SOURCED_FIELDS = ("url", "outlet", "title", "published", "licence")  # what a sources.csv row may set
+
+
+def sources_row(rows: Mapping[str, ManifestRow], document: str) -> ManifestRow | None:
+    """The row of sources.csv that names ``document`` (a path relative to the raw folder), if any."""
+    return rows.get(_manifest_key(document))
+
+
+def sourced(own: Mapping[str, Any], row: ManifestRow | None) -> dict[str, Any]:
+    """``SOURCED_FIELDS`` of a document whose own values are ``own`` once its sources.csv ``row`` is applied:
+    the row's values win where it gives one."""
+    if row is None:
+        return {f: own[f] for f in SOURCED_FIELDS}
+    return {f: getattr(row, f) or own[f] for f in SOURCED_FIELDS}
 
 
 EVAL_SIDECARS = frozenset({"gold.jsonl", "index.jsonl"})  # beside an eval corpus's documents, not documents

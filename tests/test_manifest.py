@@ -45,6 +45,7 @@ def test_a_second_ingest_of_unchanged_files_reads_none_of_them(seed_raw: Path, t
     second = ingest_to_manifest(seed_raw, out, max_bytes=MB)
     assert (second.files_read, second.files_reused) == (0, n_inputs)
     assert not second.written and second.folder == first.folder
+    assert first.sources_read and not second.sources_read  # the unchanged sources.csv is not parsed again
     assert as_rows(second) == as_rows(first)
 
     # The same as a full read, keys included.
@@ -74,7 +75,7 @@ def test_only_changed_files_are_read_and_sources_csv_is_applied_anew(seed_raw: P
     age(changed, added)
 
     second = ingest_to_manifest(seed_raw, out, max_bytes=MB)
-    assert second.written and second.files_read == 2
+    assert second.written and second.files_read == 2 and second.sources_read
     assert second.files_reused == first.documents + first.rejected - 1
     full = ingest(seed_raw, max_bytes=MB)
     assert as_rows(second) == (full.documents, full.rejected)

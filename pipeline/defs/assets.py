@@ -78,6 +78,7 @@ def documents(context: dg.AssetExecutionContext, settings: PipelineSettings) -> 
             "warnings": len(manifest.warnings),
             "files_read": manifest.files_read,
             "files_reused": manifest.files_reused,
+            "sources_read": manifest.sources_read,
             "manifest": dg.MetadataValue.path(manifest.folder),
             "preview": dg.MetadataValue.md(
                 markdown_table(manifest.preview(PREVIEW_ROWS), ["document", "media_type", "bytes", "title"])
