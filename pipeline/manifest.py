@@ -117,9 +117,8 @@ class IngestManifest:
 
 def ingest_fingerprint(max_bytes: int) -> str:
     """Changes with anything that changes what ingest makes of a file: its code, its parsers, the size limit."""
-    from importlib import metadata
-
     import inspect
+    from importlib import metadata
 
     from pipeline.extractor.batch import extraction_key_from
 
