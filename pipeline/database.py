@@ -653,8 +653,34 @@ def extraction_stats(
     temp_dir: Path | None = None,
     memory_limit: str = MEMORY_LIMIT,
     preview_rows: int = 10,
+    remember_in: Path | None = None,
 ) -> dict[str, Any]:
-    """Counts of the mentions and facts of the manifest's documents, read from the cache partitions by DuckDB."""
+    """Counts of the mentions and facts of the manifest's documents, read from the cache partitions by DuckDB.
+
+    With ``remember_in`` (a JSON file) the counts are kept there with what they were counted from: the
+    manifest folder and the partitions, both immutable once written, so a run with nothing new reads
+    them back instead of scanning every partition again."""
+    key = json.dumps([str(manifest_folder), list(extractions.partitions), str(extractions.store), preview_rows])
+    if remember_in is not None:
+        try:
+            kept_stats = json.loads(Path(remember_in).read_text())
+            if kept_stats.get("key") == key:
+                return dict(kept_stats["stats"])
+        except (OSError, ValueError, AttributeError):
+            pass  # none kept yet, or unreadable: counted again
+    stats = _extraction_stats(manifest_folder, extractions, temp_dir, memory_limit, preview_rows)
+    if remember_in is not None:
+        remember_in = Path(remember_in)
+        tmp = remember_in.with_name(f".{remember_in.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "stats": stats}, default=str))
+        os.replace(tmp, remember_in)
+        return json.loads(json.dumps(stats, default=str))  # the same values a later read gives back
+    return stats
+
+
+def _extraction_stats(
+    manifest_folder: str | Path, extractions: Any, temp_dir: Path | None, memory_limit: str, preview_rows: int
+) -> dict[str, Any]:
     con = duckdb.connect()
     try:
         _configure(con, temp_dir, memory_limit)

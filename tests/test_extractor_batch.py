@@ -168,3 +168,22 @@ def test_small_batches_stay_in_process_unless_workers_are_given(uncached: int, w
 
 def test_large_batches_use_every_core() -> None:
     assert worker_count(PARALLEL_MIN_JOBS, 0) == len(os.sched_getaffinity(0))
+
+
+def test_extraction_counts_are_kept_for_a_run_with_nothing_new(seed_raw: Path, tmp_path: Path) -> None:
+    """The counts the extraction step reports come back from the file they were kept in while the manifest
+    and the partitions are the same ones (so a no-op run scans no partition); new partitions are counted."""
+    from pipeline.database import extraction_stats
+    from pipeline.manifest import ingest_to_manifest
+
+    manifest = ingest_to_manifest(seed_raw, tmp_path / "ingest", max_bytes=10_000_000)
+    found = extract.extract_manifest(manifest.folder, cache_dir=tmp_path / "cache", workers=1)
+    kept = tmp_path / "ingest" / "extraction-stats.json"
+    first = extraction_stats(manifest.folder, found, remember_in=kept)
+    assert first["facts"] > 0 and first == extraction_stats(manifest.folder, found)  # the same counts as counted afresh
+    for part in found.partitions:  # gone: a count that read them would now fail or differ
+        os.remove(Path(found.store) / part / "facts.parquet")
+    assert extraction_stats(manifest.folder, found, remember_in=kept) == first
+    other = dataclasses.replace(found, partitions=())
+    with pytest.raises(ValueError, match="no rows in the extraction cache"):  # other partitions: counted again
+        extraction_stats(manifest.folder, other, remember_in=kept)

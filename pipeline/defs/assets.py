@@ -99,7 +99,10 @@ def documents(context: dg.AssetExecutionContext, settings: PipelineSettings) -> 
 def extractions(context: dg.AssetExecutionContext, settings: PipelineSettings, documents: IngestManifest):  # noqa: ANN201 - yields the two outputs
     s = settings.settings()
     found = extract_manifest(documents.folder, cache_dir=s.cache_dir, workers=s.workers, progress=settings.progress)
-    stats = extraction_stats(documents.folder, found, temp_dir=s.duckdb_temp_dir, preview_rows=PREVIEW_ROWS)
+    stats = extraction_stats(
+        documents.folder, found, temp_dir=s.duckdb_temp_dir, preview_rows=PREVIEW_ROWS,
+        remember_in=s.ingest_dir / "extraction-stats.json",  # a run with nothing new does not count again
+    )
     found = dataclasses.replace(found, facts_rows=stats["facts"], mentions_rows=stats["mentions"])
     for document, reason in found.failed:  # the document stays, without facts (cached so: see extract_manifest)
         context.log.warning(f"{document}: {reason}")
