@@ -163,3 +163,63 @@ def _documents(db: Path) -> set[str]:
 
     with duckdb.connect(str(db), read_only=True) as con:
         return {r[0] for r in con.execute("select document from documents").fetchall()}
+
+
+def test_a_statistics_citations_are_paged_and_every_one_is_on_one_page(
+    databases: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+    from test_report import audit_site
+
+    before, after = databases
+    monkeypatch.setattr(report_build, "PAGE_ROWS", 2)
+    out = tmp_path / "report"
+    build_report(before, out)
+    build_report(after, out)
+    scratch = tmp_path / "scratch"
+    build_report(after, scratch)
+    assert pages(out) == pages(scratch), "paged statistic pages too: incremental equals from scratch"
+    audit_site(out)  # the pagers' links resolve
+    with duckdb.connect(str(after), read_only=True) as con:
+        sid, n = con.execute("select statistic_id, count(*) n from citations group by 1 order by n desc, 1 limit 1").fetchone()  # type: ignore[misc]
+        cited = [f for (f,) in con.execute("select fact_id from citations where statistic_id = ?", [sid]).fetchall()]
+    assert n > 2, "the default dataset has a statistic cited more than twice"
+    n_pages = -(-n // 2)
+    first = (out / "s" / f"{sid}.html").read_text()
+    assert f"<h2>{n} citations</h2>" in first and f'<a href="{sid}.p2.html">2</a>' in first and 'id="attributes"' in first
+    paged = [first] + [(out / "s" / f"{sid}.p{i}.html").read_text() for i in range(2, n_pages + 1)]
+    assert not (out / "s" / f"{sid}.p{n_pages + 1}.html").exists()
+    assert "Citations 3–4" in paged[1] and 'id="attributes"' not in paged[1]
+    for fact_id in cited:  # each citation links to its figure in its document, on exactly one of the pages
+        assert sum(page.count(f'#f-{fact_id}"') for page in paged) == 1
+
+
+def test_a_figure_repeated_by_many_documents_is_listed_once_among_the_conflicts(databases: tuple[Path, Path], tmp_path: Path) -> None:
+    import duckdb
+
+    _before, after = databases
+    db = tmp_path / "stats.duckdb"
+    shutil.copy(after, db)
+    with duckdb.connect(str(db)) as con:
+        b = con.execute("select statistic_id from citations group by 1 order by count(*) desc, 1 limit 1").fetchone()[0]  # type: ignore[index]
+        (_, fb, db_), (_, fc, dc) = con.execute(
+            "select statistic_id, fact_id, document from citations where statistic_id = ? order by document, fact_id limit 2", [b]
+        ).fetchall()
+        a, fa, da = con.execute(
+            "select statistic_id, fact_id, document from citations where statistic_id <> ? order by 1, 2 limit 1", [b]
+        ).fetchone()  # type: ignore[misc]
+        con.execute("delete from conflicts")
+        con.execute(
+            "insert into conflicts by name select 'k' as conflict_id, s as statistic_id, f as fact_id, d as document, 'nspcc' as source, "
+            "2020 as year, null as region, 'instagram' as platform, null as offence, 'offences' as measure, c as count, "
+            "null::double as share, 'exact' as qualifier, q as quote, 2 as n_values "
+            "from (values (?, ?, ?, 111, 'one figure'), (?, ?, ?, 222, 'the repeated figure'), (?, ?, ?, 222, 'the repeated figure')) v(s, f, d, c, q)",
+            [a, fa, da, b, fb, db_, b, fc, dc],
+        )
+    out = tmp_path / "report"
+    build_report(db, out)
+    aside = (out / "s" / f"{a}.html").read_text().split('<aside id="conflicts">')[1]
+    assert aside.count("the repeated figure") == 1 and "<strong>222</strong>" in aside
+    assert "and 1 more document" in aside if db_ != dc else "more document" not in aside
+    other = (out / "s" / f"{b}.html").read_text().split('<aside id="conflicts">')[1]
+    assert "one figure" in other and "the repeated figure" not in other

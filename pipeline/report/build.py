@@ -46,9 +46,13 @@ STATE_FILE = ".build.json"  # in the report folder: the database state and code 
 INDEX_FILE = ".pages.json"  # in the report folder: page -> [key, sha256, bytes]
 # A chart shows at most this many points, the most cited first: beyond that it is a blot, and the page heavy.
 MAX_POINTS = 1500
-PAGE_ROWS = 1000  # rows per page of the statistics table, the documents list and the review queue
-DOCUMENT_BATCH = 250  # document pages read from the database and rendered at a time
-STATISTIC_BATCH = 8  # statistic pages likewise (each holds all its citations)
+PAGE_ROWS = 1000  # rows per page of the statistics table, the documents list, the review queue and a statistic's citations
+DOCUMENT_BATCH = 250  # document pages read from the database and rendered at a time (adjacent by name)
+STATISTIC_BATCH = 8  # statistic pages likewise (each up to PAGE_ROWS citations)
+LIST_BATCH = 20  # pages of the statistics table, documents list and review queue likewise
+MAX_CONFLICTS = 100  # other values listed beside a statistic (each figure once, however many documents repeat it)
+WORKER_THREADS = 1  # DuckDB threads of a rendering worker (one worker per core already)
+WORKER_MEMORY = "256MB"  # DuckDB's memory cap in a rendering worker (a batch's rows are a few MB; the rest is cache)
 PARALLEL_MIN_PAGES = 1500  # below this many document and statistic pages to render, one process does it
 QUALIFIER_WORDS = {"exact": "", "more_than": "more than ", "at_least": "at least ", "less_than": "less than ", "about": "about ", "up_to": "up to "}
 # Slugs that are not one platform: left out of the platform-share chart.
@@ -142,8 +146,12 @@ def _hash(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, default=str, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def stat_page(statistic_id: str | None) -> str | None:
-    return f"s/{report_data.page_id(statistic_id)}.html" if statistic_id else None
+def stat_page(statistic_id: str | None, number: int = 0) -> str | None:
+    """Page ``number`` (0-based) of a statistic's pages: 's/<id>.html', then 's/<id>.p2.html', ... (no id has a '.')."""
+    if not statistic_id:
+        return None
+    base = report_data.page_id(statistic_id)
+    return f"s/{base}.html" if number == 0 else f"s/{base}.p{number + 1}.html"
 
 
 def doc_page(document: str | None) -> str | None:
@@ -171,7 +179,7 @@ def _pager(base: str, number: int, n_pages: int) -> Markup:
 class _Plan:
     keys: dict[str, str]  # page -> key
     documents: dict[str, tuple[str, bool]]  # page -> (document, full text)
-    statistics: dict[str, str]  # page -> statistic_id
+    statistics: dict[str, tuple[str, int, int]]  # page -> (statistic_id, page number, pages)
     lists: dict[str, tuple[str, int, int]]  # page -> (table, page number, pages)
 
 
@@ -201,10 +209,12 @@ def _plan(src: report_data.Source, carry_text: set[str] | None) -> _Plan:
             page = list_page(table, i)
             plan.keys[page] = _hash(code, page, len(keys), str(key))
             plan.lists[page] = (table, i, len(keys))
-    for sid, key in src.statistic_keys().items():
-        page = f"s/{report_data.page_id(sid)}.html"
-        plan.keys[page] = _hash(code, "s", sid, str(key))
-        plan.statistics[page] = sid
+    for sid, keys in src.statistic_keys(PAGE_ROWS).items():
+        for i, key in enumerate(keys):
+            spage = stat_page(sid, i)
+            assert spage is not None
+            plan.keys[spage] = _hash(code, "s", sid, i, str(key))
+            plan.statistics[spage] = (sid, i, len(keys))
     for document, key in src.document_keys().items():
         page = f"d/{report_data.document_page_id(document)}.html"
         full = carry_text is None or document in carry_text
@@ -344,10 +354,13 @@ def render_pages(
     out_dir: Path, plan: _Plan, pages: list[str], database_path: Path, src: report_data.Source, workers_wanted: int = 0
 ) -> dict[str, tuple[str, int]]:
     """Render ``pages`` of ``plan`` into ``out_dir``; page -> (sha256, bytes)."""
-    docs = [plan.documents[p] for p in pages if p in plan.documents]
-    stats = [plan.statistics[p] for p in pages if p in plan.statistics]
+    # documents in name order, so that a batch is a run of adjacent rows of the tables (see Source.documents_batch)
+    docs = sorted(plan.documents[p] for p in pages if p in plan.documents)
+    stats = sorted(plan.statistics[p] for p in pages if p in plan.statistics)
     small = [(p, plan.lists.get(p)) for p in pages if p not in plan.documents and p not in plan.statistics]
-    jobs: list[tuple[str, Any]] = [("small", small)] if small else []
+    # the paged lists a few pages a job (a job's rows are read in one query), the overview and stylesheet first
+    small.sort(key=lambda item: (item[1] is not None, item[1] or ("", 0, 0)))
+    jobs: list[tuple[str, Any]] = [("small", small[i : i + LIST_BATCH]) for i in range(0, len(small), LIST_BATCH)]
     jobs += [("d", docs[i : i + DOCUMENT_BATCH]) for i in range(0, len(docs), DOCUMENT_BATCH)]
     jobs += [("s", stats[i : i + STATISTIC_BATCH]) for i in range(0, len(stats), STATISTIC_BATCH)]
     n = workers_wanted if workers_wanted > 0 else (workers.cores() if len(docs) + len(stats) >= PARALLEL_MIN_PAGES else 1)
@@ -357,6 +370,9 @@ def render_pages(
         for job in jobs:
             written.update(renderer.run(job))
         return written
+    # the workers read the database themselves: this process's connection (and the memory DuckDB holds for
+    # the keys it computed) is closed while they run
+    src.close()
     init = functools.partial(_init_worker, str(database_path), str(out_dir))
     for result in workers.ordered_map(_run_in_worker, jobs, workers=min(n, len(jobs)), initializer=init):
         written.update(result)
@@ -368,7 +384,7 @@ _WORKER: _Renderer | None = None
 
 def _init_worker(database_path: str, out_dir: str) -> None:
     global _WORKER
-    _WORKER = _Renderer(report_data.Source(Path(database_path)), Path(out_dir))
+    _WORKER = _Renderer(report_data.Source(Path(database_path), threads=WORKER_THREADS, memory_limit=WORKER_MEMORY), Path(out_dir))
 
 
 def _run_in_worker(job: tuple[str, Any]) -> dict[str, tuple[str, int]]:
@@ -408,6 +424,7 @@ class _Renderer:
         self.env, self.script = _environment(src)
         self.written: dict[str, tuple[str, int]] = {}
         self.review: dict[int, list[dict[str, Any]]] = {}
+        self.document_rows: dict[int, list[dict[str, Any]]] = {}
 
     def run(self, job: tuple[str, Any]) -> dict[str, tuple[str, int]]:
         self.written = {}
@@ -419,8 +436,9 @@ class _Renderer:
         elif kind == "s":
             self._statistic_pages(items)
         else:
-            review = [listing[1] for _, listing in items if listing is not None and listing[0] == "review"]
-            self.review = self.src.review_pages(review, PAGE_ROWS)
+            wanted = {t: [listing[1] for _, listing in items if listing is not None and listing[0] == t] for t in ("review", "documents")}
+            self.review = self.src.review_pages(wanted["review"], PAGE_ROWS)
+            self.document_rows = self.src.document_list_pages(wanted["documents"], PAGE_ROWS)
             for page, listing in items:
                 self._small_page(page, listing)
         return self.written
@@ -461,7 +479,7 @@ class _Renderer:
                     years=sorted({s["year"] for s in stats if s.get("year") is not None}),
                 )
             elif table == "documents":
-                rows = src.document_list(number * PAGE_ROWS, PAGE_ROWS)
+                rows = self.document_rows[number]
                 self.write(page, "documents.html", rows=Markup("".join(map(_document_row, rows))), pager=pager)
             else:
                 rows = self.review[number]
@@ -470,19 +488,23 @@ class _Renderer:
 
     # ---- one page per statistic
 
-    def _statistic_pages(self, statistic_ids: list[str]) -> None:
+    def _statistic_pages(self, items: list[tuple[str, int, int]]) -> None:
         src = self.src
-        batch = src.statistics_batch(statistic_ids)
+        batch = src.statistic_pages_batch([(sid, number) for sid, number, _ in items], PAGE_ROWS)
         by_id = {s["statistic_id"]: s for s in src.statistics}
-        for sid in statistic_ids:
+        for sid, number, n_pages in items:
             stat = by_id[sid]
-            cites = batch["citations"].get(sid, [])
-            page = stat_page(sid)
+            cites = batch["citations"].get((sid, number), [])
+            page = stat_page(sid, number)
             assert page is not None
+            n_citations = int(batch["counts"].get(sid, 0))
+            conflicts = batch["conflicts"].get(sid, []) if number == 0 else []
             self.write(
-                page, "statistic.html", stat=stat, attributes=_attributes(src, stat, cites, batch["facts"]),
-                n_citations=len(cites), citations=Markup("".join(_citation_html(c, batch) for c in cites)),
-                conflicts=[_conflict(c, batch) for c in batch["conflicts"].get(sid, [])],
+                page, "statistic.html", stat=stat, number=number, n_pages=n_pages, pager=_stat_pager(sid, number, n_pages),
+                first=number * PAGE_ROWS + 1, last=number * PAGE_ROWS + len(cites),
+                attributes=_attributes(src, stat, batch["origins"].get(sid, {})) if number == 0 else [],
+                n_citations=n_citations, citations=Markup("".join(_citation_html(c, batch) for c in cites)),
+                conflicts=[_conflict(c, batch) for c in conflicts[:MAX_CONFLICTS]], more_conflicts=max(0, len(conflicts) - MAX_CONFLICTS),
             )
 
     # ---- one page per document
@@ -557,22 +579,26 @@ def _breakdowns(src: report_data.Source) -> list[tuple[str, list[tuple[str, int]
     return out
 
 
-def _attributes(
-    src: report_data.Source, stat: dict[str, Any], cites: list[dict[str, Any]], facts_by_id: dict[str, dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """Rows of the attribute table: name, shown value, slug, and where it came from (if recorded)."""
-    facts = [facts_by_id[c["fact_id"]] for c in cites if c.get("fact_id") in facts_by_id]
+def _stat_pager(statistic_id: str, number: int, n_pages: int) -> Markup:
+    """Links to the pages of a statistic's citations, from one of them (all in s/)."""
+    if n_pages <= 1:
+        return Markup("")
+    links = "".join(
+        f"<strong>{i + 1}</strong>" if i == number else f'<a href="{_e(str(stat_page(statistic_id, i)).split("/", 1)[1])}">{i + 1}</a>'
+        for i in range(n_pages)
+    )
+    return Markup(f'<p class="pages small">Citations, page {number + 1} of {n_pages} ({PAGE_ROWS:,} a page): {links}</p>')
+
+
+def _attributes(src: report_data.Source, stat: dict[str, Any], origins: dict[str, set[str]]) -> list[dict[str, Any]]:
+    """Rows of the attribute table: name, shown value, slug, and where it came from (if recorded): ``origins`` has
+    the values of each provenance column among the facts the statistic cites."""
     rows = []
     for a in report_data.ATTRIBUTES:
         value = stat.get(a)
         shown = fmt_count(value) if a in ("count", "base") else fmt_share(value) if a == "share" else src.name(a, value)
         origin = sorted(
-            {
-                PROVENANCE_WORDS.get(str(f[c]), str(f[c]))
-                for f in facts
-                for c in src.provenance_columns
-                if c.startswith(a + "_") and f.get(c) not in (None, "")
-            }
+            {PROVENANCE_WORDS.get(v, v) for c in src.provenance_columns if c.startswith(a + "_") for v in origins.get(c, ())}
         )
         rows.append({"name": a, "value": shown, "slug": value if a in report_data.TAXONOMY else None, "origin": "; ".join(origin)})
     known = set(report_data.ATTRIBUTES) | HIDDEN_STATISTIC_FIELDS
@@ -644,7 +670,7 @@ def _conflict(row: dict[str, Any], batch: dict[str, Any]) -> dict[str, Any]:
     return {
         "value": value, "quote": row.get("quote") or fact.get("quote") or "", "document": document,
         "href": f"{page}#f-{row['fact_id']}" if page and row.get("fact_id") else page, "fields": shown,
-        "statistic": stat_page(sid) if sid else None,
+        "statistic": stat_page(sid) if sid else None, "more": max(0, int(row.get("_documents") or 1) - 1),
     }
 
 

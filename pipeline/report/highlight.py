@@ -8,6 +8,7 @@ rendered on its own with the spans that cover it: no nesting to get wrong.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -94,9 +95,16 @@ def excerpt(text: str, sentence: str | None, spans: Sequence[Span], start: int, 
             pos = text.find(sentence, pos + 1, end + len(sentence))
         if pos != -1:
             lo, hi = pos, pos + len(sentence)
-    shifted = [
+    shifted = tuple(
         Span(max(s.start, lo) - lo, min(s.end, hi) - lo, s.kind, s.href, s.title)
         for s in spans
         if s.start < hi and s.end > lo
-    ]
-    return render(text[lo:hi], shifted)
+    )
+    return _render_excerpt(text[lo:hi], shifted)
+
+
+@functools.lru_cache(maxsize=4096)
+def _render_excerpt(text: str, spans: tuple[Span, ...]) -> Markup:
+    """``render`` for an excerpt, remembered: a sentence that many documents repeat word for word (a press
+    release, an agency's copy), cited with the same figure, is rendered once (its spans carry no anchor)."""
+    return render(text, spans)
