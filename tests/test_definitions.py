@@ -204,3 +204,24 @@ def test_report_asset_links_to_the_report_and_shows_its_chart(tmp_path: Path, se
     assert chart, metadata["chart"].value[:200]
     svg = base64.b64decode(chart.group(1)).decode()
     assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg"') and "<circle" in svg
+
+
+@pytest.mark.slow
+def test_a_failing_facts_check_stops_the_run_before_the_database(
+    tmp_path: Path, seed_raw: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The three facts checks run as one step; each is blocking: one failing keeps every fact out of the database."""
+    import pipeline.defs.checks as checks
+
+    monkeypatch.setattr(checks, "reference_errors", lambda table, tax: ["f1: platform 'myspace' is not a platform slug"])
+    curated = tmp_path / "curated"
+    settings = PipelineSettings(raw_dir=str(seed_raw), curated_dir=str(curated))
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([*ASSETS, *CHECKS, *CURATION_CHECKS], resources={"settings": settings}, instance=instance,
+                                raise_on_error=False)
+    assert not result.success
+    outcome = {e.check_name: e.passed for e in result.get_asset_check_evaluations() if e.asset_key.to_user_string() == "facts"}
+    assert outcome == {"slugs_in_taxonomy": False, "quotes_match_spans": True, "columns_meet_constraints": True}
+    materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+    assert "facts" in materialized and "database" not in materialized
+    assert not (curated / "stats.duckdb").exists()
