@@ -8,7 +8,8 @@ first hex digits of a hash of the content, so a citation names exactly one set o
 
 Publishing is crash-safe: the release is built in a dot-folder beside the target
 (``.tmp-*``, which never looks like a release and is swept by the next run), checked
-with the same ``verify`` users run, then renamed into place; only after that is
+with the checks of the ``verify`` users run (taking as known only the digests it computed while writing
+the files, where ``verify`` reads and hashes every file again), then renamed into place; only after that is
 ``latest`` repointed, by an atomic rename. A kill at any moment leaves the earlier
 releases and ``latest`` as they were.
 """
@@ -43,7 +44,7 @@ from pipeline.metadata.licences import allows_redistribution
 from pipeline.metadata.tables import TABLES, TAXONOMY_TABLES, Table
 from pipeline.metadata.taxonomy import taxonomy_checksums
 from pipeline.release_readme import release_readme
-from pipeline.validate import field_errors, span_differs_sql
+from pipeline.validate import constrained, field_errors, span_differs_sql
 
 log = logging.getLogger(__name__)
 
@@ -274,66 +275,78 @@ def _publish(
     tables: _Tables, releases_dir: Path, resources: list[_Resource], today: date | None, extractor_version: str | None,
     report_dir: Path | None = None,
 ) -> ReleaseResult:
-    """The body of ``publish_release``, run under its lock."""
+    """The body of ``publish_release``, run under its lock.
+
+    Every table is read from the database once: its files are written into the temporary folder while its
+    rows are hashed. The version is known only then, so each Parquet file is written with a stand-in version of
+    the same length in its footer, which is then set (``_complete_parquet``)."""
     if extractor_version is None:
         versions = tables.sql('SELECT DISTINCT extractor_version FROM "facts" WHERE extractor_version IS NOT NULL')
         extractor_version = ", ".join(sorted(v for (v,) in versions)) or "unknown"
-    csv_digests, rows = {}, {}
-    for r in resources:
-        if not r.is_csv:
-            csv_digests[r.name], rows[r.name] = _csv_sha256(r.arrow_schema(), tables.batches(r))
     descriptor = _descriptor(resources, tables, extractor_version)
-    content_hash = _content_hash(descriptor, csv_digests)
-    version = f"{(today or date.today()):%Y.%m.%d}-{content_hash[:_HASH_DIGITS]}"
-
+    day = f"{(today or date.today()):%Y.%m.%d}"
     named = latest_version(releases_dir)
     previous = named or _newest_release_by_name(releases_dir)
     previous_dir = releases_dir / previous if previous else None
     previous_descriptor = _load_json(previous_dir / DESCRIPTOR_FILE) if previous_dir else None
-    if previous_dir and previous_descriptor and previous_descriptor.get("content_sha256") == content_hash:
-        log.info("release: content equals the latest release %s; nothing published", previous)
-        if named is None:
-            _point_latest(releases_dir, previous_dir.name)
-        return ReleaseResult(previous_dir.name, previous_dir, False, 0, 0, 0, _rows_of(previous_descriptor))
-    diff = _diff_facts(tables, previous_dir / "facts.parquet" if previous_dir else None)
-    previous_rows = _rows_of(previous_descriptor) if previous_descriptor else None
-    tables_changed = rejected = None
-    if previous_dir and previous_descriptor:
-        tables_changed = _tables_changed(previous_dir, previous_descriptor, csv_digests, rows)
-        rejected_resource = next(r for r in resources if r.name == "rejected_documents")
-        rejected = _rejected_diff(tables.batches(rejected_resource), previous_dir / rejected_resource.path)
 
-    target = releases_dir / version
-    if target.exists():
-        # This content is already released (earlier today before something else, or by a run killed
-        # before it moved `latest`): it is the newest state again, so `latest` goes back to it.
-        existing = _load_json(target / DESCRIPTOR_FILE)
-        if existing.get("content_sha256") != content_hash:
-            raise RuntimeError(f"{target} exists with different content (a {_HASH_DIGITS}-digit hash collision)")
-        log.warning("release: content equals the existing release %s; pointing latest back at it", version)
-    else:
-        tmp = releases_dir / f"{_TMP_PREFIX}{version}-{secrets.token_hex(4)}"
-        tmp.mkdir()
-        try:
-            _write_release(
+    tmp = releases_dir / f"{_TMP_PREFIX}{day}-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    renamed = False
+    try:
+        stand_in = f"{day}-{secrets.token_hex(_HASH_DIGITS // 2)}"  # as long as the version
+        written = _write_tables(tmp, resources, tables, descriptor, extractor_version, stand_in)
+        rows = written.rows_of(resources)
+        content_hash = _content_hash(descriptor, written.content)
+        version = f"{day}-{content_hash[:_HASH_DIGITS]}"
+        if previous_dir and previous_descriptor and previous_descriptor.get("content_sha256") == content_hash:
+            log.info("release: content equals the latest release %s; nothing published", previous)
+            if named is None:
+                _point_latest(releases_dir, previous_dir.name)
+            return ReleaseResult(previous_dir.name, previous_dir, False, 0, 0, 0, _rows_of(previous_descriptor))
+        diff = _diff_facts(tables, previous_dir / "facts.parquet" if previous_dir else None)
+        target = releases_dir / version
+        if target.exists():
+            # This content is already released (earlier today before something else, or by a run killed
+            # before it moved `latest`): it is the newest state again, so `latest` goes back to it.
+            existing = _load_json(target / DESCRIPTOR_FILE)
+            if existing.get("content_sha256") != content_hash:
+                raise RuntimeError(f"{target} exists with different content (a {_HASH_DIGITS}-digit hash collision)")
+            log.warning("release: content equals the existing release %s; pointing latest back at it", version)
+        else:
+            for r in resources:
+                if not r.is_csv:
+                    written.files[r.path] = _complete_parquet(tmp / r.path, stand_in, version)
+            previous_rows = _rows_of(previous_descriptor) if previous_descriptor else None
+            tables_changed = rejected = None
+            if previous_dir and previous_descriptor:
+                tables_changed = _tables_changed(previous_dir, previous_descriptor, written.content, rows)
+                rejected_resource = next(r for r in resources if r.name == "rejected_documents")
+                rejected = _rejected_diff(tables.batches(rejected_resource), previous_dir / rejected_resource.path)
+            digests = _write_release(
                 tmp, version, resources, tables, descriptor, content_hash, extractor_version,
                 _changes_markdown(version, previous, diff, rows, previous_rows, tables_changed, rejected)
                 + "\n" + changes_section(tables["corrections"].to_pylist()),
-                report_dir,
+                report_dir, written,
             )
-            problems = _check_release(tmp, version)
+            # The one check that may trust digests instead of reading the files again: those of the files just
+            # written (hashed as they were written, or, for a report page, when the report rendered it) and the
+            # rows' hashes, taken from the very batches the Parquet files were written from. Everything else is
+            # read back from disk as `pipeline verify` reads it, which trusts nothing and hashes every file.
+            problems = _check_release(tmp, version, trusted=digests, content=written.content)
             if problems:
                 raise RuntimeError("release failed its own verification:\n" + "\n".join(problems))
             _fsync_dir(tmp)
             os.rename(tmp, target)  # fails if the target appeared: a release is never overwritten
-        except BaseException:
+            renamed = True
+            _fsync_dir(releases_dir)
+            log.info(
+                "release: published %s (%d facts; +%d -%d ~%d)",
+                version, rows["facts"], diff.n_added, diff.n_removed, diff.n_changed,
+            )
+    finally:
+        if not renamed:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        _fsync_dir(releases_dir)
-        log.info(
-            "release: published %s (%d facts; +%d -%d ~%d)",
-            version, rows["facts"], diff.n_added, diff.n_removed, diff.n_changed,
-        )
     _point_latest(releases_dir, version)
     return ReleaseResult(version, target, True, diff.n_added, diff.n_removed, diff.n_changed, rows)
 
@@ -503,6 +516,175 @@ def _csv_sha256(table_schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> t
     return sink.hash.hexdigest(), rows
 
 
+class _HashingFile(io.RawIOBase):
+    """A file being written that keeps the sha256 of what is written to it."""
+
+    def __init__(self, fh: io.BufferedWriter) -> None:
+        self.fh = fh
+        self.hash = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.fh.write(data)
+        self.hash.update(data)
+        return len(data)
+
+
+@dataclass
+class _Written:
+    """What writing the tables' files found out."""
+
+    rows: dict[str, int]  # resource -> rows
+    content: dict[str, str]  # Parquet resource -> sha256 of its rows as CSV (what the content hash covers)
+    files: dict[str, str]  # file -> sha256 (of a Parquet file, once its footer names the version)
+    sizes: dict[str, int]  # CSV file -> bytes
+
+    def rows_of(self, resources: list[_Resource]) -> dict[str, int]:
+        """Rows per table (the Parquet resources), in the order of ``resources``."""
+        return {r.name: self.rows[r.name] for r in resources if not r.is_csv}
+
+
+def _parquet_metadata(r: _Resource, version: str, extractor_version: str, description: str) -> pa.Schema:
+    """The Arrow schema of a Parquet file, with the metadata its footer carries."""
+    metadata = {"release_version": version, "extractor_version": extractor_version, "table": r.name, "description": description}
+    arrow = r.arrow_schema()
+    return arrow.with_metadata({**schema.pandas_metadata(arrow), **{k.encode(): v.encode() for k, v in metadata.items()}})
+
+
+def _write_tables(
+    folder: Path, resources: list[_Resource], tables: _Tables, descriptor: dict[str, Any], extractor_version: str,
+    stand_in: str,
+) -> _Written:
+    """Every table's files, each table read from the database once: a batch at a time, its rows hashed as CSV (for
+    the content hash) and written to each file that holds them (facts.parquet and facts.csv share a read). The
+    Parquet files name ``stand_in`` as their release_version until ``_complete_parquet``; they are not yet synced."""
+    descriptions = {e["name"]: e["description"] for e in descriptor["resources"]}
+    reads: dict[tuple[Any, ...], list[_Resource]] = {}
+    for r in resources:  # resources of the same rows: same table, columns and selection
+        reads.setdefault((r.table, tuple(r.columns()), r.licensed_only), []).append(r)
+    written = _Written({}, {}, {}, {})
+    for group in reads.values():
+        opened: list[Any] = []
+        try:
+            sinks: list[tuple[_Resource, Any, Any]] = []  # (resource, writer, what it writes through)
+            for r in group:
+                fh = open(folder / r.path, "xb")
+                opened.append(fh)
+                if r.is_csv:
+                    out = _HashingFile(fh)
+                    sinks.append((r, pa_csv.CSVWriter(out, r.arrow_schema()), out))
+                else:
+                    content = _Sha256Sink()
+                    sinks.append((r, pa_csv.CSVWriter(content, r.arrow_schema()), content))
+                    arrow = _parquet_metadata(r, stand_in, extractor_version, descriptions[r.name])
+                    sinks.append((r, pq.ParquetWriter(fh, arrow, **PARQUET_OPTIONS), None))
+                opened.append(sinks[-1][1])
+            rows = 0
+            for batch in tables.batches(group[0]):
+                for r, writer, _ in sinks:
+                    if isinstance(writer, pq.ParquetWriter):
+                        writer.write_batch(batch)  # a row group a batch
+                    elif r.is_csv:  # the header once, then the rows as write_csv writes them
+                        writer.write_table(csv_safe(pa.Table.from_batches([batch])))
+                    else:  # the bytes are those of pyarrow.csv.write_csv on the whole table
+                        writer.write_batch(batch)
+                rows += batch.num_rows
+            for r, writer, out in sinks:
+                writer.close()
+                written.rows[r.name] = rows
+                if isinstance(out, _HashingFile):
+                    out.fh.flush()
+                    os.fsync(out.fh.fileno())
+                    written.files[r.path] = out.hash.hexdigest()
+                    written.sizes[r.path] = out.fh.tell()
+                elif isinstance(out, _Sha256Sink):
+                    written.content[r.name] = out.hash.hexdigest()
+        finally:
+            for thing in reversed(opened):
+                with contextlib.suppress(Exception):
+                    thing.close()
+    return written
+
+
+_ARROW_SCHEMA_FIELD = b"\x18\x0cARROW:schema\x18"  # Thrift compact: field 1 binary of 12 bytes, the key, field 2 binary
+
+
+def _complete_parquet(path: Path, stand_in: str, version: str) -> str:
+    """Name ``version`` in the footer of a Parquet file written with ``stand_in`` (as long), sync it; its sha256.
+
+    The footer holds the name twice: as the value of the key release_version and inside the Arrow schema stored
+    base64-encoded beside it (which pq.read_schema reads). Both are replaced in place, at the same length, so every
+    offset stays and the file is byte for byte the one written with ``version`` from the start. A footer where the
+    stand-in is not found exactly once in each is written again from the file's row groups instead."""
+    old, new = stand_in.encode(), version.encode()
+    assert len(old) == len(new), (stand_in, version)
+    with open(path, "r+b") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(size - 8)
+        tail = fh.read(8)
+        length = int.from_bytes(tail[:4], "little")
+        footer_at = size - 8 - length
+        fh.seek(footer_at)
+        footer = fh.read(length)
+        patched = _patched_footer(footer, old, new) if tail[4:] == b"PAR1" and footer_at >= 4 else None
+        if patched is not None:
+            fh.seek(footer_at)
+            fh.write(patched)
+            fh.flush()
+            os.fsync(fh.fileno())
+    if patched is None:
+        log.warning("release: %s: footer rewritten the long way", path.name)
+        _rewrite_parquet(path, version)
+    actual = pq.ParquetFile(path).schema_arrow.metadata or {}
+    if actual.get(b"release_version") != new:
+        raise RuntimeError(f"{path.name}: the footer names {actual.get(b'release_version')!r}, not {version!r}")
+    return _sha256_file(path)
+
+
+def _patched_footer(footer: bytes, old: bytes, new: bytes) -> bytes | None:
+    """The footer with ``old`` replaced by ``new`` in the key-value metadata and in the stored Arrow schema."""
+    import base64
+
+    if footer.count(_ARROW_SCHEMA_FIELD) != 1:
+        return None
+    at = footer.index(_ARROW_SCHEMA_FIELD) + len(_ARROW_SCHEMA_FIELD)
+    length, shift = 0, 0  # a varint
+    while at < len(footer):
+        byte = footer[at]
+        at += 1
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    encoded = footer[at : at + length]
+    try:
+        stored = base64.b64decode(encoded, validate=True)
+    except ValueError:
+        return None
+    before, after = footer[:at], footer[at + length :]  # outside the schema, the stand-in is release_version's value
+    if len(encoded) != length or base64.b64encode(stored) != encoded or stored.count(old) != 1:
+        return None
+    if before.count(old) + after.count(old) != 1:
+        return None
+    return before.replace(old, new) + base64.b64encode(stored.replace(old, new)) + after.replace(old, new)
+
+
+def _rewrite_parquet(path: Path, version: str) -> None:
+    """Write a Parquet file again, row group by row group, with ``version`` as its release_version."""
+    again = path.with_name(f".{path.name}.again")
+    with pq.ParquetFile(path) as source:
+        metadata = dict(source.schema_arrow.metadata or {})
+        metadata[b"release_version"] = version.encode()
+        arrow = source.schema_arrow.with_metadata(metadata)
+        with _open_synced(again) as fh, pq.ParquetWriter(fh, arrow, **PARQUET_OPTIONS) as writer:
+            for i in range(source.num_row_groups):
+                writer.write_table(source.read_row_group(i).replace_schema_metadata(metadata))
+    os.replace(again, path)
+
+
 def _descriptor(resources: list[_Resource], tables: _Tables, extractor_version: str) -> dict[str, Any]:
     """The parts of datapackage.json that follow from the content alone (they feed the content hash)."""
     cited = {source for (source,) in tables.sql('SELECT DISTINCT source FROM "facts" WHERE source IS NOT NULL')}
@@ -547,7 +729,10 @@ def _descriptor(resources: list[_Resource], tables: _Tables, extractor_version: 
     }
 
 
-_AFTER_HASH = ("version", "created", "content_sha256", "git_commit")  # descriptor keys not hashed
+# The sha256 of each table's rows as CSV, the content hash's input (datapackage.json key): the next release
+# compares its tables with these, and verify says which table's rows differ.
+ROWS_SHA256 = "rows_sha256"
+_AFTER_HASH = ("version", "created", "content_sha256", ROWS_SHA256, "git_commit")  # descriptor keys not hashed
 _RESOURCE_AFTER_HASH = ("bytes", "hash", "rows")
 
 
@@ -602,56 +787,42 @@ def _write_release(
     content_hash: str,
     extractor_version: str,
     changes: str,
-    report_dir: Path | None = None,
-) -> None:
+    report_dir: Path | None,
+    written: _Written,
+) -> dict[str, str]:
+    """Everything but the tables' files (``_write_tables``): datapackage.json, CHANGES.md, README.md, the report
+    and SHA256SUMS. Returns the sha256 of every file listed in SHA256SUMS."""
     descriptor = json.loads(json.dumps(descriptor))  # a copy to fill in
-    digests: dict[str, str] = {}
+    digests: dict[str, str] = dict(written.files)
     for r, entry in zip(resources, descriptor["resources"], strict=True):
-        path = folder / r.path
-        rows = 0
-        if r.is_csv:
-            with _open_synced(path) as fh, pa_csv.CSVWriter(fh, r.arrow_schema()) as writer:
-                for batch in tables.batches(r):  # the header once, then the rows as write_csv writes them
-                    writer.write_table(csv_safe(pa.Table.from_batches([batch])))
-                    rows += batch.num_rows
-        else:
-            metadata = {
-                "release_version": version,
-                "extractor_version": extractor_version,
-                "table": r.name,
-                "description": entry["description"],
-            }
-            arrow = r.arrow_schema()
-            arrow = arrow.with_metadata({**schema.pandas_metadata(arrow), **{k.encode(): v.encode() for k, v in metadata.items()}})
-            with _open_synced(path) as fh, pq.ParquetWriter(fh, arrow, **PARQUET_OPTIONS) as writer:
-                for batch in tables.batches(r):  # a row group a batch
-                    writer.write_batch(batch)
-                    rows += batch.num_rows
-        digests[r.path] = _sha256_file(path)
         if r.is_csv:  # Frictionless reads Parquet through pyarrow, counts no bytes, and fails any `bytes` it cannot count
-            entry["bytes"] = path.stat().st_size
+            entry["bytes"] = written.sizes[r.path]
         entry["hash"] = "sha256:" + digests[r.path]
-        entry["rows"] = rows
+        entry["rows"] = written.rows[r.name]
     full = {
         **{k: v for k, v in descriptor.items() if k != "resources"},
         "version": version,
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "content_sha256": content_hash,
+        ROWS_SHA256: dict(sorted(written.content.items())),
         **({"git_commit": commit} if (commit := _git_commit()) else {}),
         "resources": descriptor["resources"],
     }
     # verify recomputes the content hash from the descriptor minus these keys: they must be all that was added
     assert _content_descriptor(full) == _content_descriptor(descriptor), "a key added after hashing is not in _AFTER_HASH"
-    _write_bytes(folder / DESCRIPTOR_FILE, (json.dumps(full, indent=2, ensure_ascii=False) + "\n").encode())
-    _write_bytes(folder / CHANGES_FILE, changes.encode())
-    documents = next((e["rows"] for e in descriptor["resources"] if e["name"] == "documents"), 0)
-    _write_bytes(folder / README_FILE, release_readme(full, _texts_note(resources, len(tables.carried), documents)).encode())
+    digests[DESCRIPTOR_FILE] = _write_bytes(folder / DESCRIPTOR_FILE, (json.dumps(full, indent=2, ensure_ascii=False) + "\n").encode())
+    digests[CHANGES_FILE] = _write_bytes(folder / CHANGES_FILE, changes.encode())
+    documents = written.rows.get("documents", 0)
+    readme = release_readme(full, _texts_note(resources, len(tables.carried), documents))
+    digests[README_FILE] = _write_bytes(folder / README_FILE, readme.encode())
     digests.update(_write_report(folder, tables, resources, report_dir))
     files = _release_files(folder)
-    sums = "".join(f"{digests.get(name) or _sha256_file(folder / name)}  {name}\n" for name in files)
-    _write_bytes(folder / SUMS_FILE, sums.encode())
+    digests = {name: digests.get(name) or _sha256_file(folder / name) for name in files}
+    _write_bytes(folder / SUMS_FILE, "".join(f"{digests[name]}  {name}\n" for name in files).encode())
+    base = str(folder)
     for name in [*files, SUMS_FILE]:
-        (folder / name).chmod(0o444)
+        os.chmod(os.path.join(base, name), 0o444)
+    return digests
 
 
 def _write_report(folder: Path, tables: _Tables, resources: list[_Resource], report_dir: Path | None) -> dict[str, str]:
@@ -677,8 +848,19 @@ def _write_report(folder: Path, tables: _Tables, resources: list[_Resource], rep
 
 
 def _release_files(folder: Path) -> list[str]:
-    """Every file of a release folder but SHA256SUMS, as '/'-separated paths relative to it, sorted."""
-    names = (p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    """Every file of a release folder but SHA256SUMS, as '/'-separated paths relative to it, sorted.
+
+    A file is what Path.is_file says (a link to a file too); links to folders are not followed."""
+    names: list[str] = []
+    pending = [("", str(folder))]
+    while pending:
+        prefix, path = pending.pop()
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((f"{prefix}{entry.name}/", entry.path))
+                elif entry.is_file():
+                    names.append(prefix + entry.name)
     return sorted(name for name in names if name != SUMS_FILE)
 
 
@@ -706,9 +888,11 @@ def _open_synced(path: Path) -> Iterator[io.BufferedWriter]:
         os.fsync(fh.fileno())
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
+def _write_bytes(path: Path, data: bytes) -> str:
+    """Write a new file, synced; the sha256 of ``data``."""
     with _open_synced(path) as fh:
         fh.write(data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -721,7 +905,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _sha256_file(path: Path) -> str:
+def _sha256_file(path: Path | str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 20):
@@ -846,48 +1030,61 @@ def _diff_facts(tables: _Tables, old_path: Path | None) -> _Diff:
     old_types = {name: kind for name, kind, *_ in con.execute("DESCRIBE old_facts").fetchall()}
     new_types = {name: kind for name, kind, *_ in con.execute("DESCRIBE new_facts").fetchall()}
     common = [c for c in columns if c in old_types and c != "fact_id"]
-    only_in = "SELECT * FROM {} ANTI JOIN {} USING (fact_id)"
-    added_sql, removed_sql = only_in.format("new_facts", "old_facts"), only_in.format("old_facts", "new_facts")
-    changed: list[tuple[dict[str, Any], dict[str, Any], list[str]]] = []
-    n_changed, by_column, bookkeeping_only = 0, {}, 0
-    if common:
-        tests = []
-        for c in common:
-            cast = "" if new_types[c] == old_types[c] else "::VARCHAR"  # a column whose type changed is compared as text
-            n, o = f"n.{_quote(c)}{cast}", f"o.{_quote(c)}{cast}"
-            tests.append(f"CASE WHEN {n} IS DISTINCT FROM {o} THEN '{c}' END")
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE changed_ids AS SELECT fact_id, cols FROM (SELECT fact_id, "
-            f"concat_ws(', ', {', '.join(tests)}) AS cols FROM new_facts n JOIN old_facts o USING (fact_id)) WHERE cols <> ''"
+    tests = []
+    for c in common:
+        cast = "" if new_types[c] == old_types[c] else "::VARCHAR"  # a column whose type changed is compared as text
+        n, o = f"n.{_quote(c)}{cast}", f"o.{_quote(c)}{cast}"
+        tests.append(f"CASE WHEN {n} IS DISTINCT FROM {o} THEN '{c}' END")
+    differ = f"concat_ws(', ', {', '.join(tests)})" if tests else "''"
+    # One join of the two: each fact added, removed or changed (with the columns that changed), nothing else.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE fact_changes AS SELECT * FROM ("
+        "SELECT coalesce(n.fact_id, o.fact_id) AS fact_id, "
+        "CASE WHEN o.fact_id IS NULL THEN 'added' WHEN n.fact_id IS NULL THEN 'removed' ELSE 'changed' END AS kind, "
+        f"CASE WHEN n.fact_id IS NOT NULL AND o.fact_id IS NOT NULL THEN {differ} END AS cols "
+        "FROM new_facts n FULL OUTER JOIN old_facts o ON n.fact_id = o.fact_id"
+        ") WHERE kind <> 'changed' OR cols <> ''"
+    )
+    counts = dict(con.execute("SELECT kind, count(*) FROM fact_changes GROUP BY kind").fetchall())
+
+    def listed(kind: str, facts: str) -> list[dict[str, Any]]:
+        return dicts(
+            f"SELECT f.* FROM {facts} f SEMI JOIN (SELECT fact_id FROM fact_changes WHERE kind = '{kind}' "
+            f"ORDER BY fact_id LIMIT {CHANGES_LISTED}) USING (fact_id) ORDER BY fact_id"
         )
-        n_changed = count("SELECT * FROM changed_ids")
+
+    changed: list[tuple[dict[str, Any], dict[str, Any], list[str]]] = []
+    by_column, bookkeeping_only = {}, 0
+    if counts.get("changed"):
         by_column = dict(Counter(
-            c for (cols, n) in con.execute("SELECT cols, count(*) FROM changed_ids GROUP BY cols").fetchall()
+            c for (cols, n) in con.execute("SELECT cols, count(*) FROM fact_changes WHERE kind = 'changed' GROUP BY cols").fetchall()
             for c in cols.split(", ") for _ in range(n)
         ))
-        bookkeeping = f"list_contains([{', '.join(_sql_string(c) for c in _BOOKKEEPING)}], c)"
+        bookkeeping = f"list_bool_and(list_transform(string_split(cols, ', '), c -> list_contains([{', '.join(_sql_string(c) for c in _BOOKKEEPING)}], c)))"
         (bookkeeping_only,) = con.execute(
-            f"SELECT count(*) FROM changed_ids WHERE list_bool_and(list_transform(string_split(cols, ', '), c -> {bookkeeping}))"
+            f"SELECT count(*) FROM fact_changes WHERE kind = 'changed' AND {bookkeeping}"
         ).fetchone() or (0,)
-        listed = con.execute(
-            f"SELECT fact_id, cols FROM changed_ids WHERE NOT list_bool_and(list_transform(string_split(cols, ', '), "
-            f"c -> {bookkeeping})) ORDER BY fact_id LIMIT {CHANGES_LISTED}"
+        listed_ids = con.execute(
+            f"SELECT fact_id, cols FROM fact_changes WHERE kind = 'changed' AND NOT {bookkeeping} "
+            f"ORDER BY fact_id LIMIT {CHANGES_LISTED}"
         ).fetchall()
-        if listed:
-            con.register("listed_ids", pa.table({"fact_id": [i for i, _ in listed]}))
+        if listed_ids:
+            con.register("listed_ids", pa.table({"fact_id": [i for i, _ in listed_ids]}))
             olds = {r["fact_id"]: r for r in dicts("SELECT o.* FROM old_facts o SEMI JOIN listed_ids USING (fact_id)")}
             news = {r["fact_id"]: r for r in dicts("SELECT n.* FROM new_facts n SEMI JOIN listed_ids USING (fact_id)")}
             con.unregister("listed_ids")
-            changed = [(olds[i], news[i], cols.split(", ")) for i, cols in listed]
-    return _Diff(
-        dicts(f"{added_sql} ORDER BY fact_id LIMIT {CHANGES_LISTED}"),
-        dicts(f"{removed_sql} ORDER BY fact_id LIMIT {CHANGES_LISTED}"),
+            changed = [(olds[i], news[i], cols.split(", ")) for i, cols in listed_ids]
+    diff = _Diff(
+        listed("added", "new_facts"),
+        listed("removed", "old_facts"),
         changed,
         [c for c in columns if c not in old_types],
         [c for c in old_types if c not in new_types],
-        n_added=count(added_sql), n_removed=count(removed_sql), n_changed=n_changed,
+        n_added=counts.get("added", 0), n_removed=counts.get("removed", 0), n_changed=counts.get("changed", 0),
         changed_columns=by_column, bookkeeping_only=bookkeeping_only,
     )
+    con.execute("DROP TABLE fact_changes")
+    return diff
 
 
 _QUALIFIER_WORDS = {"more_than": "more than ", "at_least": "at least ", "less_than": "less than ", "about": "about ",
@@ -962,13 +1159,24 @@ def _rejected_diff(new: Iterable[pa.RecordBatch], old_path: Path | None) -> _Rej
 
 def _tables_changed(previous_dir: Path, previous_descriptor: dict[str, Any], csv_digests: dict[str, str],
                     rows: dict[str, int]) -> list[str]:
-    """The tables whose rows differ from the previous release's, compared as publishing hashes them."""
+    """The tables whose rows differ from the previous release's, compared as publishing hashes them: by the
+    previous release's rows_sha256 where it has them (and they are the ones its content hash was taken over),
+    else by hashing its Parquet files."""
     old = {r["name"]: r for r in previous_descriptor.get("resources", []) if r.get("format") != "csv"}
+    stored = previous_descriptor.get(ROWS_SHA256)
+    if not isinstance(stored, dict) or not all(isinstance(v, str) for v in stored.values()) or (
+        _content_hash(_content_descriptor(previous_descriptor), stored) != previous_descriptor.get("content_sha256")
+    ):
+        stored = None
     changed = []
     for name, digest in csv_digests.items():
         entry = old.get(name)
         if entry is None or entry.get("rows") != rows.get(name):
             changed.append(name)
+            continue
+        if stored is not None:
+            if stored.get(name) != digest:
+                changed.append(name)
             continue
         try:
             parquet = pq.ParquetFile(previous_dir / str(entry["path"]))
@@ -1108,10 +1316,15 @@ def verify_release(release_dir: Path) -> list[str]:
     return _check_release(real, real.name)
 
 
-def _check_release(folder: Path, version: str) -> list[str]:
+def _check_release(
+    folder: Path, version: str, *, trusted: dict[str, str] | None = None, content: dict[str, str] | None = None
+) -> list[str]:
+    """Every check of ``verify``. ``trusted`` (file -> sha256) and ``content`` (table -> sha256 of its rows as CSV)
+    are for publishing's own check alone, of what it has just written: they stand for hashing those files and
+    those rows again. Anything else, ``pipeline verify`` above all, reads and hashes every file."""
     if not folder.is_dir():
         return [f"{folder}: not a folder"]
-    problems, digests = _check_sums(folder)
+    problems, digests = _check_sums(folder, trusted)
     try:
         descriptor = _load_json(folder / DESCRIPTOR_FILE)
     except (OSError, ValueError) as exc:
@@ -1122,11 +1335,13 @@ def _check_release(folder: Path, version: str) -> list[str]:
     with duckdb.connect() as con:
         problems += _check_resources(con, folder, version, descriptor, digests)
     if not problems:
-        problems += _check_content_hash(folder, version, descriptor)
+        problems += _check_content_hash(folder, version, descriptor, content)
     return problems
 
 
-def _check_content_hash(folder: Path, version: str, descriptor: dict[str, Any]) -> list[str]:
+def _check_content_hash(
+    folder: Path, version: str, descriptor: dict[str, Any], content: dict[str, str] | None = None
+) -> list[str]:
     """The version names the content: recompute the hash from the rows themselves, not from the file hashes.
 
     File checksums only prove the files are the ones datapackage.json lists; someone who edits a
@@ -1144,15 +1359,26 @@ def _check_content_hash(folder: Path, version: str, descriptor: dict[str, Any]) 
     for entry in descriptor.get("resources", []):
         if entry.get("format") == "csv":
             continue
+        if content is not None:  # publishing's own check: the rows as hashed from the batches written
+            digests[entry["name"]] = content.get(entry["name"], "")
+            continue
         parquet = pq.ParquetFile(folder / str(entry["path"]))
         batches = parquet.iter_batches(batch_size=BATCH_ROWS)
         digests[entry["name"]], _ = _csv_sha256(parquet.schema_arrow.with_metadata(None), batches)
+    stored = descriptor.get(ROWS_SHA256)  # releases before it have none
+    if stored is not None and not isinstance(stored, dict):
+        problems.append(f"{DESCRIPTOR_FILE}: {ROWS_SHA256} is not an object")
+        stored = None
+    differ = [] if stored is None else sorted(n for n in {*stored, *digests} if stored.get(n) != digests.get(n))
     actual = _content_hash(_content_descriptor(descriptor), digests)
     if actual != stated:
         problems.append(
             f"content: the rows and datapackage.json hash to {actual[:12]}..., not to content_sha256 {stated[:12]}... "
             f"of version {version}: the release was changed after it was published"
+            + (f" (the rows of {', '.join(differ)} are not those of its {ROWS_SHA256})" if differ else "")
         )
+    elif differ:
+        problems.append(f"{DESCRIPTOR_FILE}: {ROWS_SHA256} of {', '.join(differ)} differ from the hash of their rows")
     return problems
 
 
@@ -1180,11 +1406,16 @@ def _check_resources(
     return problems
 
 
-def _check_sums(folder: Path) -> tuple[list[str], dict[str, str]]:
-    """Problems with SHA256SUMS, and the sha256 of each file it lists that matches."""
+def _check_sums(folder: Path, trusted: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """Problems with SHA256SUMS, and the sha256 of each file it lists that matches.
+
+    ``trusted``: the sha256 of files publishing has just written, taken instead of reading them (see _check_release)."""
     sums_path = folder / SUMS_FILE
     if not sums_path.is_file():
         return [f"{SUMS_FILE}: missing"], {}
+    files = {*_release_files(folder), SUMS_FILE}
+    trusted = trusted or {}
+    base = str(folder)
     problems, listed, digests = [], set(), {}
     for number, line in enumerate(sums_path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         digest, sep, name = line.partition("  ")
@@ -1194,14 +1425,13 @@ def _check_sums(folder: Path) -> tuple[list[str], dict[str, str]]:
             problems.append(f"{SUMS_FILE} line {number}: not '<sha256>  <file>': {line!r}")
             continue
         listed.add(name)
-        path = folder / name
-        if not path.is_file():
+        if name not in files:
             problems.append(f"{name}: listed in {SUMS_FILE} but missing")
-        elif _sha256_file(path) != digest:
+        elif (trusted.get(name) or _sha256_file(os.path.join(base, name))) != digest:
             problems.append(f"{name}: sha256 does not match {SUMS_FILE}")
         else:
             digests[name] = digest
-    for extra in sorted(set(_release_files(folder)) - listed - {SUMS_FILE}):
+    for extra in sorted(files - listed - {SUMS_FILE}):
         problems.append(f"{extra}: not listed in {SUMS_FILE}")
     return problems, digests
 
@@ -1319,7 +1549,20 @@ def _check_spans(
 def _check_constraints(path: Path, name: str, table: pa.Table | None) -> list[str]:
     """The column constraints of metadata/fields.py (validate.field_errors) on a released table."""
     errors: list[str] = []
-    batches = [table] if table is not None else (pa.Table.from_batches([b]) for b in pq.ParquetFile(path).iter_batches(BATCH_ROWS))
+    if table is not None:
+        batches: Iterable[pa.Table] = [table]
+    else:  # only the columns field_errors reads: a rule's, a float's (NaN) and the primary key (its messages name it)
+        parquet = pq.ParquetFile(path)
+        arrow = parquet.schema_arrow
+        t = TABLES[name]
+        wanted = set(t.primary_key) | {
+            f.name for f in t.fields
+            if f.name in arrow.names and (constrained(name, f) or pa.types.is_floating(arrow.field(f.name).type))
+        }
+        columns = [c for c in arrow.names if c in wanted]
+        if not columns:
+            return []
+        batches = (pa.Table.from_batches([b]) for b in parquet.iter_batches(BATCH_ROWS, columns=columns))
     for data in batches:
         errors += field_errors(name, data)
     if not errors:

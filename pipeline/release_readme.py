@@ -65,7 +65,8 @@ def release_readme(descriptor: dict[str, Any], texts_note: str) -> str:
         _cell(descriptor.get("description", "")),
         "",
         (f"Version `{version}`: the publication date and the first digits of the sha256 of the content "
-        f"(`content_sha256` in `datapackage.json`). A release is never changed after it is published; cite "
+        f"(`content_sha256` in `datapackage.json`, taken over the descriptor and the sha256 of each table's rows "
+        "written as CSV, which `rows_sha256` lists). A release is never changed after it is published; cite "
         "the version, not `latest`."),
         "",
         "## Licence",
