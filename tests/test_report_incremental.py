@@ -172,12 +172,12 @@ def test_a_statistics_citations_are_paged_and_every_one_is_on_one_page(
     from test_report import audit_site
 
     before, after = databases
-    monkeypatch.setattr(report_build, "PAGE_ROWS", 2)
+    monkeypatch.setattr(report_build, "PAGE_ROWS", 2)  # in this process only: no worker pool (workers_wanted=1)
     out = tmp_path / "report"
-    build_report(before, out)
-    build_report(after, out)
+    build_report(before, out, workers_wanted=1)
+    build_report(after, out, workers_wanted=1)
     scratch = tmp_path / "scratch"
-    build_report(after, scratch)
+    build_report(after, scratch, workers_wanted=1)
     assert pages(out) == pages(scratch), "paged statistic pages too: incremental equals from scratch"
     audit_site(out)  # the pagers' links resolve
     with duckdb.connect(str(after), read_only=True) as con:

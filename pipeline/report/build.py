@@ -53,7 +53,10 @@ LIST_BATCH = 20  # pages of the statistics table, documents list and review queu
 MAX_CONFLICTS = 100  # other values listed beside a statistic (each figure once, however many documents repeat it)
 WORKER_THREADS = 1  # DuckDB threads of a rendering worker (one worker per core already)
 WORKER_MEMORY = "256MB"  # DuckDB's memory cap in a rendering worker (a batch's rows are a few MB; the rest is cache)
-PARALLEL_MIN_PAGES = 1500  # below this many document and statistic pages to render, one process does it
+PARALLEL_MIN_PAGES = 1500  # below this much work (in document pages) to render, one process does it
+# What a page of a paged list (a statistic's citations, the review queue: up to PAGE_ROWS rows) weighs in document pages:
+# a document added to a large archive shifts the ranks of most of the review queue, hundreds of such pages.
+LIST_PAGE_WEIGHT = 20
 QUALIFIER_WORDS = {"exact": "", "more_than": "more than ", "at_least": "at least ", "less_than": "less than ", "about": "about ", "up_to": "up to "}
 # Slugs that are not one platform: left out of the platform-share chart.
 NOT_A_PLATFORM = {"all_platforms", "online_any"}
@@ -129,8 +132,20 @@ def fmt_value(row: dict[str, Any]) -> str:
     return QUALIFIER_WORDS.get(row.get("qualifier") or "exact", "") + value
 
 
+_NEEDS_ESCAPE = re.compile(r"[&<>'\"]")
+
+
 def _e(value: Any) -> str:
-    return str(escape("" if value is None else value))
+    """``markupsafe.escape`` of ``value`` as a str, the same characters and entities, without its Markup object
+    (the row renderers call this ~10 times a row: a review queue of 500,000 rows)."""
+    if value is None:
+        return ""
+    if hasattr(value, "__html__"):
+        return str(escape(value))
+    text = value if type(value) is str else str(value)
+    if _NEEDS_ESCAPE.search(text) is None:
+        return text
+    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;").replace("'", "&#39;").replace('"', "&#34;")
 
 
 def code_fingerprint() -> str:
@@ -363,7 +378,8 @@ def render_pages(
     jobs: list[tuple[str, Any]] = [("small", small[i : i + LIST_BATCH]) for i in range(0, len(small), LIST_BATCH)]
     jobs += [("d", docs[i : i + DOCUMENT_BATCH]) for i in range(0, len(docs), DOCUMENT_BATCH)]
     jobs += [("s", stats[i : i + STATISTIC_BATCH]) for i in range(0, len(stats), STATISTIC_BATCH)]
-    n = workers_wanted if workers_wanted > 0 else (workers.cores() if len(docs) + len(stats) >= PARALLEL_MIN_PAGES else 1)
+    work = len(docs) + LIST_PAGE_WEIGHT * (len(stats) + len(small))
+    n = workers_wanted if workers_wanted > 0 else (workers.cores() if work >= PARALLEL_MIN_PAGES else 1)
     written: dict[str, tuple[str, int]] = {}
     if n <= 1:
         renderer = _Renderer(src, out_dir)
@@ -674,18 +690,24 @@ def _conflict(row: dict[str, Any], batch: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _field(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value) if type(value) is int else _e(value)
+
+
 def _review_row(r: dict[str, Any], position: int) -> str:
     line_key = next((k for k in r if "correction" in k and isinstance(r[k], str)), None)
     sid = r.get("statistic_id") or r.get("_sid")
     shown = [k for k in REVIEW_FIELDS if r.get(k) not in (None, "")] or [
         k for k in r if k not in (line_key, "quote", "rank", "_sid") and r[k] not in (None, "")
     ]
-    fields = "; ".join(f"{_e(k)}: {_e(f'{r[k]:.2f}' if isinstance(r[k], float) else r[k])}" for k in shown)
+    fields = "; ".join(f"{_e(k)}: {_field(r[k])}" for k in shown)
     value = fmt_value(r) if (r.get("count") is not None or r.get("share") is not None) else ""
     href = stat_page(sid)
     quote = r.get("quote") or ""
     rank = r.get("rank") if r.get("rank") is not None else position
-    parts = [f'<tr><td class="num">{_e(rank)}</td>\n<td>']
+    parts = [f'<tr><td class="num">{rank if type(rank) is int else _e(rank)}</td>\n<td>']
     if value:
         parts.append(f"<strong>{_e(value)}</strong> · ")
     parts.append(f'<a href="{href}">{_e(quote or "statistic")}</a>' if href else _e(quote))

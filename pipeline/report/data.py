@@ -216,8 +216,11 @@ class Source:
             ("mh as (select fact_id, sum(hash(char_start, char_end, sentence)::hugeint) h, count(*) n from mentions "
             "where fact_id is not null group by fact_id)"),
             "dh as (select document, hash(d) h from documents d)",
-            (f"cr as (select c.statistic_id, c._page, hash(c, fh.h, mh.h, mh.n, dh.h) h from {self._citation_pages_sql(page_rows)} c "
-            "left join fh using (fact_id) left join mh using (fact_id) left join dh using (document))"),
+            # each citation's hash first, then its page: the window then sorts five narrow columns, not whole rows
+            (f"ch as (select c.statistic_id, c.document, c.char_start, c.fact_id, hash(c, fh.h, mh.h, mh.n, dh.h) h "
+            f"from {self.citations_sql} c left join fh using (fact_id) left join mh using (fact_id) left join dh using (document))"),
+            (f"cr as (select statistic_id, (row_number() over (partition by statistic_id order by {CITATION_ORDER}) - 1) "
+            f"// {int(page_rows)} as _page, h from ch)"),
             "cp as (select statistic_id, _page, sum(h::hugeint) h, count(*) n from cr group by statistic_id, _page)",
             "ca as (select statistic_id, sum(h) h, sum(n) n, count(*) pages from cp group by statistic_id)",
         ]
@@ -259,9 +262,11 @@ class Source:
         if not self.review_sql:
             return []
         order = f"order by {self.review_order}" if self.review_order else ""
+        # ranks 1..n are the positions: no sort of the queue
+        pos = "r.rank - 1" if self.review_dense else f"row_number() over ({order}) - 1"
         sql = f"""
         with sof as {self._sof()},
-        r as (select row_number() over ({order}) - 1 as pos, hash(r, sof.sid) h from {self.review_sql} r left join sof using (fact_id))
+        r as (select {pos} as pos, hash(r, sof.sid) h from {self.review_sql} r left join sof using (fact_id))
         select pos // {page_rows} as page, sum(hash(pos, h)::hugeint) from r group by page order by page
         """
         return [int(h) for _, h in self.con.execute(sql).fetchall()]
