@@ -187,3 +187,25 @@ def test_extraction_counts_are_kept_for_a_run_with_nothing_new(seed_raw: Path, t
     other = dataclasses.replace(found, partitions=())
     with pytest.raises(ValueError, match="no rows in the extraction cache"):  # other partitions: counted again
         extraction_stats(manifest.folder, other, remember_in=kept)
+
+
+def test_batches_queued_ahead_in_the_pool_give_the_rows_of_one_batch(
+    seed_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With two workers the next batch is extracted while the last is written: every batch still becomes
+    its own partition, and the rows are those one batch in one process gives."""
+    from pipeline.manifest import ingest_to_manifest
+
+    manifest = ingest_to_manifest(seed_raw, tmp_path / "ingest", max_bytes=10_000_000)
+    one = extract.extract_manifest(manifest.folder, cache_dir=tmp_path / "one", workers=1)
+    monkeypatch.setattr(extract, "EXTRACT_BATCH", 16)
+    monkeypatch.setattr(extract, "COMPACT_AFTER_PARTITIONS", 100)  # (keep the partitions to count them)
+    many = extract.extract_manifest(manifest.folder, cache_dir=tmp_path / "many", workers=2)
+    assert many.extracted == one.extracted == 61 and len(many.partitions) == 4 and len(one.partitions) == 1
+
+    def rows(found: extract.Extractions, name: str) -> list[dict]:
+        table = pq.read_table([str(Path(found.store) / p / f"{name}.parquet") for p in found.partitions])
+        return sorted(table.to_pylist(), key=repr)
+
+    for name in ("documents", "mentions", "facts"):
+        assert rows(many, name) == rows(one, name)

@@ -28,6 +28,7 @@ complete partitions.
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import logging
@@ -494,7 +495,7 @@ def extract_manifest(manifest_folder: str | Path, *, cache_dir: Path, workers: i
 
         def batches() -> Iterable[list[tuple[str, Document]]]:
             batch: list[tuple[str, Document]] = []
-            for chunk in pq.ParquetFile(manifest_path).iter_batches(batch_size=1000, columns=[*DOCUMENT_COLUMNS, "key"]):
+            for chunk in pq.ParquetFile(manifest_path).iter_batches(batch_size=min(1000, EXTRACT_BATCH), columns=[*DOCUMENT_COLUMNS, "key"]):
                 chunk = chunk.filter(pc.is_in(chunk.column("key"), value_set=missing))
                 for row in chunk.to_pylist():
                     key = row.pop("key")
@@ -537,16 +538,33 @@ def _extract_batches(
     """Each batch with its mentions and facts (with key columns), extracted by one pool kept for all batches."""
     bar = _progress_bar(total, progress)
     pool = None
+
+    def finished(items: list[tuple[str, Document]], chunks: list[Any], results: Iterable[dict[str, pa.Table]]) -> Any:
+        done = []
+        for chunk, tables in zip(chunks, results, strict=True):
+            done.append(tables)
+            bar.update(len(chunk))
+        return items, {name: pa.concat_tables([r[name] for r in done]) for name in (*SORT_KEYS, "failed")}
+
     try:
-        if n_workers > 1:
-            pool = process_pool(n_workers)
+        if n_workers <= 1:
+            for items in batches:
+                chunks = _chunks(items, n_workers)
+                yield finished(items, chunks, map(_extract_chunk, chunks))
+            return
+        pool = process_pool(n_workers)
+        # The next batch is read and queued before this one is collected and written, so the workers
+        # never wait for the slowest chunk of a batch or for its partition to be written.
+        queued: collections.deque[tuple[list[tuple[str, Document]], list[Any], list[Any]]] = collections.deque()
         for items in batches:
             chunks = _chunks(items, n_workers)
-            results = []
-            for chunk, tables in zip(chunks, map(_extract_chunk, chunks) if pool is None else pool.map(_extract_chunk, chunks), strict=False):
-                results.append(tables)
-                bar.update(len(chunk))
-            yield items, {name: pa.concat_tables([r[name] for r in results]) for name in (*SORT_KEYS, "failed")}
+            queued.append((items, chunks, [pool.submit(_extract_chunk, c) for c in chunks]))
+            if len(queued) > 1:
+                items, chunks, futures = queued.popleft()
+                yield finished(items, chunks, (f.result() for f in futures))
+        while queued:
+            items, chunks, futures = queued.popleft()
+            yield finished(items, chunks, (f.result() for f in futures))
     finally:
         bar.close()
         if pool is not None:
