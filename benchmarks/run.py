@@ -713,8 +713,9 @@ def main(argv: list[str] | None = None) -> int:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     print(table(results))
-    print("\nWorst-case documents (issue 16), each one `pipeline extract -j 1 FILE` process\n" + hostile.table(results["hostile"]["documents"]))
-    if results["hostile"].get("linearity"):
+    if "hostile" in results:  # (not with --archive-only)
+        print("\nWorst-case documents (issue 16), each one `pipeline extract -j 1 FILE` process\n" + hostile.table(results["hostile"]["documents"]))
+    if results.get("hostile", {}).get("linearity"):
         print("\nOne long line of repeated text, extract_document CPU time\n" + hostile.linearity_table(results["hostile"]["linearity"]))
     print(
         f"\n{sum(g['pass'] for g in results['goals'])} of {len(results['goals'])} goals met; "

@@ -31,7 +31,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.corrections import ADDED_VERSION, correction_line
-from pipeline.database import rows_to_arrow
+from pipeline.database import commit_point, rows_to_arrow
 
 KEY = ("source", "year", "region", "platform", "offence", "measure")
 ATTRIBUTES = ("region", "year", "offence", "source", "platform")
@@ -453,11 +453,12 @@ class CorrectionsError(ValueError):
 ORIGINALS = "pipeline_state.fact_originals"  # the extractor's rows of the documents a correction names
 
 
-SLICE_FACTS = 50_000  # facts curated at a time (whole groups): bounds the Python rows held at once
+SLICE_FACTS = 20_000  # facts curated at a time (whole groups): bounds the Python rows held at once
 
 
 def refresh_database(
-    con: Any, changed: Sequence[str], corrections: Sequence[Any], taxonomy: Any = None, fingerprint: str | None = None
+    con: Any, changed: Sequence[str], corrections: Sequence[Any], taxonomy: Any = None, fingerprint: str | None = None,
+    *, commit_slices: bool = False,
 ) -> Any:
     """Inside the loading transaction (``database.update_database``'s ``after_load``): apply the corrections
     to ``facts`` and bring statistics, citations, conflicts, review and corrections up to date. Idempotent:
@@ -468,6 +469,8 @@ def refresh_database(
     correction names or named) are curated again; everything, when ``fingerprint`` (the corrections
     file's and curation code's, ``update_database``'s ``fingerprint_extra``) differs from the one the
     database was last curated with, or is None. The review queue is ranked again as a whole.
+    ``commit_slices``: commit after each slice of groups (``database.commit_point``), for a connection on
+    ``update_database``'s private copy, so what DuckDB holds for an open transaction does not pile up.
     Returns a ``Refreshed``; raises ``CorrectionsError`` naming the lines that do not apply.
     """
     from pipeline.corrections import apply_corrections
@@ -503,7 +506,7 @@ def refresh_database(
     _insert(con, "facts", result.facts)
     con.execute("UPDATE facts SET corrected = false WHERE corrected IS NULL")
 
-    groups, n_facts = _recurate(con, None if full else sorted(touched))
+    groups, n_facts = _recurate(con, None if full else sorted(touched), commit_slices)
     con.execute('DELETE FROM "corrections"')
     _insert(con, "corrections", result.applied)
     return Refreshed(result, full, groups, n_facts)
@@ -524,7 +527,7 @@ _GROUP_COLUMNS = ", ".join(f'"{c}"' for c in GROUP)
 _SAME_GROUP = " AND ".join(f't."{c}" IS NOT DISTINCT FROM g."{c}"' for c in GROUP)
 
 
-def _recurate(con: Any, touched: Sequence[str] | None) -> tuple[int, int]:
+def _recurate(con: Any, touched: Sequence[str] | None, commit_slices: bool = False) -> tuple[int, int]:
     """Curate again the groups of the ``touched`` documents' facts, old and new (all groups when None);
     return how many groups and facts that was."""
     if touched is None:
@@ -579,6 +582,8 @@ def _recurate(con: Any, touched: Sequence[str] | None) -> tuple[int, int]:
             q["rank"] = 0  # ranked below, with the rest of the queue
         for name in _CURATED:
             _insert(con, name, rows_to_arrow(name, getattr(part, name)))
+        if commit_slices:
+            commit_point(con)
     con.execute(
         f"UPDATE review SET rank = r.n FROM (SELECT fact_id, row_number() OVER (ORDER BY {REVIEW_ORDER_SQL}) AS n FROM review) r "
         "WHERE review.fact_id = r.fact_id AND review.rank IS DISTINCT FROM r.n"

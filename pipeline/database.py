@@ -255,17 +255,29 @@ def _swap_in(tmp: Path, path: Path) -> None:
 # digest of the rejected rows, and ``state_id``, which changes whenever the content does (the release
 # step compares it). A run compares the ingest manifest with ``loaded``: documents that are new or
 # whose key changed are added, those gone or changed are removed. Nothing to do: the file is not
-# touched. Otherwise the file is copied beside the target, changed in one transaction, checkpointed,
-# fsynced and moved over the target: a reader keeps the old file and never sees a half state.
+# touched. Otherwise the file is copied beside the target, changed there (in a few transactions, see
+# commit_point), checkpointed, fsynced and moved over the target: a reader keeps the old file and never
+# sees a half state, and a failure leaves the target as it was.
 # Without a database (or with one of other definitions) the same code fills an empty file.
 
 STATE_SCHEMA = "pipeline_state"
 LOAD_FORMAT = "1"  # bump when the way rows are loaded changes: every database is then rebuilt
-MEMORY_LIMIT = "1GB"  # DuckDB's working memory while loading; past it, it spills to the temp folder
+MEMORY_LIMIT = "512MB"  # DuckDB's working memory while loading; past it, it spills to the temp folder
 
 # Called inside the loading transaction, after facts and documents are updated, with the connection and
 # the paths of the documents added, changed or removed (curated tables derived from facts refresh here).
 AFTER_LOAD: list[Any] = []
+
+
+def commit_point(con: duckdb.DuckDBPyConnection) -> None:
+    """Commit what ``update_database`` (or a hook of it) has written so far and go on in a new transaction.
+
+    The file being written is a private copy, swapped in only after the last commit, so a reader still never
+    sees a half state; committing frees what DuckDB holds until a transaction ends: the rows it has not yet
+    written out and every Arrow table registered in it (an open transaction keeps them all alive, which
+    made memory grow with the archive)."""
+    con.execute("COMMIT")
+    con.execute("BEGIN TRANSACTION")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -421,7 +433,7 @@ def update_database(
 
     See the comment above: incremental, atomic (copy, one transaction, swap), untouched when nothing
     changed. ``extractions`` is a ``pipeline.extractor.batch.Extractions``.
-    ``after_load`` hooks run like those of ``AFTER_LOAD``. ``fingerprint_extra`` (the corrections file's
+    ``after_load`` hooks run like those of ``AFTER_LOAD``, and may call ``commit_point`` between their steps. ``fingerprint_extra`` (the corrections file's
     digest and the curation code's, kept in ``pipeline_state.extra``): when it changed, the hooks run
     even with no document added or removed.
     """
@@ -481,7 +493,9 @@ def update_database(
                     f"INSERT INTO documents SELECT {doc_columns} FROM read_parquet({_lit(manifest_folder / DOCUMENTS_FILE)}) d "
                     "SEMI JOIN added a ON d.document = a.document AND d.key = a.key"
                 )
+                commit_point(con)
                 con.execute(f"INSERT INTO facts {_select_rekeyed('facts', extractions)}")
+                commit_point(con)
                 con.execute(f"INSERT INTO mentions {_select_rekeyed('mentions', extractions)}")
             except duckdb.ConstraintException as exc:
                 raise DuplicateKeyError(f"loading the documents added this run: {exc}") from exc
@@ -492,6 +506,7 @@ def update_database(
                 con.execute(
                     f"INSERT INTO rejected_documents SELECT {columns} FROM read_parquet({_lit(manifest_folder / REJECTED_FILE)})"
                 )
+            commit_point(con)
             for hook in [*AFTER_LOAD, *after_load]:
                 hook(con, changed)
             con.execute(f"CREATE TABLE IF NOT EXISTS {STATE_SCHEMA}.extra (value VARCHAR)")

@@ -38,7 +38,6 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from pipeline.corrections import changes_section
-from pipeline.database import MEMORY_LIMIT
 from pipeline.metadata import schema
 from pipeline.metadata.licences import allows_redistribution
 from pipeline.metadata.tables import TABLES, TAXONOMY_TABLES, Table
@@ -69,6 +68,7 @@ LICENSE = {
 FACTS_ORDER = ("source", "year", "region", "platform", "fact_id")
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3, "use_dictionary": True}
 BATCH_ROWS = 100_000  # rows read from the database at a time, and so rows per Parquet row group
+RELEASE_MEMORY_LIMIT = "512MB"  # DuckDB's cap while the release reads the database; past it, it spills to the temp folder
 
 
 class ShrinkRefused(RuntimeError):
@@ -368,9 +368,15 @@ class _Tables:
         self.database_path = database_path
         self._con = duckdb.connect(str(database_path), read_only=True)
         # the joins and sorts of a large archive spill to disk past this, rather than take the machine's memory
-        self._con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self._con.execute("SET enable_progress_bar = false")  # a long query would draw one into the run's log
+        self._con.execute(f"SET memory_limit = '{RELEASE_MEMORY_LIMIT}'")
         self._con.execute(f"SET temp_directory = {_sql_string(str(database_path.parent / '.duckdb-tmp'))}")
         self._con.execute("SET preserve_insertion_order = false")
+        # one thread: the facts' sort, above the joins that find each fact's sentence, then fits in the memory limit
+        # (with a thread per core, DuckDB ran out of memory there on 100,000 documents instead of spilling), and
+        # the rows are written out by this one thread anyway
+        self._con.execute("SET threads = 1")
+        self._con.execute("SET disabled_optimizers = 'build_side_probe_side'")  # see _FACT_CONTEXT_SQL
         present = {
             row[0] for row in self._con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
         }
@@ -454,13 +460,19 @@ class _Tables:
     def __enter__(self) -> _Tables:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
+        """Close the connection (idempotent): what DuckDB holds for it goes back to the system."""
         self._held.clear()
         self._con.close()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 # The sentence of a fact: of its mentions' sentences that hold the quote, the first; found again in the text
 # in the window where it must start to cover [char_start, char_end). Without one, the quote stands for it.
+# The documents (their texts) are the probe side of the join, the facts its hash table (_Tables turns off the
+# optimizer that would swap them): built on the texts, the join ran out of memory on a large archive.
 _FACT_CONTEXT_SQL = """
 WITH s AS (
     SELECT f.fact_id, arg_min(m.sentence, m.char_start) FILTER (WHERE position(f.quote IN m.sentence) > 0) AS sentence
@@ -469,7 +481,7 @@ WITH s AS (
 ), c AS (
     SELECT f.fact_id, f.char_start, f.quote, coalesce(s.sentence, f.quote) AS sentence, d.text,
            greatest(0, f.char_end - length(coalesce(s.sentence, f.quote))) AS w0
-    FROM facts f JOIN s USING (fact_id) JOIN documents d USING (document)
+    FROM documents d JOIN (facts f JOIN s USING (fact_id)) USING (document)
 ), r AS (
     SELECT *, position(sentence IN substr(text, w0 + 1, char_start - w0 + length(sentence))) AS p FROM c
 )
@@ -835,6 +847,9 @@ def _write_report(folder: Path, tables: _Tables, resources: list[_Resource], rep
 
     carries_text = any(r.name == "documents_text" for r in resources)
     carried = set(tables.carried) if carries_text else set()
+    # the tables are written: the report reads the database itself (in workers too), so the memory this
+    # connection holds from writing them (up to RELEASE_MEMORY_LIMIT) is given back first
+    tables.close()
     target = folder / REPORT_DIR
     if report_dir is None:
         build_report(tables.database_path, target, carry_text=carried)
@@ -1462,14 +1477,24 @@ def _describe(s: pa.Schema) -> list[str]:
 def _check_table(con: duckdb.DuckDBPyConnection, path: Path, entry: dict[str, Any], version: str) -> list[str]:
     problems = []
     expected = _expected_arrow_schema(entry["schema"])
+    constraint_errors: list[str] | None = None  # a CSV file's, found while it is read
     if entry.get("format") == "csv":
+        # read a block at a time (facts.csv is the largest file of a release), each block checked as it comes
         options = pa_csv.ConvertOptions(column_types={f.name: f.type for f in expected}, strings_can_be_null=True)
-        table = pa_csv.read_csv(path, convert_options=options)
-        if table.column_names != expected.names:
-            problems.append(f"{path.name}: columns {table.column_names} but datapackage.json lists {expected.names}")
-        if csv_safe(table) is not table:  # a cell a spreadsheet would run
+        reader = pa_csv.open_csv(path, convert_options=options, read_options=pa_csv.ReadOptions(block_size=16 << 20))
+        names = reader.schema.names
+        if names != expected.names:
+            problems.append(f"{path.name}: columns {names} but datapackage.json lists {expected.names}")
+        actual_rows, formula = 0, False
+        constraint_errors = []
+        for batch in reader:
+            block = pa.Table.from_batches([batch])
+            actual_rows += block.num_rows
+            formula = formula or csv_safe(block) is not block  # a cell a spreadsheet would run
+            if names == expected.names and entry.get("name") in TABLES:
+                constraint_errors += field_errors(str(entry["name"]), block)
+        if formula:
             problems.append(f"{path.name}: a text cell starts with = + - @, tab or carriage return (a formula)")
-        actual_rows = table.num_rows
     else:
         parquet = pq.ParquetFile(path)
         actual = parquet.schema_arrow
@@ -1492,7 +1517,10 @@ def _check_table(con: duckdb.DuckDBPyConnection, path: Path, entry: dict[str, An
     if actual_rows != entry.get("rows"):
         problems.append(f"{path.name}: {actual_rows} rows, datapackage.json says {entry.get('rows')}")
     if not problems and entry.get("name") in TABLES:
-        problems += _check_constraints(path, str(entry["name"]), table if entry.get("format") == "csv" else None)
+        if constraint_errors is not None:
+            problems += _constraint_problems(path, constraint_errors)
+        else:
+            problems += _check_constraints(path, str(entry["name"]))
     return problems
 
 
@@ -1546,25 +1574,26 @@ def _check_spans(
     return problems
 
 
-def _check_constraints(path: Path, name: str, table: pa.Table | None) -> list[str]:
-    """The column constraints of metadata/fields.py (validate.field_errors) on a released table."""
+def _check_constraints(path: Path, name: str) -> list[str]:
+    """The column constraints of metadata/fields.py (validate.field_errors) on a released Parquet table."""
     errors: list[str] = []
-    if table is not None:
-        batches: Iterable[pa.Table] = [table]
-    else:  # only the columns field_errors reads: a rule's, a float's (NaN) and the primary key (its messages name it)
-        parquet = pq.ParquetFile(path)
-        arrow = parquet.schema_arrow
-        t = TABLES[name]
-        wanted = set(t.primary_key) | {
-            f.name for f in t.fields
-            if f.name in arrow.names and (constrained(name, f) or pa.types.is_floating(arrow.field(f.name).type))
-        }
-        columns = [c for c in arrow.names if c in wanted]
-        if not columns:
-            return []
-        batches = (pa.Table.from_batches([b]) for b in parquet.iter_batches(BATCH_ROWS, columns=columns))
-    for data in batches:
-        errors += field_errors(name, data)
+    # only the columns field_errors reads: a rule's, a float's (NaN) and the primary key (its messages name it)
+    parquet = pq.ParquetFile(path)
+    arrow = parquet.schema_arrow
+    t = TABLES[name]
+    wanted = set(t.primary_key) | {
+        f.name for f in t.fields
+        if f.name in arrow.names and (constrained(name, f) or pa.types.is_floating(arrow.field(f.name).type))
+    }
+    columns = [c for c in arrow.names if c in wanted]
+    if not columns:
+        return []
+    for batch in parquet.iter_batches(BATCH_ROWS, columns=columns):
+        errors += field_errors(name, pa.Table.from_batches([batch]))
+    return _constraint_problems(path, errors)
+
+
+def _constraint_problems(path: Path, errors: list[str]) -> list[str]:
     if not errors:
         return []
     shown = "; ".join(errors[:5]) + ("; ..." if len(errors) > 5 else "")

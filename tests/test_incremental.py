@@ -116,3 +116,41 @@ def test_a_database_of_other_definitions_is_rebuilt(seed_raw: Path, tmp_path: Pa
     shutil.rmtree(fresh, ignore_errors=True)
     run(seed_raw, fresh, monkeypatch)
     assert tables(database) == tables(fresh / "stats.duckdb")
+
+
+def test_a_run_failing_after_curated_slices_were_committed_leaves_the_database_as_it_was(
+    seed_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database step commits between slices of curation (database.commit_point) so an open transaction does
+    not hold every slice's rows in memory; those commits are in the private copy, so a failure after some of them
+    still leaves the database as it was, and no copy behind."""
+    import pipeline.curate as curate
+
+    curated = tmp_path / "curated"
+    run(seed_raw, curated, monkeypatch)
+    database = curated / "stats.duckdb"
+    before = tables(database)
+    with duckdb.connect(str(database)) as con:
+        (groups,) = con.execute('SELECT count(*) FROM (SELECT DISTINCT source, year, region, offence, measure FROM facts)').fetchone()
+        # another curation fingerprint: the next run curates every group again
+        con.execute(f"UPDATE {STATE_SCHEMA}.extra SET value = 'curated by other code'")
+    assert groups >= 4
+
+    calls = []
+    real = curate.curate_groups
+
+    def failing_on_the_third_slice(rows, docs):  # type: ignore[no-untyped-def]
+        calls.append(len(rows))
+        if len(calls) == 3:
+            raise RuntimeError("curation failed on the third slice")
+        return real(rows, docs)
+
+    monkeypatch.setattr(curate, "SLICE_FACTS", 1)  # a slice a group
+    monkeypatch.setattr(curate, "curate_groups", failing_on_the_third_slice)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert run_pipeline(settings(seed_raw, curated), progress=False) != 0
+    assert len(calls) == 3  # two slices were curated and committed before the failure
+    assert tables(database) == before
+    assert [p.name for p in curated.iterdir() if p.name.startswith(".stats.duckdb")] == []
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute(f"SELECT value FROM {STATE_SCHEMA}.extra").fetchone() == ("curated by other code",)

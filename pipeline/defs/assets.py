@@ -154,7 +154,9 @@ def database(
 
     def curate_in_transaction(con, changed):
         # corrections applied to facts, then the curated tables of the groups touched curated again (pipeline/curate.py)
-        refreshed.append(refresh_database(con, changed, corrections.rows, fingerprint=corrections.fingerprint))
+        refreshed.append(refresh_database(
+            con, changed, corrections.rows, fingerprint=corrections.fingerprint, commit_slices=True
+        ))
 
     result = update_database(
         s.database_path, manifest_folder=documents.folder, extractions=facts, temp_dir=s.duckdb_temp_dir,
