@@ -425,10 +425,11 @@ def archive(scale: Scale, originals: list[corpus_builder.Original]) -> dict[str,
         home = base / f"run-{size}"
         log(f"archive: python -m pipeline run --quiet on {size:,} documents (fresh cache and database)")
         run = pipeline_run(f"archive {size}", home, raw)
-        del run["peak_at"]
         steps = dagster_steps(home)
         if steps:
             run["steps_s"] = steps[-1]["steps_s"]
+            run["peak_rss_during"] = _step_at(steps[-1]["step_spans"], run["peak_at"])
+        del run["peak_at"]
         run["database_bytes"] = (home / "curated" / "stats.duckdb").stat().st_size
         out["full"][str(size)] = run
         if size != largest:
@@ -444,7 +445,9 @@ def archive(scale: Scale, originals: list[corpus_builder.Original]) -> dict[str,
     steps = dagster_steps(home)
     for run, recorded in zip((noop, one), steps[-2:], strict=False):
         run["steps_s"] = recorded["steps_s"]
-        del run["peak_at"]
+        run["peak_rss_during"] = _step_at(recorded["step_spans"], run["peak_at"])
+    for run in (noop, one):
+        run.pop("peak_at", None)
     release = home / "curated" / "releases" / "latest"
     full = out["full"][str(largest)]
     out.update(
@@ -524,17 +527,17 @@ def _archive_lines(results: dict[str, Any]) -> list[str]:
         steps = ", ".join(f"{k} {v:.0f}" for k, v in run.get("steps_s", {}).items() if k in STEP_NAMES)
         lines.append(
             f"  {int(size):>7,} documents, from scratch: wall {run['wall_s']:7.1f} s   peak RSS {run['peak_tree_rss_mb']:6.0f} MB"
-            f"   database {run['database_bytes'] / MB:.0f} MB   ({steps})"
+            f" (in {run.get('peak_rss_during') or '?'})   database {run['database_bytes'] / MB:.0f} MB   ({steps})"
         )
     for label, run in (("nothing to do", a["noop"]), ("one document added", a["one_document"])):
         steps = ", ".join(f"{k} {v:.1f}" for k, v in run.get("steps_s", {}).items() if k in STEP_NAMES)
         lines.append(
             f"  {label + ':':<27} wall {run['wall_s']:7.1f} s   peak RSS {run['peak_tree_rss_mb']:6.0f} MB"
-            f"   re-extracted {run.get('re_extracted')}   ({steps})"
+            f" (in {run.get('peak_rss_during') or '?'})   re-extracted {run.get('re_extracted')}   ({steps})"
         )
     lines.append(
-        f"  release at the largest size: {a['release']['seconds']} s, {(a['release']['bytes'] or 0) / MB:.0f} MB; "
-        f"report: {a['report']['seconds']} s, {(a['report']['bytes'] or 0) / MB:.0f} MB; "
+        f"  release at the largest size: {a['release']['seconds']} s, {(a['release']['bytes'] or 0) / MB:.0f} MB on disk; "
+        f"report: {a['report']['seconds']} s, {(a['report']['bytes'] or 0) / MB:.0f} MB on disk; "
         f"peak vs the smallest archive: {a['peak_vs_smallest']:.2f}x"
     )
     return lines

@@ -25,6 +25,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ LICENSE = {
 FACTS_ORDER = ("source", "year", "region", "platform", "fact_id")
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3, "use_dictionary": True}
 BATCH_ROWS = 100_000  # rows read from the database at a time, and so rows per Parquet row group
-RELEASE_MEMORY_LIMIT = "512MB"  # DuckDB's cap while the release reads the database; past it, it spills to the temp folder
+RELEASE_MEMORY_LIMIT = "384MB"  # DuckDB's cap while the release reads the database; past it, it spills to the temp folder
 
 
 class ShrinkRefused(RuntimeError):
@@ -372,10 +373,6 @@ class _Tables:
         self._con.execute(f"SET memory_limit = '{RELEASE_MEMORY_LIMIT}'")
         self._con.execute(f"SET temp_directory = {_sql_string(str(database_path.parent / '.duckdb-tmp'))}")
         self._con.execute("SET preserve_insertion_order = false")
-        # one thread: the facts' sort, above the joins that find each fact's sentence, then fits in the memory limit
-        # (with a thread per core, DuckDB ran out of memory there on 100,000 documents instead of spilling), and
-        # the rows are written out by this one thread anyway
-        self._con.execute("SET threads = 1")
         self._con.execute("SET disabled_optimizers = 'build_side_probe_side'")  # see _FACT_CONTEXT_SQL
         present = {
             row[0] for row in self._con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
@@ -389,6 +386,7 @@ class _Tables:
         self.carried = sorted(d for d, licence in licensed if allows_redistribution(licence))
         self._con.register("carried_documents", pa.table({"document": pa.array(self.carried, pa.string())}))
         self._held: dict[str, pa.Table] = {}
+        self._context_made = False
         for name in self.PINNED:
             target = schema.arrow_schema(name)
             self._held[name] = pa.Table.from_batches(list(self._read(name, TABLES[name].columns, target)), target)
@@ -426,7 +424,7 @@ class _Tables:
         else:  # a statistic's document is its primary citation's
             joins = ' LEFT JOIN "facts" pf ON pf.fact_id = t.primary_fact_id LEFT JOIN "documents" d ON d.document = pf.document'
         if r.context:
-            joins += f" LEFT JOIN ({_FACT_CONTEXT_SQL}) c ON c.fact_id = t.fact_id"
+            joins += f" LEFT JOIN {self.fact_context()} c ON c.fact_id = t.fact_id"
         select = []
         for column in r.columns():
             if column in own:
@@ -443,6 +441,17 @@ class _Tables:
         target = r.arrow_schema()
         for batch in self._con.sql(sql).to_arrow_reader(BATCH_ROWS):
             yield batch.cast(target)
+
+    def fact_context(self) -> str:
+        """The name of a temporary table of each fact's sentence (_FACT_CONTEXT_SQL), made on first use."""
+        if not self._context_made:
+            self._con.execute("CREATE TEMP TABLE fact_context (fact_id VARCHAR, sentence VARCHAR, sentence_start BIGINT)")
+            names = [d for (d,) in self._con.execute('SELECT DISTINCT document FROM "facts" ORDER BY document').fetchall()]
+            for i in range(0, len(names), CONTEXT_DOCUMENTS):
+                hi = names[min(i + CONTEXT_DOCUMENTS, len(names)) - 1]
+                self._con.execute(f"INSERT INTO fact_context {_FACT_CONTEXT_SQL}", {"lo": names[i], "hi": hi})
+            self._context_made = True
+        return "temp.fact_context"
 
     def _read(
         self, name: str, columns: Sequence[str], target: pa.Schema, *, licensed_only: bool = False
@@ -471,17 +480,22 @@ class _Tables:
 
 # The sentence of a fact: of its mentions' sentences that hold the quote, the first; found again in the text
 # in the window where it must start to cover [char_start, char_end). Without one, the quote stands for it.
-# The documents (their texts) are the probe side of the join, the facts its hash table (_Tables turns off the
-# optimizer that would swap them): built on the texts, the join ran out of memory on a large archive.
+# Run for a range of documents at a time (_Tables.fact_context): facts, mentions and texts are per document,
+# and over a whole large archive DuckDB ran out of memory on it (its aggregate of sentences and its joins on
+# the texts do not all spill). The texts are the probe side of the join, the facts its hash table (_Tables
+# turns off the optimizer that would swap them).
 _FACT_CONTEXT_SQL = """
-WITH s AS (
+WITH f AS (SELECT * FROM facts WHERE document BETWEEN $lo AND $hi),
+m AS (SELECT fact_id, document, sentence, char_start FROM mentions WHERE document BETWEEN $lo AND $hi),
+d AS (SELECT document, text FROM documents WHERE document BETWEEN $lo AND $hi),
+s AS (
     SELECT f.fact_id, arg_min(m.sentence, m.char_start) FILTER (WHERE position(f.quote IN m.sentence) > 0) AS sentence
-    FROM facts f LEFT JOIN mentions m ON m.fact_id = f.fact_id AND m.document = f.document
+    FROM f LEFT JOIN m ON m.fact_id = f.fact_id AND m.document = f.document
     GROUP BY f.fact_id
 ), c AS (
     SELECT f.fact_id, f.char_start, f.quote, coalesce(s.sentence, f.quote) AS sentence, d.text,
            greatest(0, f.char_end - length(coalesce(s.sentence, f.quote))) AS w0
-    FROM documents d JOIN (facts f JOIN s USING (fact_id)) USING (document)
+    FROM d JOIN (f JOIN s USING (fact_id)) USING (document)
 ), r AS (
     SELECT *, position(sentence IN substr(text, w0 + 1, char_start - w0 + length(sentence))) AS p FROM c
 )
@@ -490,6 +504,7 @@ SELECT fact_id,
        CASE WHEN p > 0 THEN w0 + p - 1 ELSE char_start END AS sentence_start
 FROM r
 """
+CONTEXT_DOCUMENTS = 5_000  # documents whose facts' sentences are found at a time
 
 
 def _sql_string(value: str) -> str:
@@ -1348,6 +1363,9 @@ def _check_release(
         problems.append(f"{DESCRIPTOR_FILE}: version {descriptor.get('version')!r} but the folder is {version!r}")
     problems += _check_descriptor_with_frictionless(descriptor)
     with duckdb.connect() as con:
+        # the primary-key checks group every key of a table: within a cap, spilling past it as the release's reads do
+        con.execute(f"SET memory_limit = '{RELEASE_MEMORY_LIMIT}'")
+        con.execute(f"SET temp_directory = {_sql_string(tempfile.gettempdir())}")
         problems += _check_resources(con, folder, version, descriptor, digests)
     if not problems:
         problems += _check_content_hash(folder, version, descriptor, content)
