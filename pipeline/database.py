@@ -262,7 +262,7 @@ def _swap_in(tmp: Path, path: Path) -> None:
 
 STATE_SCHEMA = "pipeline_state"
 LOAD_FORMAT = "1"  # bump when the way rows are loaded changes: every database is then rebuilt
-MEMORY_LIMIT = "512MB"  # DuckDB's working memory while loading; past it, it spills to the temp folder
+MEMORY_LIMIT = "256MB"  # DuckDB's working memory while loading; past it, it spills to the temp folder
 
 # Called inside the loading transaction, after facts and documents are updated, with the connection and
 # the paths of the documents added, changed or removed (curated tables derived from facts refresh here).

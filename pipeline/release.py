@@ -70,6 +70,7 @@ FACTS_ORDER = ("source", "year", "region", "platform", "fact_id")
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3, "use_dictionary": True}
 BATCH_ROWS = 100_000  # rows read from the database at a time, and so rows per Parquet row group
 RELEASE_MEMORY_LIMIT = "384MB"  # DuckDB's cap while the release reads the database; past it, it spills to the temp folder
+CHECK_MEMORY_LIMIT = "192MB"  # DuckDB's cap in the release's self-check and `pipeline verify` (one thread)
 
 
 class ShrinkRefused(RuntimeError):
@@ -1364,7 +1365,8 @@ def _check_release(
     problems += _check_descriptor_with_frictionless(descriptor)
     with duckdb.connect() as con:
         # the primary-key checks group every key of a table: within a cap, spilling past it as the release's reads do
-        con.execute(f"SET memory_limit = '{RELEASE_MEMORY_LIMIT}'")
+        con.execute(f"SET memory_limit = '{CHECK_MEMORY_LIMIT}'")
+        con.execute("SET threads = 1")
         con.execute(f"SET temp_directory = {_sql_string(tempfile.gettempdir())}")
         problems += _check_resources(con, folder, version, descriptor, digests)
     if not problems:
@@ -1499,7 +1501,9 @@ def _check_table(con: duckdb.DuckDBPyConnection, path: Path, entry: dict[str, An
     if entry.get("format") == "csv":
         # read a block at a time (facts.csv is the largest file of a release), each block checked as it comes
         options = pa_csv.ConvertOptions(column_types={f.name: f.type for f in expected}, strings_can_be_null=True)
-        reader = pa_csv.open_csv(path, convert_options=options, read_options=pa_csv.ReadOptions(block_size=16 << 20))
+        reader = pa_csv.open_csv(
+            path, convert_options=options, read_options=pa_csv.ReadOptions(block_size=16 << 20, use_threads=False)
+        )
         names = reader.schema.names
         if names != expected.names:
             problems.append(f"{path.name}: columns {names} but datapackage.json lists {expected.names}")

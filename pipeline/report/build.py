@@ -49,10 +49,10 @@ MAX_POINTS = 1500
 PAGE_ROWS = 1000  # rows per page of the statistics table, the documents list, the review queue and a statistic's citations
 DOCUMENT_BATCH = 250  # document pages read from the database and rendered at a time (adjacent by name)
 STATISTIC_BATCH = 8  # statistic pages likewise (each up to PAGE_ROWS citations)
-LIST_BATCH = 20  # pages of the statistics table, documents list and review queue likewise
+LIST_BATCH = 10  # pages of the statistics table, documents list and review queue likewise
 MAX_CONFLICTS = 100  # other values listed beside a statistic (each figure once, however many documents repeat it)
 WORKER_THREADS = 1  # DuckDB threads of a rendering worker (one worker per core already)
-WORKER_MEMORY = "128MB"  # DuckDB's memory cap in a rendering worker (a batch's rows are a few MB; the rest is cache)
+WORKER_MEMORY = "64MB"  # DuckDB's memory cap in a rendering worker (a batch's rows are a few MB; the rest is cache)
 PARALLEL_MIN_PAGES = 1500  # below this much work (in document pages) to render, one process does it
 # What a page of a paged list (a statistic's citations, the review queue: up to PAGE_ROWS rows) weighs in document pages:
 # a document added to a large archive shifts the ranks of most of the review queue, hundreds of such pages.

@@ -40,7 +40,7 @@ MENTION_COLUMNS = "document, char_start, char_end, surface, kind, decision, reas
 MENTION_ORDER = "document, char_start, char_end, fact_id NULLS FIRST, surface"
 CITATION_ORDER = "document, char_start, fact_id"  # of a statistic's citations
 LEGACY_REVIEW_ROWS = 200
-MEMORY_LIMIT = "512MB"  # DuckDB's cap in each process reading the database for the report (it spills past it)
+MEMORY_LIMIT = "256MB"  # DuckDB's cap in each process reading the database for the report (it spills past it)
 
 
 def page_id(key: str) -> str:
