@@ -633,6 +633,7 @@ def _write_tables(
             for thing in reversed(opened):
                 with contextlib.suppress(Exception):
                     thing.close()
+        pa.default_memory_pool().release_unused()  # the allocator keeps what a table's batches used, unless told
     return written
 
 
