@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 from pipeline.config import Settings
 from pipeline.defs.run import run_pipeline
@@ -223,3 +224,26 @@ def test_a_figure_repeated_by_many_documents_is_listed_once_among_the_conflicts(
     assert "and 1 more document" in aside if db_ != dc else "more document" not in aside
     other = (out / "s" / f"{b}.html").read_text().split('<aside id="conflicts">')[1]
     assert "one figure" in other and "the repeated figure" not in other
+
+
+def test_the_review_queue_in_html_is_its_most_urgent_pages_and_says_where_the_rest_is(
+    databases: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    _before, after = databases
+    monkeypatch.setattr(report_build, "PAGE_ROWS", 3)  # in this process only: no worker pool (workers_wanted=1)
+    monkeypatch.setattr(report_build, "REVIEW_PAGES", 2)
+    with duckdb.connect(str(after), read_only=True) as con:
+        (n_review,) = con.execute("select count(*) from review").fetchone()  # type: ignore[misc]
+        first_six = [q for (q,) in con.execute("select correction_line from review order by rank limit 6").fetchall()]
+    assert n_review > 6, "the default dataset has more review rows than two pages of three"
+    out = tmp_path / "report"
+    build_report(after, out, workers_wanted=1)
+    assert (out / "review.html").exists() and (out / "review-2.html").exists() and not (out / "review-3.html").exists()
+    shown = (out / "review.html").read_text() + (out / "review-2.html").read_text()
+    assert shown.count('<code class="line">') == 6
+    for line in first_six:  # the six most urgent, in rank order across the two pages
+        assert str(escape(line)) in shown
+    assert f"The queue holds {n_review:,} figures; these pages show the 6 most urgent" in shown
+    assert "select * from review order by rank" in shown

@@ -50,6 +50,11 @@ PAGE_ROWS = 1000  # rows per page of the statistics table, the documents list, t
 DOCUMENT_BATCH = 250  # document pages read from the database and rendered at a time (adjacent by name)
 STATISTIC_BATCH = 8  # statistic pages likewise (each up to PAGE_ROWS citations)
 LIST_BATCH = 10  # pages of the statistics table, documents list and review queue likewise
+# Pages of the review queue in HTML: its most urgent 20,000 rows, which is more than a person works through
+# between runs; the whole queue is the database's `review` table (and the release's review.parquet). On a large
+# archive a run adding one document shifts the ranks of everything after its facts: hundreds of pages to render
+# again for a queue nobody pages through to its end.
+REVIEW_PAGES = 20
 MAX_CONFLICTS = 100  # other values listed beside a statistic (each figure once, however many documents repeat it)
 WORKER_THREADS = 1  # DuckDB threads of a rendering worker (one worker per core already)
 WORKER_MEMORY = "64MB"  # DuckDB's memory cap in a rendering worker (a batch's rows are a few MB; the rest is cache)
@@ -218,7 +223,10 @@ def _plan(src: report_data.Source, carry_text: set[str] | None) -> _Plan:
         page = list_page("statistics", i)
         plan.keys[page] = _hash(code, page, n_stat_pages, stats_digest)
         plan.lists[page] = ("statistics", i, n_stat_pages)
-    for table, keys in (("documents", src.document_list_keys(PAGE_ROWS)), ("review", src.review_keys(PAGE_ROWS))):
+    review_keys = src.review_keys(PAGE_ROWS, REVIEW_PAGES)
+    if src.n_review > REVIEW_PAGES * PAGE_ROWS:
+        review_keys = [_hash(key, src.n_review) for key in review_keys]  # each page says how many rows it leaves out
+    for table, keys in (("documents", src.document_list_keys(PAGE_ROWS)), ("review", review_keys)):
         keys = keys or [0]
         for i, key in enumerate(keys):
             page = list_page(table, i)
@@ -500,7 +508,8 @@ class _Renderer:
             else:
                 rows = self.review[number]
                 html = "".join(_review_row(r, number * PAGE_ROWS + i + 1) for i, r in enumerate(rows))
-                self.write(page, "review.html", rows=Markup(html), pager=pager)
+                shown = min(src.n_review, REVIEW_PAGES * PAGE_ROWS)
+                self.write(page, "review.html", rows=Markup(html), pager=pager, n_review=src.n_review, shown=shown)
 
     # ---- one page per statistic
 

@@ -257,17 +257,18 @@ class Source:
             keys[page] = first if page == 0 else key
         return out
 
-    def review_keys(self, page_rows: int) -> list[int]:
-        """A hash of each page of ``page_rows`` review rows, in rank order."""
+    def review_keys(self, page_rows: int, max_pages: int | None = None) -> list[int]:
+        """A hash of each page of ``page_rows`` review rows, in rank order (the first ``max_pages`` pages)."""
         if not self.review_sql:
             return []
         order = f"order by {self.review_order}" if self.review_order else ""
         # ranks 1..n are the positions: no sort of the queue
         pos = "r.rank - 1" if self.review_dense else f"row_number() over ({order}) - 1"
+        shown = f"where pos < {int(max_pages) * page_rows}" if max_pages is not None else ""
         sql = f"""
         with sof as {self._sof()},
         r as (select {pos} as pos, hash(r, sof.sid) h from {self.review_sql} r left join sof using (fact_id))
-        select pos // {page_rows} as page, sum(hash(pos, h)::hugeint) from r group by page order by page
+        select pos // {page_rows} as page, sum(hash(pos, h)::hugeint) from r {shown} group by page order by page
         """
         return [int(h) for _, h in self.con.execute(sql).fetchall()]
 
