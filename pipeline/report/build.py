@@ -223,10 +223,11 @@ def _plan(src: report_data.Source, carry_text: set[str] | None) -> _Plan:
         page = list_page("statistics", i)
         plan.keys[page] = _hash(code, page, n_stat_pages, stats_digest)
         plan.lists[page] = ("statistics", i, n_stat_pages)
-    review_keys = src.review_keys(PAGE_ROWS, REVIEW_PAGES)
+    review_keys: list[Any] = list(src.review_keys(PAGE_ROWS, REVIEW_PAGES))
     if src.n_review > REVIEW_PAGES * PAGE_ROWS:
         review_keys = [_hash(key, src.n_review) for key in review_keys]  # each page says how many rows it leaves out
-    for table, keys in (("documents", src.document_list_keys(PAGE_ROWS)), ("review", review_keys)):
+    lists: tuple[tuple[str, list[Any]], ...] = (("documents", src.document_list_keys(PAGE_ROWS)), ("review", review_keys))
+    for table, keys in lists:
         keys = keys or [0]
         for i, key in enumerate(keys):
             page = list_page(table, i)
@@ -508,8 +509,8 @@ class _Renderer:
             else:
                 rows = self.review[number]
                 html = "".join(_review_row(r, number * PAGE_ROWS + i + 1) for i, r in enumerate(rows))
-                shown = min(src.n_review, REVIEW_PAGES * PAGE_ROWS)
-                self.write(page, "review.html", rows=Markup(html), pager=pager, n_review=src.n_review, shown=shown)
+                n_shown = min(src.n_review, REVIEW_PAGES * PAGE_ROWS)
+                self.write(page, "review.html", rows=Markup(html), pager=pager, n_review=src.n_review, shown=n_shown)
 
     # ---- one page per statistic
 
