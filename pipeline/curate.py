@@ -410,7 +410,11 @@ def _review(
         for attr in ATTRIBUTES:
             origin = r.get(f"{attr}_from")  # gen14's provenance columns, where present
             if origin in WEAK_PROVENANCE and r[attr] is not None:
-                reasons.append(f"{attr} from the {origin}-wide default" if origin == "document" else f"{attr} from the {origin} date")
+                reasons.append(
+                    f"{attr} from the document-wide default" if origin == "document"
+                    else f"{attr} from the published date" if origin == "published"
+                    else f"{attr} not stated beside the figure"  # "none": no mention of it where the figure is
+                )
                 score += WEIGHTS["weak_attribute"]
                 first_field = first_field or attr
                 first_value = first_value if first_field != attr else r[attr]

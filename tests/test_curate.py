@@ -408,3 +408,17 @@ def test_a_change_curates_only_its_groups_again_and_equals_curating_everything(t
     fresh = tmp_path / "fresh.duckdb"
     load_database(fresh, documents=kept, rejected=[], mentions=[], facts=facts.filter(pc.field("document") != "c.txt"))
     assert _curated_rows(database) == _curated_rows(fresh)
+
+
+def test_review_reasons_name_each_weak_provenance_in_words(default_dataset) -> None:  # type: ignore[no-untyped-def]
+    """Every reason for a weak attribute reads as a phrase ('from the published date', not 'from the none date')."""
+    _, corrected, cur = default_dataset
+    reasons = "; ".join(cur.review.column("reasons").to_pylist())
+    assert "none date" not in reasons and "none-wide" not in reasons
+    facts = corrected.facts.to_pylist()
+    for attr in ("region", "year", "offence", "source", "platform"):
+        weak = {f[f"{attr}_from"] for f in facts if f[attr] is not None and f.get(f"{attr}_from") in ("document", "published", "none")}
+        wording = {"document": f"{attr} from the document-wide default", "published": f"{attr} from the published date",
+                   "none": f"{attr} not stated beside the figure"}
+        for origin in weak:
+            assert wording[origin] in reasons, (attr, origin)
