@@ -431,11 +431,11 @@ def update_database(
 ) -> LoadResult:
     """Bring the database at ``path`` to the ingest manifest and the cached extraction results.
 
-    See the comment above: incremental, atomic (copy, one transaction, swap), untouched when nothing
+    See the comment above: incremental, atomic (copy, change and commit there, swap), untouched when nothing
     changed. ``extractions`` is a ``pipeline.extractor.batch.Extractions``.
-    ``after_load`` hooks run like those of ``AFTER_LOAD``, and may call ``commit_point`` between their steps. ``fingerprint_extra`` (the corrections file's
-    digest and the curation code's, kept in ``pipeline_state.extra``): when it changed, the hooks run
-    even with no document added or removed.
+    ``after_load`` hooks run like those of ``AFTER_LOAD``, and may call ``commit_point`` between their steps.
+    ``fingerprint_extra`` (the corrections file's digest and the curation code's, kept in
+    ``pipeline_state.extra``): when it changed, the hooks run even with no document added or removed.
     """
     from pipeline.manifest import DOCUMENTS_FILE, REJECTED_FILE
 

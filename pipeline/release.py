@@ -435,26 +435,21 @@ class _Tables:
                 select.append(f"c.{_quote(column)}")
             else:
                 select.append(f"d.{_quote(column.removeprefix('document_'))} AS {_quote(column)}")
-        target = r.arrow_schema()
         if r.table == "facts":
             # BATCH_ROWS facts at a time, by their place in FACTS_ORDER: joined and sorted whole, the facts needed
             # memory that grows with the archive (256 MB failed at 100,000 documents)
-            n = self.fact_order()
-            for lo in range(1, n + 1, BATCH_ROWS):
-                sql = (
-                    f"SELECT {', '.join(select)} FROM temp.fact_order o JOIN {_quote(r.table)} t USING (fact_id){joins} "
-                    f"WHERE o.n BETWEEN {lo} AND {lo + BATCH_ROWS - 1} ORDER BY o.n"
-                )
-                for batch in self._con.sql(sql).to_arrow_reader(BATCH_ROWS):
-                    yield batch.cast(target)
-            return
-        order = TABLES[r.table].primary_key
-        sql = (
-            f"SELECT {', '.join(select)} FROM {_quote(r.table)} t{joins} "
-            f"ORDER BY {', '.join(f't.{_quote(c)} ASC NULLS LAST' for c in order)}"
-        )
-        for batch in self._con.sql(sql).to_arrow_reader(BATCH_ROWS):
-            yield batch.cast(target)
+            queries = [
+                f"SELECT {', '.join(select)} FROM temp.fact_order o JOIN {_quote(r.table)} t USING (fact_id){joins} "
+                f"WHERE o.n BETWEEN {lo} AND {lo + BATCH_ROWS - 1} ORDER BY o.n"
+                for lo in range(1, self.fact_order() + 1, BATCH_ROWS)
+            ]
+        else:
+            order = ", ".join(f"t.{_quote(c)} ASC NULLS LAST" for c in TABLES[r.table].primary_key)
+            queries = [f"SELECT {', '.join(select)} FROM {_quote(r.table)} t{joins} ORDER BY {order}"]
+        target = r.arrow_schema()
+        for sql in queries:
+            for batch in self._con.sql(sql).to_arrow_reader(BATCH_ROWS):
+                yield batch.cast(target)
 
     def fact_order(self) -> int:
         """Make the temporary table ``fact_order`` (fact_id, n: 1.. in FACTS_ORDER) once; return its rows."""
