@@ -31,6 +31,7 @@ class Measured:
     wall_s: float
     peak_tree_rss: int  # bytes
     peak_at: float  # time.time() of the poll that saw the peak
+    samples: list[tuple[float, int]]  # (time.time(), tree RSS in bytes) of every poll: the peak of each step
     max_process_rss: int  # bytes
     max_processes: int  # most processes seen in the tree at once
     cpu_s: float  # user + system CPU time of the process and the descendants it waited for (its workers)
@@ -96,10 +97,12 @@ def run(
     for t in threads:
         t.start()
     peak, peak_at, most = 0, 0.0, 0
+    samples: list[tuple[float, int]] = []
     while True:
         rss, n = _tree_rss(watched)
+        samples.append((time.time(), rss))
         if rss > peak:
-            peak, peak_at = rss, time.time()
+            peak, peak_at = rss, samples[-1][0]
         most = max(most, n)
         if done.wait(POLL_SECONDS):
             break
@@ -113,6 +116,7 @@ def run(
         wall_s=wall,
         peak_tree_rss=peak,
         peak_at=peak_at,
+        samples=samples,
         max_process_rss=usage.ru_maxrss * 1024,  # type: ignore[attr-defined]  # Linux reports KiB
         max_processes=most,
         cpu_s=usage.ru_utime + usage.ru_stime,  # type: ignore[attr-defined]

@@ -294,6 +294,7 @@ def pipeline_run(name: str, home: Path, raw: Path) -> dict[str, Any]:
         "wall_s": round(m.wall_s, 2),
         "peak_tree_rss_mb": round(m.peak_tree_rss / MB, 1),
         "peak_at": m.peak_at,
+        "samples": m.samples,
         "max_process_rss_mb": round(m.max_process_rss / MB, 1),
         "max_processes": m.max_processes,
         **summary,
@@ -341,9 +342,10 @@ def runs(scale: Scale, originals: list[corpus_builder.Original]) -> dict[str, An
     if len(steps) == 2:
         for run, recorded in zip((e2e, incremental), steps, strict=True):
             run["steps_s"] = recorded["steps_s"]
-            run["peak_rss_during"] = _step_at(recorded["step_spans"], run["peak_at"])
+            _where_the_peak_was(run, recorded["step_spans"])
     for run in (e2e, incremental, first, again):
         del run["peak_at"]
+        run.pop("samples", None)
     startup_steps = dagster_steps(WORK / "startup")
     if len(startup_steps) == 2:
         again["steps_s"] = startup_steps[1]["steps_s"]
@@ -390,6 +392,17 @@ def report_build(home: Path, runs: int = 2) -> dict[str, Any]:
     }
 
 
+def _where_the_peak_was(run: dict[str, Any], spans: dict[str, list[float]]) -> None:
+    """Set the step of the run's memory peak and the peak of the process tree during each step (MB)."""
+    run["peak_rss_during"] = _step_at(spans, run["peak_at"])
+    peaks: dict[str, float] = {}
+    for when, rss in run.get("samples", []):
+        step = _step_at(spans, when)
+        if step in spans:
+            peaks[step] = max(peaks.get(step, 0.0), round(rss / MB, 1))
+    run["peak_mb_by_step"] = peaks
+
+
 def _step_at(spans: dict[str, list[float]], when: float) -> str:
     """The step running at ``when`` (the memory peak), or where the run was between steps."""
     for step, (a, b) in spans.items():
@@ -428,8 +441,9 @@ def archive(scale: Scale, originals: list[corpus_builder.Original]) -> dict[str,
         steps = dagster_steps(home)
         if steps:
             run["steps_s"] = steps[-1]["steps_s"]
-            run["peak_rss_during"] = _step_at(steps[-1]["step_spans"], run["peak_at"])
+            _where_the_peak_was(run, steps[-1]["step_spans"])
         del run["peak_at"]
+        run.pop("samples", None)
         run["database_bytes"] = (home / "curated" / "stats.duckdb").stat().st_size
         out["full"][str(size)] = run
         if size != largest:
@@ -445,9 +459,10 @@ def archive(scale: Scale, originals: list[corpus_builder.Original]) -> dict[str,
     steps = dagster_steps(home)
     for run, recorded in zip((noop, one), steps[-2:], strict=False):
         run["steps_s"] = recorded["steps_s"]
-        run["peak_rss_during"] = _step_at(recorded["step_spans"], run["peak_at"])
+        _where_the_peak_was(run, recorded["step_spans"])
     for run in (noop, one):
         run.pop("peak_at", None)
+        run.pop("samples", None)
     release = home / "curated" / "releases" / "latest"
     full = out["full"][str(largest)]
     out.update(
@@ -529,6 +544,8 @@ def _archive_lines(results: dict[str, Any]) -> list[str]:
             f"  {int(size):>7,} documents, from scratch: wall {run['wall_s']:7.1f} s   peak RSS {run['peak_tree_rss_mb']:6.0f} MB"
             f" (in {run.get('peak_rss_during') or '?'})   database {run['database_bytes'] / MB:.0f} MB   ({steps})"
         )
+        if peaks := run.get("peak_mb_by_step"):
+            lines.append("           peak RSS by step (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items() if k in STEP_NAMES))
     for label, run in (("nothing to do", a["noop"]), ("one document added", a["one_document"])):
         steps = ", ".join(f"{k} {v:.1f}" for k, v in run.get("steps_s", {}).items() if k in STEP_NAMES)
         lines.append(

@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from pipeline import memory
 from pipeline.corrections import changes_section
 from pipeline.metadata import schema
 from pipeline.metadata.licences import allows_redistribution
@@ -68,9 +69,13 @@ LICENSE = {
 # Facts are sorted so that a figure's neighbours are the same body, year and place.
 FACTS_ORDER = ("source", "year", "region", "platform", "fact_id")
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3, "use_dictionary": True}
-BATCH_ROWS = 100_000  # rows read from the database at a time, and so rows per Parquet row group
-RELEASE_MEMORY_LIMIT = "384MB"  # DuckDB's cap while the release reads the database; past it, it spills to the temp folder
-CHECK_MEMORY_LIMIT = "192MB"  # DuckDB's cap in the release's self-check and `pipeline verify` (one thread)
+# Rows read from the database at a time, and so rows per Parquet row group. A batch is Arrow memory DuckDB
+# allocates outside its memory_limit: at 100,000 rows the facts' batches (with their sentences) held ~80 MB each
+# and the release's peak grew by ~230 MB.
+BATCH_ROWS = 25_000
+FACT_CHUNK_ROWS = 100_000  # facts joined and sorted by one query (see _Tables._joined); read BATCH_ROWS at a time
+RELEASE_MEMORY_LIMIT = "256MB"  # DuckDB's cap while the release reads the database; past it, it spills to the temp folder
+CHECK_MEMORY_LIMIT = "128MB"  # DuckDB's cap in the release's self-check and `pipeline verify` (one thread)
 
 
 class ShrinkRefused(RuntimeError):
@@ -436,12 +441,12 @@ class _Tables:
             else:
                 select.append(f"d.{_quote(column.removeprefix('document_'))} AS {_quote(column)}")
         if r.table == "facts":
-            # BATCH_ROWS facts at a time, by their place in FACTS_ORDER: joined and sorted whole, the facts needed
-            # memory that grows with the archive (256 MB failed at 100,000 documents)
+            # FACT_CHUNK_ROWS facts at a time, by their place in FACTS_ORDER: joined and sorted whole, the facts
+            # needed memory that grows with the archive (256 MB failed at 100,000 documents)
             queries = [
                 f"SELECT {', '.join(select)} FROM temp.fact_order o JOIN {_quote(r.table)} t USING (fact_id){joins} "
-                f"WHERE o.n BETWEEN {lo} AND {lo + BATCH_ROWS - 1} ORDER BY o.n"
-                for lo in range(1, self.fact_order() + 1, BATCH_ROWS)
+                f"WHERE o.n BETWEEN {lo} AND {lo + FACT_CHUNK_ROWS - 1} ORDER BY o.n"
+                for lo in range(1, self.fact_order() + 1, FACT_CHUNK_ROWS)
             ]
         else:
             order = ", ".join(f"t.{_quote(c)} ASC NULLS LAST" for c in TABLES[r.table].primary_key)
@@ -492,6 +497,7 @@ class _Tables:
         """Close the connection (idempotent): what DuckDB holds for it goes back to the system."""
         self._held.clear()
         self._con.close()
+        memory.give_back()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -651,7 +657,7 @@ def _write_tables(
             for thing in reversed(opened):
                 with contextlib.suppress(Exception):
                     thing.close()
-        pa.default_memory_pool().release_unused()  # the allocator keeps what a table's batches used, unless told
+        memory.give_back()  # the allocators keep what a table's batches used, unless told
     return written
 
 
@@ -1455,6 +1461,7 @@ def _check_resources(
             problems += _check_table(con, path, entry, version)
         except (OSError, pa.ArrowException, duckdb.Error, ValueError, KeyError) as exc:
             problems.append(f"{entry['path']}: cannot be read: {exc}")
+        memory.give_back()  # what reading the table took, back before the next one
     if "facts" in paths and not problems:
         problems += _check_spans(con, paths["facts"], paths.get("documents_text"), paths.get("documents"))
     return problems
@@ -1518,10 +1525,11 @@ def _check_table(con: duckdb.DuckDBPyConnection, path: Path, entry: dict[str, An
     expected = _expected_arrow_schema(entry["schema"])
     constraint_errors: list[str] | None = None  # a CSV file's, found while it is read
     if entry.get("format") == "csv":
-        # read a block at a time (facts.csv is the largest file of a release), each block checked as it comes
+        # read a block at a time (facts.csv is the largest file of a release), each block checked as it comes.
+        # The reader holds some 36 blocks ahead (16 MB blocks held 270 MB); a row is a few kB (sentences are capped)
         options = pa_csv.ConvertOptions(column_types={f.name: f.type for f in expected}, strings_can_be_null=True)
         reader = pa_csv.open_csv(
-            path, convert_options=options, read_options=pa_csv.ReadOptions(block_size=16 << 20, use_threads=False)
+            path, convert_options=options, read_options=pa_csv.ReadOptions(block_size=2 << 20, use_threads=False)
         )
         names = reader.schema.names
         if names != expected.names:

@@ -18,6 +18,7 @@ from typing import Any
 
 import dagster as dg
 
+from pipeline import memory
 from pipeline.curate import refresh_database
 from pipeline.database import database_state_id, extraction_stats, update_database
 from pipeline.defs.resources import PipelineSettings
@@ -60,6 +61,7 @@ class EmptyRawFolder(Exception):
 def documents(context: dg.AssetExecutionContext, settings: PipelineSettings) -> dg.Output[IngestManifest]:
     s = settings.settings()
     manifest = ingest_to_manifest(s.raw_dir, s.ingest_dir, max_bytes=s.max_bytes)
+    memory.give_back()  # (pipeline/memory.py: the next steps run in this process)
     if not manifest.documents and not manifest.rejected:
         # An unmounted share looks like an empty folder: never let it replace the dataset.
         raise EmptyRawFolder(
@@ -104,6 +106,7 @@ def extractions(context: dg.AssetExecutionContext, settings: PipelineSettings, d
         remember_in=s.ingest_dir / "extraction-stats.json",  # a run with nothing new does not count again
     )
     found = dataclasses.replace(found, facts_rows=stats["facts"], mentions_rows=stats["mentions"])
+    memory.give_back()
     for document, reason in found.failed:  # the document stays, without facts (cached so: see extract_manifest)
         context.log.warning(f"{document}: {reason}")
     common: dict[str, Any] = {
@@ -162,6 +165,7 @@ def database(
         s.database_path, manifest_folder=documents.folder, extractions=facts, temp_dir=s.duckdb_temp_dir,
         after_load=[curate_in_transaction], fingerprint_extra=corrections.fingerprint,
     )
+    memory.give_back()
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(s.database_path)),
@@ -217,6 +221,7 @@ def report(settings: PipelineSettings) -> dg.MaterializeResult:
     # An unchanged database (and report code) leaves the report as it is: nothing is read or written.
     # Otherwise only the pages whose data changed are rendered (pipeline/report/build.py).
     result = build_report(s.database_path, s.report_dir, state=database_state_id(s.database_path))
+    memory.give_back()
     return dg.MaterializeResult(metadata=report_metadata(result))
 
 

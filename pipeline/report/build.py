@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import jinja2
 from markupsafe import Markup, escape
 
-from pipeline import workers
+from pipeline import memory, workers
 from pipeline.report import charts
 from pipeline.report import data as report_data
 from pipeline.report.highlight import Span, excerpt, render
@@ -398,6 +398,7 @@ def render_pages(
     # the workers read the database themselves: this process's connection (and the memory DuckDB holds for
     # the keys it computed) is closed while they run
     src.close()
+    memory.give_back()
     init = functools.partial(_init_worker, str(database_path), str(out_dir))
     for result in workers.ordered_map(_run_in_worker, jobs, workers=min(n, len(jobs)), initializer=init):
         written.update(result)
