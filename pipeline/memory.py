@@ -24,7 +24,7 @@ def _malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
 
 
 def give_back() -> None:
-    """Return the memory Arrow's pool and the C heap hold free to the system (a few ms)."""
+    """Return the memory Arrow's pool and the C heap hold free to the system (about 10 ms after a large step)."""
     pa.default_memory_pool().release_unused()
     trim = _malloc_trim()
     if trim is not None:
